@@ -1,0 +1,36 @@
+# Two commands for a fresh Debian machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SEED ?= 1
+SAMPLE := data/boundaries/fengqiao_small_seed$(SEED).gpkg
+# DATABASE_URL when set, else the local PostgreSQL (installed, started and given PostGIS as needed)
+DB := url=$$(scripts/ensure_postgis.sh) && export DATABASE_URL="$$url"
+
+.PHONY: run test setup bench lint
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(SAMPLE): $(VENV)/.installed geo_service/ingest/sample.py
+	$(BIN)/geo-service sample --seed $(SEED)
+
+run: setup $(SAMPLE)
+	@$(DB) && $(BIN)/geo-service migrate \
+	  && $(BIN)/geo-service load $(SAMPLE) --if-empty \
+	  && exec $(BIN)/geo-service serve --host 127.0.0.1 --port 8000
+
+test: setup
+	@$(DB) && $(BIN)/ruff check geo_service tests bench && $(BIN)/python -m pytest -q
+
+bench: setup
+	@$(DB) && $(BIN)/python -m bench.run
+
+lint: setup
+	$(BIN)/ruff format geo_service tests bench && $(BIN)/ruff check --fix geo_service tests bench

@@ -1,0 +1,1 @@
+"""Grid-and-beat map service: the station's villages, grids, beats and who covers each point."""

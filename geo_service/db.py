@@ -1,0 +1,147 @@
+"""Database access: the connection pool, migrations and the one translator of database errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Request
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from geo_service.errors import DatabaseUnavailable, DomainError, InvalidParameter
+
+MIGRATIONS_TABLE = "schema_migrations"
+# Any fixed number: the advisory lock that keeps two migrations from running at once.
+MIGRATION_LOCK = 72_0681_109
+
+
+def make_pool(database_url: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
+    """An unopened async pool; the app's lifespan opens and closes it."""
+    return AsyncConnectionPool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        kwargs={"autocommit": True},
+    )
+
+
+async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    """FastAPI dependency: a pooled connection for the length of one request."""
+    pool: AsyncConnectionPool = request.app.state.pool
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+Connection = Annotated[psycopg.AsyncConnection, Depends(connection)]
+
+
+def translate(exc: psycopg.Error) -> DomainError:
+    """The one place a database error becomes a domain error a user can act on."""
+    if isinstance(exc, psycopg.errors.DataError | psycopg.errors.InvalidParameterValue):
+        return InvalidParameter(f"The database refused a value: {exc.diag.message_primary}")
+    if isinstance(exc, psycopg.errors.IntegrityError):
+        return InvalidParameter(f"The data breaks a rule of the model: {exc.diag.message_primary}")
+    return DatabaseUnavailable(f"The database could not answer: {exc.__class__.__name__}")
+
+
+@contextmanager
+def connect(database_url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A plain connection for the command line (migrations, loading), closed on exit."""
+    try:
+        conn = psycopg.connect(database_url, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"Cannot connect to {redact(database_url)}: {str(exc).strip()}. "
+            "Is PostgreSQL running, and is DATABASE_URL right?"
+        ) from exc
+    with conn:
+        yield conn
+
+
+def redact(database_url: str) -> str:
+    """The URL without its password, for messages."""
+    params = conninfo_to_dict(database_url)
+    params.pop("password", None)
+    return make_conninfo(**params)
+
+
+def create_database(database_url: str) -> bool:
+    """Create the database named in the URL when it does not exist; True if created."""
+    params = conninfo_to_dict(database_url)
+    name = params.get("dbname") or "postgres"
+    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    with connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return True
+
+
+def drop_database(database_url: str) -> None:
+    """Drop the database named in the URL (tests use throwaway databases)."""
+    params = conninfo_to_dict(database_url)
+    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(params["dbname"])
+            )
+        )
+
+
+def migrate(database_url: str, sql_dir: Path) -> list[str]:
+    """Apply new migrations in order, then re-apply every SQL function file; return what ran."""
+    applied: list[str] = []
+    with connect(database_url) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        _require_postgis(conn)
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} "
+                "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            ).format(sql.Identifier(MIGRATIONS_TABLE))
+        )
+        done = {
+            row[0]
+            for row in conn.execute(
+                sql.SQL("SELECT version FROM {}").format(sql.Identifier(MIGRATIONS_TABLE))
+            )
+        }
+        for path in sorted((sql_dir / "migrations").glob("*.sql")):
+            if path.stem in done:
+                continue
+            conn.execute(path.read_text(encoding="utf-8"))
+            conn.execute(
+                sql.SQL("INSERT INTO {} (version) VALUES (%s)").format(
+                    sql.Identifier(MIGRATIONS_TABLE)
+                ),
+                (path.stem,),
+            )
+            applied.append(path.name)
+        for path in sorted((sql_dir / "functions").glob("*.sql")):
+            conn.execute(path.read_text(encoding="utf-8"))
+            applied.append(path.name)
+    return applied
+
+
+def _require_postgis(conn: psycopg.Connection) -> None:
+    """Create the extensions the schema needs, or say plainly that PostGIS is missing."""
+    available = conn.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
+    ).fetchone()
+    if not available:
+        raise DatabaseUnavailable(
+            "PostGIS is not installed on this PostgreSQL server. On Debian: "
+            "apt-get install -y postgresql-15-postgis-3 (make run and make test do this)."
+        )
+    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")

@@ -1,0 +1,1 @@
+"""Importers of boundary, asset and event data, and the sample generator."""

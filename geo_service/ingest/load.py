@@ -1,0 +1,288 @@
+"""Load a jurisdiction GeoPackage (the sample's layer contract) into PostGIS in one transaction."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import h3.api.basic_int as h3
+import numpy as np
+import pandas as pd
+import psycopg
+import pyogrio
+import shapely
+from psycopg import sql
+from tqdm import tqdm
+
+from geo_service.errors import InvalidParameter
+
+H3_RESOLUTION = 10
+CHUNK_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class LayerLoad:
+    """How one GeoPackage layer reaches its table: staged columns, then one INSERT ... SELECT."""
+
+    layer: str
+    columns: tuple[str, ...]
+    insert: str
+
+
+# Staged columns are text (geometry: hex EWKB); the INSERT casts them and resolves codes to ids.
+LAYERS: tuple[LayerLoad, ...] = (
+    LayerLoad(
+        "station",
+        ("code", "name", "geom"),
+        """INSERT INTO station (code, name, geom)
+           SELECT code, name, ST_Multi(geom::geometry) FROM {s}""",
+    ),
+    LayerLoad(
+        "village",
+        ("code", "name", "kind", "geom"),
+        """INSERT INTO village (code, name, kind, station_id, geom)
+           SELECT s.code, s.name, s.kind, st.id, ST_Multi(s.geom::geometry)
+           FROM {s} s JOIN LATERAL (SELECT id FROM station ORDER BY id LIMIT 1) st ON true""",
+    ),
+    LayerLoad(
+        "grid",
+        ("code", "name", "village_code", "geom"),
+        """INSERT INTO grid (code, name, village_id, geom)
+           SELECT s.code, s.name, v.id, ST_Multi(s.geom::geometry)
+           FROM {s} s JOIN village v ON v.code = s.village_code""",
+    ),
+    LayerLoad(
+        "beat_plan",
+        ("code", "name", "status", "effective_from"),
+        """INSERT INTO beat_plan (code, name, status, effective_from)
+           SELECT code, name, status, nullif(effective_from, '')::timestamptz FROM {s}""",
+    ),
+    LayerLoad(
+        "beat",
+        ("plan_code", "code", "name"),
+        """INSERT INTO beat (plan_id, code, name)
+           SELECT p.id, s.code, s.name FROM {s} s JOIN beat_plan p ON p.code = s.plan_code""",
+    ),
+    LayerLoad(
+        "beat_grid",
+        ("plan_code", "beat_code", "grid_code"),
+        """INSERT INTO beat_grid (plan_id, grid_id, beat_id)
+           SELECT p.id, g.id, b.id FROM {s} s
+           JOIN beat_plan p ON p.code = s.plan_code
+           JOIN beat b ON b.plan_id = p.id AND b.code = s.beat_code
+           JOIN grid g ON g.code = s.grid_code""",
+    ),
+    LayerLoad(
+        "person",
+        ("code", "name", "role", "phone"),
+        """INSERT INTO person (code, name, role, phone)
+           SELECT code, name, role, nullif(phone, '') FROM {s}""",
+    ),
+    LayerLoad(
+        "assignment",
+        ("person_code", "role", "area_kind", "area_code", "plan_code", "valid_from", "valid_to"),
+        """INSERT INTO assignment (person_id, role, area_kind, station_id, village_id, grid_id,
+                                   beat_id, valid_from, valid_to)
+           SELECT pe.id, s.role, s.area_kind, st.id, v.id, g.id, b.id,
+                  s.valid_from::timestamptz, nullif(s.valid_to, '')::timestamptz
+           FROM {s} s
+           JOIN person pe ON pe.code = s.person_code
+           LEFT JOIN station st ON s.area_kind = 'station' AND st.code = s.area_code
+           LEFT JOIN village v ON s.area_kind = 'village' AND v.code = s.area_code
+           LEFT JOIN grid g ON s.area_kind = 'grid' AND g.code = s.area_code
+           LEFT JOIN beat_plan p ON s.area_kind = 'beat' AND p.code = s.plan_code
+           LEFT JOIN beat b ON b.plan_id = p.id AND b.code = s.area_code""",
+    ),
+    LayerLoad(
+        "water_body",
+        ("code", "name", "kind", "geom"),
+        """INSERT INTO water_body (code, name, kind, geom)
+           SELECT code, name, kind, ST_Multi(geom::geometry) FROM {s}""",
+    ),
+    LayerLoad(
+        "water_marker",
+        ("code", "water_body_code", "kind", "status", "installed_at", "last_inspected_at", "geom"),
+        """INSERT INTO water_marker (code, water_body_id, kind, status, installed_at,
+                                     last_inspected_at, geom)
+           SELECT s.code, w.id, s.kind, s.status, nullif(s.installed_at, '')::timestamptz,
+                  nullif(s.last_inspected_at, '')::timestamptz, s.geom::geometry
+           FROM {s} s LEFT JOIN water_body w ON w.code = s.water_body_code""",
+    ),
+    LayerLoad(
+        "rental_house",
+        ("code", "address", "landlord", "phone", "rooms", "tenants", "last_fire_check_at", "geom"),
+        """INSERT INTO rental_house (code, address, landlord, phone, rooms, tenants,
+                                     last_fire_check_at, geom)
+           SELECT code, address, nullif(landlord, ''), nullif(phone, ''),
+                  nullif(rooms, '')::int, nullif(tenants, '')::int,
+                  nullif(last_fire_check_at, '')::timestamptz, geom::geometry
+           FROM {s}""",
+    ),
+    LayerLoad(
+        "camera",
+        ("code", "name", "kind", "status", "heading", "fov_deg", "range_m", "geom"),
+        """INSERT INTO camera (code, name, kind, status, heading, fov_deg, range_m, geom)
+           SELECT code, name, kind, status, heading::float8, fov_deg::float8, range_m::float8,
+                  geom::geometry
+           FROM {s}""",
+    ),
+    LayerLoad(
+        "place",
+        ("code", "name", "kind", "geom"),
+        """INSERT INTO place (code, name, kind, geom)
+           SELECT code, name, kind, geom::geometry FROM {s}""",
+    ),
+    LayerLoad(
+        "road",
+        ("code", "name", "kind", "geom"),
+        """INSERT INTO road (code, name, kind, geom)
+           SELECT code, name, kind, geom::geometry FROM {s}""",
+    ),
+)
+
+
+def database_is_empty(conn: psycopg.Connection) -> bool:
+    """True when no station has been loaded yet."""
+    row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM station)").fetchone()
+    return bool(row and row[0])
+
+
+def load_jurisdiction(conn: psycopg.Connection, path: Path, *, progress: bool = False) -> dict:
+    """Load every layer of the GeoPackage at path; one transaction, so a failure changes nothing.
+
+    Returns the number of rows stored per layer.
+    """
+    if not path.exists():
+        raise InvalidParameter(f"No such file: {path}. Make the sample with: geo-service sample")
+    present = {name for name, _ in pyogrio.list_layers(path)}
+    missing = [spec.layer for spec in LAYERS if spec.layer not in present]
+    if missing:
+        raise InvalidParameter(f"{path} lacks the layers {', '.join(missing)}")
+    counts: dict[str, int] = {}
+    with conn.transaction():
+        for spec in tqdm(LAYERS, desc="layers", disable=not progress):
+            frame = _read(path, spec.layer, spec.columns)
+            counts[spec.layer] = _stage_and_insert(conn, spec, frame)
+        counts["incident"] = _load_incidents(conn, path, progress=progress)
+        counts["position_fix"] = _load_position_fixes(conn, path, progress=progress)
+    return counts
+
+
+def _read(path: Path, layer: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A layer as text columns, with geometry (if any) as hex EWKB in column geom."""
+    want = [c for c in columns if c != "geom"]
+    frame = pyogrio.read_dataframe(path, layer=layer, columns=want, read_geometry="geom" in columns)
+    out = pd.DataFrame({c: _as_text(frame[c]) for c in want})
+    if "geom" in columns:
+        out["geom"] = _ewkb(frame.geometry.values)
+    return out[list(columns)]
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """Values as text for COPY; missing values become empty strings (NULL after nullif)."""
+    if pd.api.types.is_float_dtype(column):
+        text = column.map(lambda x: "" if pd.isna(x) else repr(float(x)))
+    else:
+        text = column.astype("string").fillna("")
+    return text.astype(object)
+
+
+def _ewkb(geoms: np.ndarray) -> np.ndarray:
+    """Hex EWKB with SRID 4326, which PostGIS reads as geometry text input."""
+    return shapely.to_wkb(shapely.set_srid(np.asarray(geoms), 4326), hex=True, include_srid=True)
+
+
+def _copy_frame(conn: psycopg.Connection, table: sql.Composable, frame: pd.DataFrame) -> None:
+    """COPY a frame into a table, in CSV, in chunks."""
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, cols)
+    with conn.cursor().copy(stmt) as copy:
+        for start in range(0, len(frame), CHUNK_ROWS):
+            buffer = io.StringIO()
+            frame.iloc[start : start + CHUNK_ROWS].to_csv(buffer, header=False, index=False)
+            copy.write(buffer.getvalue())
+
+
+def _stage_and_insert(conn: psycopg.Connection, spec: LayerLoad, frame: pd.DataFrame) -> int:
+    """Stage a layer in a temporary table, then insert it into its table resolving codes."""
+    staging = sql.Identifier(f"load_{spec.layer}")
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+            staging,
+            sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in spec.columns),
+        )
+    )
+    _copy_frame(conn, staging, frame)
+    cur = conn.execute(sql.SQL(spec.insert).format(s=staging))
+    if cur.rowcount != len(frame):
+        raise InvalidParameter(
+            f"Layer {spec.layer}: {len(frame) - cur.rowcount} of {len(frame)} rows name a code "
+            "that does not exist (village, grid, plan, beat, person or water body)"
+        )
+    return cur.rowcount
+
+
+def h3_cells(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """H3 cells (resolution 10, as int64) of points, computed once when events are stored."""
+    return np.fromiter(
+        (h3.latlng_to_cell(y, x, H3_RESOLUTION) for x, y in zip(lon, lat, strict=True)),
+        dtype=np.int64,
+        count=len(lon),
+    )
+
+
+def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> int:
+    """Stage incidents with their H3 cells, then store them stamped with their areas."""
+    frame = pyogrio.read_dataframe(path, layer="incident")
+    xy = shapely.get_coordinates(frame.geometry.values)
+    staged = pd.DataFrame(
+        {
+            "call_no": frame["call_no"].astype(str),
+            "received_at": frame["received_at"].astype(str),
+            "category": frame["category"].astype(str),
+            "status": frame["status"].astype(str),
+            "geom": _ewkb(frame.geometry.values),
+            "h3": h3_cells(xy[:, 0], xy[:, 1]),
+        }
+    )
+    return _store_staged(conn, "incident_staging", "store_staged_incidents", staged, progress)
+
+
+def _load_position_fixes(conn: psycopg.Connection, path: Path, *, progress: bool) -> int:
+    """Stage position fixes (person codes resolved to ids), then store them stamped."""
+    frame = pyogrio.read_dataframe(path, layer="position_fix")
+    ids = dict(conn.execute("SELECT code, id FROM person").fetchall())
+    person_id = frame["person_code"].map(ids)
+    if person_id.isna().any():
+        unknown = sorted(set(frame.loc[person_id.isna(), "person_code"]))[:5]
+        raise InvalidParameter(f"Layer position_fix names unknown persons: {', '.join(unknown)}")
+    xy = shapely.get_coordinates(frame.geometry.values)
+    staged = pd.DataFrame(
+        {
+            "ord": np.arange(len(frame)),
+            "person_id": person_id.astype(int),
+            "recorded_at": frame["recorded_at"].astype(str),
+            "geom": _ewkb(frame.geometry.values),
+            "h3": h3_cells(xy[:, 0], xy[:, 1]),
+        }
+    )
+    return _store_staged(
+        conn, "position_fix_staging", "store_staged_position_fixes", staged, progress
+    )
+
+
+def _store_staged(
+    conn: psycopg.Connection, staging: str, store: str, frame: pd.DataFrame, progress: bool
+) -> int:
+    """Copy rows into a staging table and let the store function stamp and move them."""
+    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(staging)))
+    for start in tqdm(
+        range(0, len(frame), CHUNK_ROWS),
+        desc=staging,
+        disable=not progress or len(frame) < CHUNK_ROWS,
+    ):
+        _copy_frame(conn, sql.Identifier(staging), frame.iloc[start : start + CHUNK_ROWS])
+    row = conn.execute(sql.SQL("SELECT {}()").format(sql.Identifier(store))).fetchone()
+    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(staging)))
+    return int(row[0]) if row else 0

@@ -1,0 +1,102 @@
+"""create_app(settings) builds the service; its lifespan opens and closes the database pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo_service.db import make_pool
+from geo_service.errors import DomainError, problem, status_of
+from geo_service.routers import areas, health, lookup, pages
+from geo_service.settings import Settings, load_settings
+
+PROBLEM = "application/problem+json"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app for these settings (tests pass their own)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(
+            settings.database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+        )
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Grid-and-beat map service (网格警格地图服务)",
+        version="0.1.0",
+        description="Who covers this point: village, grid, beat, officers, grid workers, "
+        "cameras and rescue markers, as of any moment.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    for router in (health.router, lookup.router, areas.router, pages.router):
+        app.include_router(router)
+    static = settings.web_map_dir / "static"
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as application/problem+json."""
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(problem(exc), status_code=status_of(exc), media_type=PROBLEM)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        name = str(first.get("loc", ["", "request"])[-1])
+        got = first.get("input")
+        detail = f"Parameter '{name}': {first.get('msg', 'invalid')}" + (
+            f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
+        )
+        body = {
+            "type": "/problems/InvalidParameter",
+            "title": "Invalid parameter",
+            "status": 422,
+            "detail": detail,
+            "parameter": name,
+            "errors": [
+                {"parameter": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
+                for e in errors
+            ],
+        }
+        return JSONResponse(body, status_code=422, media_type=PROBLEM)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+        }
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        body = {
+            "type": "/problems/InternalError",
+            "title": "Internal error",
+            "status": 500,
+            "detail": f"The service failed unexpectedly ({type(exc).__name__}); it is logged.",
+        }
+        return JSONResponse(body, status_code=500, media_type=PROBLEM)

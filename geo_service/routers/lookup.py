@@ -1,0 +1,96 @@
+"""Who covers this point: single lookup and batch lookup."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from geo_service.crs import parse_crs
+from geo_service.db import Connection
+from geo_service.errors import PayloadTooLarge
+from geo_service.moments import parse_moment
+from geo_service.services.batch import locate_batch, parse_batch
+from geo_service.services.lookup import lookup_point
+
+router = APIRouter(prefix="/api/v1", tags=["lookup"])
+
+AT_DOC = "ISO 8601 moment; without an offset, station time (UTC+8). Default: now."
+CRS_DOC = "CRS of lon/lat: EPSG:4326 (default), EPSG:4490, gcj02 or bd09."
+
+
+@router.get(
+    "/lookup",
+    summary="Who covers this point",
+    responses={404: {"description": "Outside the jurisdiction (names the nearest area)"}},
+)
+async def lookup(
+    request: Request,
+    conn: Connection,
+    lon: Annotated[float, Query(description="Longitude (degrees)")],
+    lat: Annotated[float, Query(description="Latitude (degrees)")],
+    at: Annotated[str | None, Query(description=AT_DOC)] = None,
+    crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
+) -> Response:
+    """Village, grid, beat and plan; the people covering the point with contacts; cameras that
+    see it; the nearest working rescue markers within 500 m; water bodies within 200 m."""
+    settings = request.app.state.settings
+    body = await lookup_point(
+        conn,
+        lon=lon,
+        lat=lat,
+        crs=parse_crs(crs),
+        at=parse_moment(at),
+        marker_radius_m=settings.rescue_marker_radius_m,
+        water_radius_m=settings.water_body_radius_m,
+    )
+    return Response(body, media_type="application/json")
+
+
+@router.post(
+    "/lookup/batch",
+    summary="Village, grid and beat codes of many points",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/geo+json": {"schema": {"type": "object"}},
+            },
+            "required": True,
+        }
+    },
+)
+async def lookup_batch(
+    request: Request,
+    at: Annotated[str | None, Query(description=AT_DOC)] = None,
+    crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
+) -> StreamingResponse:
+    """Send a CSV with lon and lat columns (and optionally id), or a GeoJSON FeatureCollection
+    of points; each point streams back, in order, with its village, grid and beat codes (CSV for
+    CSV, GeoJSON for GeoJSON). Points outside the jurisdiction get empty codes."""
+    settings = request.app.state.settings
+    moment, input_crs = parse_moment(at), parse_crs(crs)
+    body = await _read_body(request, settings.batch_max_bytes)
+    batch = parse_batch(
+        body, request.headers.get("content-type", ""), max_points=settings.batch_max_points
+    )
+    media = "text/csv" if batch.kind == "csv" else "application/geo+json"
+    return StreamingResponse(
+        locate_batch(request.app.state.pool, batch, crs=input_crs, at=moment), media_type=media
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes the limit."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is {declared} bytes; at most {limit} are accepted")
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise PayloadTooLarge(f"The body passes {limit} bytes, the most accepted")
+        parts.append(part)
+    return b"".join(parts)

@@ -1,0 +1,29 @@
+"""The landing page: a one-click "who covers this point" form and the API at a glance."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def landing(request: Request) -> HTMLResponse:
+    """Landing page, in Chinese by default and English with ?lang=en."""
+    lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    return HTMLResponse(_page(request.app.state.settings.web_map_dir / "templates", lang))
+
+
+@lru_cache(maxsize=8)
+def _page(templates: Path, lang: str) -> str:
+    """The landing page filled with one language's words (read once)."""
+    words = json.loads((templates / "words.json").read_text(encoding="utf-8"))[lang]
+    template = Template((templates / "index.html").read_text(encoding="utf-8"))
+    words_json = json.dumps(words, ensure_ascii=False).replace("</", "<\\/")
+    return template.substitute(words, lang=lang, words_json=words_json)

@@ -1,0 +1,1 @@
+"""What a router asks for, in domain words; no HTTP in here."""

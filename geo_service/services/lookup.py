@@ -1,0 +1,55 @@
+"""Who covers a point: one SQL call, its JSON answer passed through, outside points as errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+import psycopg
+
+from geo_service.crs import InputCRS, to_wgs84
+from geo_service.errors import OutsideJurisdiction
+
+LOOKUP_SQL = (
+    "SELECT lookup_point(%(lon)s, %(lat)s, %(at)s, %(marker_radius_m)s, %(water_radius_m)s)::text"
+)
+
+
+async def lookup_point(
+    conn: psycopg.AsyncConnection,
+    *,
+    lon: float,
+    lat: float,
+    crs: InputCRS,
+    at: datetime,
+    marker_radius_m: float,
+    water_radius_m: float,
+) -> bytes:
+    """The lookup answer as JSON bytes; raises OutsideJurisdiction naming the nearest village."""
+    x, y = to_wgs84(lon, lat, crs)
+    cur = await conn.execute(
+        LOOKUP_SQL,
+        {
+            "lon": x,
+            "lat": y,
+            "at": at,
+            "marker_radius_m": marker_radius_m,
+            "water_radius_m": water_radius_m,
+        },
+    )
+    row = await cur.fetchone()
+    text: str = row[0] if row else '{"outside": true, "nearest": null}'
+    answer = orjson.loads(text)
+    if answer["outside"]:
+        nearest = answer["nearest"]
+        where = (
+            f"the nearest area is {nearest['kind']} {nearest['name']} ({nearest['code']}), "
+            f"{nearest['distance_m']} m away"
+            if nearest
+            else "no area is loaded yet"
+        )
+        raise OutsideJurisdiction(
+            f"The point ({x:.6f}, {y:.6f}) is outside the station's jurisdiction; {where}.",
+            nearest=nearest,
+        )
+    return text.encode()

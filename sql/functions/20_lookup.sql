@@ -1,0 +1,96 @@
+-- "Who covers this point": one call answers the command room's question as JSON.
+
+CREATE OR REPLACE FUNCTION lookup_point(
+    lon float8, lat float8, at timestamptz,
+    marker_radius_m float8 DEFAULT 500, water_radius_m float8 DEFAULT 200
+)
+RETURNS json
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    p geometry := ST_SetSRID(ST_MakePoint(lon, lat), 4326);
+    pg geography := p::geography;
+    g record;
+    v record;
+    pl record;
+    b record;
+    nearest json;
+BEGIN
+    SELECT id, code, name, village_id INTO g
+    FROM grid WHERE ST_Intersects(geom, p) ORDER BY code LIMIT 1;
+
+    IF g.id IS NULL THEN
+        SELECT json_build_object(
+                   'kind', 'village', 'code', code, 'name', name,
+                   'distance_m', round(ST_Distance(geom::geography, pg)::numeric, 1))
+        INTO nearest
+        FROM village ORDER BY geom <-> p LIMIT 1;
+        RETURN json_build_object('outside', true, 'nearest', nearest);
+    END IF;
+
+    SELECT id, code, name, kind INTO v FROM village WHERE id = g.village_id;
+    SELECT id, code, name, effective_from INTO pl FROM beat_plan WHERE id = plan_in_force(at);
+    SELECT be.id, be.code, be.name INTO b
+    FROM beat_grid bg JOIN beat be ON be.id = bg.beat_id
+    WHERE bg.plan_id = pl.id AND bg.grid_id = g.id;
+
+    RETURN json_build_object(
+        'outside', false,
+        'point', json_build_object('lon', lon, 'lat', lat),
+        'at', at,
+        'village', json_build_object('code', v.code, 'name', v.name, 'kind', v.kind),
+        'grid', json_build_object('code', g.code, 'name', g.name),
+        'beat', CASE WHEN b.id IS NULL THEN NULL
+                     ELSE json_build_object('code', b.code, 'name', b.name) END,
+        'plan', CASE WHEN pl.id IS NULL THEN NULL
+                     ELSE json_build_object('code', pl.code, 'name', pl.name,
+                                            'effective_from', pl.effective_from) END,
+        'people', (
+            SELECT coalesce(json_agg(json_build_object(
+                       'code', pe.code, 'name', pe.name, 'role', a.role, 'phone', pe.phone,
+                       'area_kind', a.area_kind, 'valid_from', a.valid_from)
+                   ORDER BY array_position(ARRAY['community_officer', 'auxiliary_officer',
+                                                 'grid_worker', 'police_assistant',
+                                                 'village_cadre'], a.role), pe.code), '[]')
+            FROM assignment a JOIN person pe ON pe.id = a.person_id
+            WHERE a.validity @> at
+              AND a.role IN ('community_officer', 'auxiliary_officer', 'grid_worker',
+                             'police_assistant', 'village_cadre')
+              AND (a.beat_id = b.id OR a.grid_id = g.id OR a.village_id = v.id)),
+        'cameras', (
+            SELECT coalesce(json_agg(json_build_object(
+                       'code', c.code, 'name', c.name, 'kind', c.kind, 'status', c.status,
+                       'heading', c.heading,
+                       'distance_m', round(ST_Distance(c.geom::geography, pg)::numeric, 1))
+                   ORDER BY c.geom <-> p), '[]')
+            FROM camera c WHERE ST_Intersects(c.view_sector, p)),
+        'rescue_markers', (
+            SELECT coalesce(json_agg(m ORDER BY m.distance_m), '[]') FROM (
+                SELECT wm.code, wm.kind, wm.status, wb.name AS water_body,
+                       round(ST_Distance(wm.geom::geography, pg)::numeric, 1) AS distance_m
+                FROM water_marker wm LEFT JOIN water_body wb ON wb.id = wm.water_body_id
+                WHERE wm.kind IN ('rescue_pole', 'lifebuoy') AND wm.status = 'ok'
+                  AND ST_DWithin(wm.geom::geography, pg, marker_radius_m)
+                ORDER BY wm.geom::geography <-> pg
+                LIMIT 5) m),
+        'water_bodies', (
+            SELECT coalesce(json_agg(w ORDER BY w.distance_m), '[]') FROM (
+                SELECT wb.code, wb.name, wb.kind,
+                       round(ST_Distance(wb.geom::geography, pg)::numeric, 1) AS distance_m
+                FROM water_body wb
+                WHERE ST_DWithin(wb.geom::geography, pg, water_radius_m)) w)
+    );
+END;
+$$;
+COMMENT ON FUNCTION lookup_point(float8, float8, timestamptz, float8, float8)
+    IS 'Who covers a WGS 84 point at a moment: village, grid, beat and plan in force, people on duty, cameras that see it, nearest working rescue markers and nearby water, as JSON; {"outside": true, "nearest": ...} outside the jurisdiction.';
+
+-- H3 cells are stored at resolution 10; this gives the parent at a coarser resolution from
+-- the bits of the index (no h3 extension needed in PostgreSQL).
+CREATE OR REPLACE FUNCTION h3_parent(cell bigint, res int)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT (cell & ~(15::bigint << 52)) | (res::bigint << 52)
+           | ((1::bigint << ((15 - res) * 3)) - 1)
+$$;
+COMMENT ON FUNCTION h3_parent(bigint, int)
+    IS 'Parent H3 cell (as bigint) of a cell at a coarser resolution res (0..15).';
