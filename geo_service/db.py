@@ -14,6 +14,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from geo_service.errors import DatabaseUnavailable, DomainError, InvalidParameter
+from geo_service.moments import STATION_TZ
 
 MIGRATIONS_TABLE = "schema_migrations"
 # Any fixed number: the advisory lock that keeps two migrations from running at once.
@@ -27,7 +28,8 @@ def make_pool(database_url: str, *, min_size: int, max_size: int) -> AsyncConnec
         min_size=min_size,
         max_size=max_size,
         open=False,
-        kwargs={"autocommit": True},
+        # answers speak station time; moments without an offset are read as station time too
+        kwargs={"autocommit": True, "options": f"-c TimeZone={STATION_TZ.key}"},
     )
 
 

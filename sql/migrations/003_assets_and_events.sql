@@ -6,10 +6,12 @@ CREATE TABLE water_body (
     code    text NOT NULL UNIQUE,
     name    text NOT NULL,
     kind    text NOT NULL CHECK (kind IN ('river', 'canal', 'pond', 'reservoir', 'lake')),
-    geom    geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom))
+    geom    geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom)),
+    -- the same outline in EPSG:4549 (CGCS2000 / 3-degree GK, CM 120°E), for distances in metres
+    geom_metric geometry(MultiPolygon, 4549) GENERATED ALWAYS AS (ST_Transform(geom, 4549)) STORED
 );
 CREATE INDEX water_body_geom_gix ON water_body USING gist (geom);
-CREATE INDEX water_body_geog_gix ON water_body USING gist ((geom::geography));
+CREATE INDEX water_body_metric_gix ON water_body USING gist (geom_metric);
 
 CREATE TABLE water_marker (
     id                  serial PRIMARY KEY,
@@ -20,10 +22,12 @@ CREATE TABLE water_marker (
     status              text NOT NULL CHECK (status IN ('ok', 'damaged', 'missing')),
     installed_at        timestamptz,
     last_inspected_at   timestamptz,
-    geom                geometry(Point, 4326) NOT NULL
+    geom                geometry(Point, 4326) NOT NULL,
+    geom_metric         geometry(Point, 4549)
+        GENERATED ALWAYS AS (ST_Transform(geom, 4549)) STORED
 );
 CREATE INDEX water_marker_geom_gix ON water_marker USING gist (geom);
-CREATE INDEX water_marker_geog_gix ON water_marker USING gist ((geom::geography));
+CREATE INDEX water_marker_metric_gix ON water_marker USING gist (geom_metric);
 
 CREATE TABLE rental_house (
     id                  serial PRIMARY KEY,

@@ -1,0 +1,13 @@
+# The API image: the package, its SQL and web assets. The database is a separate PostGIS service.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY geo_service ./geo_service
+COPY sql ./sql
+COPY web_map ./web_map
+COPY data/boundaries ./data/boundaries
+RUN pip install --no-cache-dir .
+ENV SQL_DIR=/app/sql WEB_MAP_DIR=/app/web_map DATA_DIR=/app/data/boundaries
+EXPOSE 8000
+# Migrate, make and load the sample when the database is empty, then serve.
+CMD ["sh", "-c", "geo-service migrate && geo-service sample --seed 1 --out /tmp/sample && geo-service load /tmp/sample/fengqiao_small_seed1.gpkg --if-empty && geo-service serve --host 0.0.0.0 --port 8000"]

@@ -1,0 +1,113 @@
+"""Bad input gets a clear problem+json naming what to fix; no input produces a 500."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "params,parameter",
+    [
+        ({"lon": "abc", "lat": "29.8"}, "lon"),
+        ({"lon": "120.3", "lat": "x"}, "lat"),
+        ({"lat": "29.8"}, "lon"),
+        ({"lon": "120.3", "lat": "95"}, "lat"),
+        ({"lon": "190", "lat": "29.8"}, "lon"),
+        ({"lon": "nan", "lat": "29.8"}, "lon"),
+        ({"lon": "inf", "lat": "29.8"}, "lon"),
+        ({"lon": "120.3", "lat": "29.8", "crs": "EPSG:3857"}, "crs"),
+        ({"lon": "120.3", "lat": "29.8", "at": "yesterday"}, "at"),
+    ],
+)
+def test_bad_lookup_parameters_are_422_naming_the_parameter(
+    client: TestClient, params: dict, parameter: str
+) -> None:
+    reply = client.get("/api/v1/lookup", params=params)
+    assert reply.status_code == 422
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    body = reply.json()
+    assert body["parameter"] == parameter
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert parameter in body["detail"] or body["parameter"] == parameter
+
+
+def test_point_outside_the_jurisdiction_names_the_nearest_area(client: TestClient) -> None:
+    reply = client.get("/api/v1/lookup", params={"lon": 120.0, "lat": 29.5})
+    assert reply.status_code == 404
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    body = reply.json()
+    assert "outside" in body["detail"]
+    assert body["nearest"]["kind"] == "village"
+    assert body["nearest"]["distance_m"] > 1000
+    assert body["nearest"]["name"] in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/areas/village/000000000000",
+        "/api/v1/areas/grid/nope",
+        "/api/v1/areas/beat/B99",
+        "/api/v1/people/P99999/coverage",
+    ],
+)
+def test_unknown_codes_are_404(client: TestClient, path: str) -> None:
+    reply = client.get(path)
+    assert reply.status_code == 404
+    assert reply.headers["content-type"].startswith(PROBLEM)
+
+
+def test_unknown_area_kind_is_422(client: TestClient) -> None:
+    reply = client.get("/api/v1/areas/county/330681")
+    assert reply.status_code == 422
+    assert reply.json()["parameter"] == "kind"
+
+
+@pytest.mark.parametrize(
+    "body,content_type,parameter",
+    [
+        (b"x,y\n1,2\n", "text/csv", "body"),
+        (b"lon,lat\n120.3,abc\n", "text/csv", "lat"),
+        (b"lon,lat\n", "text/csv", "body"),
+        (b"{not json", "application/geo+json", "body"),
+        (b'{"type": "Feature"}', "application/geo+json", "body"),
+        (
+            b'{"type":"FeatureCollection","features":[{"type":"Feature","geometry":'
+            b'{"type":"LineString","coordinates":[[1,2],[3,4]]}}]}',
+            "application/geo+json",
+            "body",
+        ),
+        (b"lon,lat\n120.3,29.8\n", "application/xml", "Content-Type"),
+        (b"lon,lat\n120.3,95\n", "text/csv", "lat"),
+    ],
+)
+def test_bad_batches_are_422(
+    client: TestClient, body: bytes, content_type: str, parameter: str
+) -> None:
+    reply = client.post(
+        "/api/v1/lookup/batch", content=body, headers={"content-type": content_type}
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    assert reply.json()["parameter"] == parameter
+
+
+def test_oversized_batch_is_413(client: TestClient) -> None:
+    limit = client.app.state.settings.batch_max_bytes
+    reply = client.post(
+        "/api/v1/lookup/batch",
+        content=b"lon,lat\n",
+        headers={"content-type": "text/csv", "content-length": str(limit + 1)},
+    )
+    assert reply.status_code == 413
+    assert reply.headers["content-type"].startswith(PROBLEM)
+
+
+def test_healthz_reports_postgis(client: TestClient) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert "POSTGIS" in body["postgis"]
+    assert body["stations_loaded"] == 1

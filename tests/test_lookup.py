@@ -1,0 +1,287 @@
+"""Who covers this point: PostGIS answers agree with shapely on the same grids, edges included."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from pyproj import Geod
+
+from geo_service.crs import wgs84_to_bd09, wgs84_to_gcj02
+from geo_service.db import connect
+
+AT_PLAN_2025 = "2026-01-15T12:00:00+08:00"
+AT_PLAN_2026 = "2026-08-01T12:00:00+08:00"
+GEOD = Geod(ellps="WGS84")
+COVERING_ROLES = {
+    "community_officer",
+    "auxiliary_officer",
+    "grid_worker",
+    "police_assistant",
+    "village_cadre",
+}
+
+
+class Reference:
+    """The boundary rule computed with shapely: lowest-coded grid whose closed outline covers."""
+
+    def __init__(self, sample_path: Path, grids: gpd.GeoDataFrame) -> None:
+        self.grids = grids.sort_values("code").reset_index(drop=True)
+        self.codes = self.grids["code"].to_numpy()
+        self.villages = self.grids["village_code"].to_numpy()
+        self.tree = shapely.STRtree(self.grids.geometry.values)
+        beat_grid = pyogrio.read_dataframe(sample_path, layer="beat_grid", read_geometry=False)
+        plans = pyogrio.read_dataframe(sample_path, layer="beat_plan", read_geometry=False)
+        self.plans = plans[plans["status"] == "published"].copy()
+        self.plans["effective_from"] = pd.to_datetime(self.plans["effective_from"], utc=True)
+        self.beat_of = {
+            (row.plan_code, row.grid_code): row.beat_code for row in beat_grid.itertuples()
+        }
+
+    def plan_at(self, at: str) -> str:
+        moment = pd.Timestamp(at).tz_convert("UTC")
+        live = self.plans[self.plans["effective_from"] <= moment]
+        return live.sort_values("effective_from").iloc[-1]["code"]
+
+    def locate(self, points: np.ndarray, at: str) -> list[tuple[str, str, str] | None]:
+        """(village, grid, beat) codes for each point, None outside."""
+        plan = self.plan_at(at)
+        hit, idx = self.tree.query(points, predicate="intersects")
+        best: dict[int, int] = {}
+        for i, j in zip(hit, idx, strict=True):
+            if i not in best or j < best[i]:  # grids are sorted by code: lowest index wins
+                best[i] = j
+        out: list[tuple[str, str, str] | None] = []
+        for i in range(len(points)):
+            if i not in best:
+                out.append(None)
+                continue
+            grid = self.codes[best[i]]
+            out.append((self.villages[best[i]], grid, self.beat_of.get((plan, grid))))
+        return out
+
+
+@pytest.fixture(scope="module")
+def reference(sample_path: Path, grids: gpd.GeoDataFrame) -> Reference:
+    return Reference(sample_path, grids)
+
+
+def shared_edge_points(grids: gpd.GeoDataFrame, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Points exactly on edges shared by two grids, and on the station's outer boundary.
+
+    Vertices lie on a 2**-24 degree lattice, so a point at k/8 of a segment is exactly on it
+    for GEOS and PostGIS alike.
+    """
+    owners: dict[tuple, set[int]] = defaultdict(set)
+    for gi, geom in enumerate(grids.geometry.values):
+        for poly in getattr(geom, "geoms", [geom]):
+            ring = np.asarray(poly.exterior.coords)
+            for a, b in itertools.pairwise(ring):
+                owners[tuple(sorted((tuple(a), tuple(b))))].add(gi)
+    shared = [seg for seg, who in owners.items() if len(who) >= 2]
+    outer = [seg for seg, who in owners.items() if len(who) == 1]
+    assert len(shared) > 100, "the sample should have many shared edges"
+    picks = [shared[i] for i in rng.integers(0, len(shared), int(n * 0.8))]
+    picks += [outer[i] for i in rng.integers(0, len(outer), n - len(picks))]
+    a = np.array([p[0] for p in picks])
+    b = np.array([p[1] for p in picks])
+    k = rng.integers(1, 8, len(picks))[:, None] / 8.0
+    return a + (b - a) * k
+
+
+def shared_vertices(grids: gpd.GeoDataFrame, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Vertices that belong to two or more grids."""
+    xy = [
+        shapely.get_coordinates(shapely.get_exterior_ring(poly))
+        for geom in grids.geometry.values
+        for poly in getattr(geom, "geoms", [geom])
+    ]
+    stacked = np.vstack([np.unique(c, axis=0) for c in xy])
+    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
+    multi = uniq[counts >= 2]
+    return multi[rng.integers(0, len(multi), n)]
+
+
+@pytest.fixture(scope="module")
+def test_points(grids: gpd.GeoDataFrame) -> np.ndarray:
+    """6,000 points: random over the station's box (some outside), shared vertices and edges."""
+    rng = np.random.default_rng(20261122)
+    minx, miny, maxx, maxy = grids.total_bounds
+    pad = 0.02 * (maxx - minx)
+    random = np.column_stack(
+        [rng.uniform(minx - pad, maxx + pad, 3000), rng.uniform(miny - pad, maxy + pad, 3000)]
+    )
+    return np.vstack(
+        [random, shared_vertices(grids, rng, 1000), shared_edge_points(grids, rng, 2000)]
+    )
+
+
+@pytest.mark.parametrize("at", [AT_PLAN_2025, AT_PLAN_2026])
+def test_http_lookup_agrees_with_shapely(
+    client: TestClient, reference: Reference, test_points: np.ndarray, at: str
+) -> None:
+    expected = reference.locate(shapely.points(test_points), at)
+    step = 1 if at == AT_PLAN_2026 else 3  # every point once, a third again under the old plan
+    mismatches = []
+    outside = 0
+    for (lon, lat), want in list(zip(test_points, expected, strict=True))[::step]:
+        reply = client.get("/api/v1/lookup", params={"lon": repr(lon), "lat": repr(lat), "at": at})
+        if want is None:
+            outside += 1
+            if reply.status_code != 404:
+                mismatches.append((lon, lat, want, reply.status_code))
+            continue
+        body = reply.json()
+        got = (body["village"]["code"], body["grid"]["code"], (body["beat"] or {}).get("code"))
+        if got != want:
+            mismatches.append((lon, lat, want, got))
+    assert outside > 50, "the random points should include some outside the station"
+    assert not mismatches, f"{len(mismatches)} disagreements, first: {mismatches[:5]}"
+
+
+def test_batch_sql_agrees_with_shapely_on_20000_points(
+    database_url: str, reference: Reference, grids: gpd.GeoDataFrame
+) -> None:
+    rng = np.random.default_rng(7)
+    minx, miny, maxx, maxy = grids.total_bounds
+    pts = np.vstack(
+        [
+            np.column_stack([rng.uniform(minx, maxx, 14000), rng.uniform(miny, maxy, 14000)]),
+            shared_vertices(grids, rng, 2000),
+            shared_edge_points(grids, rng, 4000),
+        ]
+    )
+    for at in (AT_PLAN_2025, AT_PLAN_2026):
+        with connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT village_code, grid_code, beat_code "
+                "FROM locate_points(%s::float8[], %s::float8[], %s)",
+                (pts[:, 0].tolist(), pts[:, 1].tolist(), at),
+            ).fetchall()
+        got = [None if r[1] is None else tuple(r) for r in rows]
+        want = reference.locate(shapely.points(pts), at)
+        bad = [(tuple(p), w, g) for p, w, g in zip(pts, want, got, strict=True) if w != g]
+        assert not bad, f"{len(bad)} disagreements under {at}, first: {bad[:5]}"
+
+
+def test_a_point_on_a_shared_vertex_goes_to_the_lowest_grid_code(
+    client: TestClient, grids: gpd.GeoDataFrame
+) -> None:
+    rng = np.random.default_rng(3)
+    for lon, lat in shared_vertices(grids, rng, 20):
+        touching = grids[grids.geometry.intersects(shapely.Point(lon, lat))]["code"]
+        assert len(touching) >= 2
+        body = client.get("/api/v1/lookup", params={"lon": repr(lon), "lat": repr(lat)}).json()
+        assert body["grid"]["code"] == min(touching)
+
+
+def test_people_on_duty_follow_plan_and_assignment_history(
+    client: TestClient, sample_path: Path, reference: Reference
+) -> None:
+    assignments = pyogrio.read_dataframe(sample_path, layer="assignment", read_geometry=False)
+    persons = pyogrio.read_dataframe(sample_path, layer="person", read_geometry=False)
+    name_of = dict(zip(persons["code"], persons["name"], strict=True))
+    assignments["valid_from"] = pd.to_datetime(assignments["valid_from"], utc=True)
+    assignments["valid_to"] = pd.to_datetime(assignments["valid_to"].replace("", None), utc=True)
+    rng = np.random.default_rng(11)
+    changed = 0
+    for gi in rng.choice(len(reference.grids), 40, replace=False):
+        row = reference.grids.iloc[gi]
+        p = row.geometry.representative_point()
+        answers = {}
+        for at in (AT_PLAN_2025, AT_PLAN_2026):
+            moment = pd.Timestamp(at).tz_convert("UTC")
+            plan = reference.plan_at(at)
+            beat = reference.beat_of[(plan, row["code"])]
+            live = assignments[
+                (assignments["valid_from"] <= moment)
+                & (assignments["valid_to"].isna() | (assignments["valid_to"] > moment))
+                & assignments["role"].isin(COVERING_ROLES)
+            ]
+            mine = live[
+                (
+                    (live["area_kind"] == "beat")
+                    & (live["area_code"] == beat)
+                    & (live["plan_code"] == plan)
+                )
+                | ((live["area_kind"] == "grid") & (live["area_code"] == row["code"]))
+                | ((live["area_kind"] == "village") & (live["area_code"] == row["village_code"]))
+            ]
+            want = sorted(zip(mine["role"], mine["person_code"], strict=True))
+            body = client.get("/api/v1/lookup", params={"lon": p.x, "lat": p.y, "at": at}).json()
+            got = sorted((x["role"], x["code"]) for x in body["people"])
+            assert got == want, (row["code"], at)
+            assert all(x["name"] == name_of[x["code"]] for x in body["people"])
+            roles = [x["role"] for x in body["people"]]
+            assert roles.count("community_officer") == 1 and roles.count("auxiliary_officer") == 2
+            answers[at] = got
+        changed += answers[AT_PLAN_2025] != answers[AT_PLAN_2026]
+    assert changed > 0, "some answers should differ between the 2025 and 2026 plans"
+
+
+def test_cameras_that_see_the_point(client: TestClient, sample_path: Path) -> None:
+    cameras = pyogrio.read_dataframe(sample_path, layer="camera")
+    cameras = cameras[cameras["fov_deg"] < 360].head(40)
+    for cam in cameras.itertuples():
+        for share, seen in ((0.5, True), (1.3, False)):
+            lon, lat, _ = GEOD.fwd(cam.geometry.x, cam.geometry.y, cam.heading, share * cam.range_m)
+            reply = client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+            if reply.status_code == 404:
+                continue
+            codes = {c["code"] for c in reply.json()["cameras"]}
+            assert (cam.code in codes) == seen, (cam.code, share)
+
+
+def test_nearest_working_rescue_markers_and_nearby_water(
+    client: TestClient, sample_path: Path
+) -> None:
+    markers = pyogrio.read_dataframe(sample_path, layer="water_marker")
+    working = markers[
+        markers["kind"].isin(["rescue_pole", "lifebuoy"]) & (markers["status"] == "ok")
+    ]
+    water = pyogrio.read_dataframe(sample_path, layer="water_body").to_crs("EPSG:4549")
+    rng = np.random.default_rng(5)
+    checked = 0
+    for m in markers.sample(40, random_state=1).itertuples():
+        lon, lat, _ = GEOD.fwd(m.geometry.x, m.geometry.y, rng.uniform(0, 360), 120)
+        reply = client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+        if reply.status_code == 404:
+            continue
+        body = reply.json()
+        n = len(working)
+        _, _, dist = GEOD.inv(
+            np.full(n, lon), np.full(n, lat), working.geometry.x, working.geometry.y
+        )
+        order = np.argsort(dist)
+        want = [(working["code"].iloc[i], dist[i]) for i in order[:5] if dist[i] <= 500]
+        got = [(x["code"], x["distance_m"]) for x in body["rescue_markers"]]
+        assert [c for c, _ in got] == [c for c, _ in want]
+        assert all(abs(g - w) < 0.5 for (_, g), (_, w) in zip(got, want, strict=True))
+        here = gpd.GeoSeries([shapely.Point(lon, lat)], crs="EPSG:4326").to_crs("EPSG:4549")[0]
+        metric = water.distance(here)
+        near = set(water.loc[metric <= 199, "code"])
+        far = set(water.loc[metric > 201, "code"])
+        codes = {w["code"] for w in body["water_bodies"]}
+        assert near <= codes and not (codes & far)
+        checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("crs,forward", [("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)])
+def test_lookup_converts_gcj02_and_bd09_input(
+    client: TestClient, grids: gpd.GeoDataFrame, crs: str, forward
+) -> None:
+    for geom, code in zip(grids.geometry.values[:30], grids["code"][:30], strict=True):
+        p = geom.representative_point()
+        x, y = forward(p.x, p.y)
+        assert abs(x - p.x) + abs(y - p.y) > 0.002  # the offset is real, hundreds of metres
+        body = client.get("/api/v1/lookup", params={"lon": x, "lat": y, "crs": crs}).json()
+        assert body["grid"]["code"] == code
