@@ -17,6 +17,7 @@ from geo_service.ingest.load import load_jurisdiction
 from geo_service.ingest.sample import generate_sample
 from geo_service.main import create_app
 from geo_service.settings import REPO_ROOT, Settings
+from tests.reference import Reference
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -68,3 +69,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def grids(sample_path: Path) -> gpd.GeoDataFrame:
     """The sample's grids, read with geopandas: the independent side of spatial checks."""
     return gpd.read_file(sample_path, layer="grid")
+
+
+@pytest.fixture(scope="session")
+def reference(sample_path: Path, grids: gpd.GeoDataFrame) -> Reference:
+    """The boundary rule computed with shapely over the sample's grids and plans."""
+    return Reference(sample_path, grids)

@@ -12,7 +12,8 @@ import shapely
 from fastapi.testclient import TestClient
 
 from geo_service.crs import wgs84_to_gcj02
-from tests.test_lookup import AT_PLAN_2025, Reference, shared_edge_points
+from tests.reference import Reference, shared_edge_points
+from tests.test_lookup import AT_PLAN_2025
 
 
 def sample_points(grids: gpd.GeoDataFrame, n: int, seed: int) -> np.ndarray:
@@ -61,7 +62,7 @@ def test_geojson_batch_in_gcj02(
                 "geometry": {"type": "Point", "coordinates": [x, y]},
                 "properties": {},
             }
-            for i, (x, y) in enumerate(zip(gx, gy, strict=True))
+            for i, (x, y) in enumerate(zip(gx.tolist(), gy.tolist(), strict=True))
         ],
     }
     reply = client.post(

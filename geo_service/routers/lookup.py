@@ -73,11 +73,14 @@ async def lookup_batch(
     moment, input_crs = parse_moment(at), parse_crs(crs)
     body = await _read_body(request, settings.batch_max_bytes)
     batch = parse_batch(
-        body, request.headers.get("content-type", ""), max_points=settings.batch_max_points
+        body,
+        request.headers.get("content-type", ""),
+        crs=input_crs,
+        max_points=settings.batch_max_points,
     )
     media = "text/csv" if batch.kind == "csv" else "application/geo+json"
     return StreamingResponse(
-        locate_batch(request.app.state.pool, batch, crs=input_crs, at=moment), media_type=media
+        locate_batch(request.app.state.pool, batch, at=moment), media_type=media
     )
 
 

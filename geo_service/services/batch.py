@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -30,10 +30,13 @@ class PointBatch:
     lat: np.ndarray
     ids: list[str] | None
     kind: str  # "csv" or "geojson"
+    x: np.ndarray | None = None  # WGS 84, once converted
+    y: np.ndarray | None = None
 
 
-def parse_batch(body: bytes, content_type: str, *, max_points: int) -> PointBatch:
-    """Read a CSV with lon/lat columns or a GeoJSON FeatureCollection of points."""
+def parse_batch(body: bytes, content_type: str, *, crs: InputCRS, max_points: int) -> PointBatch:
+    """Read a CSV with lon/lat columns or a GeoJSON FeatureCollection of points, and convert
+    them to WGS 84 (every error is raised here, before anything is streamed)."""
     media = content_type.split(";")[0].strip().lower()
     if media in ("text/csv", "application/csv"):
         batch = _parse_csv(body)
@@ -53,7 +56,8 @@ def parse_batch(body: bytes, content_type: str, *, max_points: int) -> PointBatc
             "request: split the file",
             parameter="body",
         )
-    return batch
+    x, y = to_wgs84_arrays(batch.lon, batch.lat, crs)
+    return replace(batch, x=x, y=y)
 
 
 def _parse_csv(body: bytes) -> PointBatch:
@@ -117,10 +121,11 @@ def _parse_geojson(body: bytes) -> PointBatch:
 
 
 async def locate_batch(
-    pool: AsyncConnectionPool, batch: PointBatch, *, crs: InputCRS, at: datetime
+    pool: AsyncConnectionPool, batch: PointBatch, *, at: datetime
 ) -> AsyncIterator[bytes]:
     """Stream the located points back, CSV for CSV input and GeoJSON for GeoJSON input."""
-    x, y = to_wgs84_arrays(batch.lon, batch.lat, crs)
+    x, y = batch.x, batch.y
+    assert x is not None and y is not None, "parse_batch converts the points"
     if batch.kind == "csv":
         yield (",".join(CSV_COLUMNS) + "\n").encode()
     else:
