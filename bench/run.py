@@ -21,11 +21,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import shapely
-from geo_service.ingest.sample import generate_sample
 from psycopg.conninfo import make_conninfo
 
 from geo_service.db import connect, create_database, migrate
 from geo_service.ingest.load import database_is_empty, load_jurisdiction
+from geo_service.ingest.sample import generate_sample
 from geo_service.settings import REPO_ROOT, load_settings
 
 PORT = 8765
