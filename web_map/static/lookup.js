@@ -36,3 +36,12 @@ form.addEventListener("submit", async (event) => {
     <h3>${esc(words.rescue_markers)}</h3>${table(data.rescue_markers, ["code", "kind", "water_body", "distance_m"])}
     <h3>${esc(words.water_bodies)}</h3>${table(data.water_bodies, ["name", "kind", "distance_m"])}`;
 });
+
+// A link like /?lon=120.36&lat=29.84 answers at once (shareable from the command room).
+const given = new URLSearchParams(location.search);
+if (given.get("lon") && given.get("lat")) {
+  for (const name of ["lon", "lat", "crs", "at"]) {
+    if (given.get(name)) form.elements[name].value = given.get(name);
+  }
+  form.requestSubmit();
+}
