@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from pyproj import Geod
 
 from geo_service.crs import wgs84_to_bd09, wgs84_to_gcj02
-from geo_service.db import connect
 from tests.reference import Reference, shared_edge_points, shared_vertices
 
 AT_PLAN_2025 = "2026-01-15T12:00:00+08:00"
@@ -66,31 +65,6 @@ def test_http_lookup_agrees_with_shapely(
             mismatches.append((lon, lat, want, got))
     assert outside > 50, "the random points should include some outside the station"
     assert not mismatches, f"{len(mismatches)} disagreements, first: {mismatches[:5]}"
-
-
-def test_batch_sql_agrees_with_shapely_on_20000_points(
-    database_url: str, reference: Reference, grids: gpd.GeoDataFrame
-) -> None:
-    rng = np.random.default_rng(7)
-    minx, miny, maxx, maxy = grids.total_bounds
-    pts = np.vstack(
-        [
-            np.column_stack([rng.uniform(minx, maxx, 14000), rng.uniform(miny, maxy, 14000)]),
-            shared_vertices(grids, rng, 2000),
-            shared_edge_points(grids, rng, 4000),
-        ]
-    )
-    for at in (AT_PLAN_2025, AT_PLAN_2026):
-        with connect(database_url) as conn:
-            rows = conn.execute(
-                "SELECT village_code, grid_code, beat_code "
-                "FROM locate_points(%s::float8[], %s::float8[], %s)",
-                (pts[:, 0].tolist(), pts[:, 1].tolist(), at),
-            ).fetchall()
-        got = [None if r[1] is None else tuple(r) for r in rows]
-        want = reference.locate(shapely.points(pts), at)
-        bad = [(tuple(p), w, g) for p, w, g in zip(pts, want, got, strict=True) if w != g]
-        assert not bad, f"{len(bad)} disagreements under {at}, first: {bad[:5]}"
 
 
 def test_a_point_on_a_shared_vertex_goes_to_the_lowest_grid_code(

@@ -1,24 +1,31 @@
-"""Batch lookup: many points (GeoJSON or CSV) to village, grid and beat codes, streamed back."""
+"""Batch lookup: many points (GeoJSON or CSV) to village, grid and beat codes, streamed back.
+
+One SQL call fetches the grids with their village and beat codes in force at the moment;
+the points are then assigned in process with a shapely STRtree, by the same boundary rule as
+the SQL lookup (the lowest-coded grid whose closed outline contains the point). A million
+points is one index query, not a million database probes.
+"""
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 import orjson
 import pandas as pd
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import shapely
 
 from geo_service.crs import InputCRS, to_wgs84_arrays
 from geo_service.errors import InvalidParameter, PayloadTooLarge
 
-LOCATE_SQL = (
-    "SELECT village_code, grid_code, beat_code FROM locate_points(%s::float8[], %s::float8[], %s)"
-)
-CHUNK = 20_000
+GRIDS_SQL = "SELECT grid_code, village_code, beat_code, ST_AsBinary(geom) FROM grids_in_force(%s)"
+CHUNK = 100_000
 CSV_COLUMNS = ("index", "id", "lon", "lat", "village_code", "grid_code", "beat_code")
 
 
@@ -28,10 +35,20 @@ class PointBatch:
 
     lon: np.ndarray
     lat: np.ndarray
-    ids: list[str] | None
+    ids: np.ndarray | None
     kind: str  # "csv" or "geojson"
     x: np.ndarray | None = None  # WGS 84, once converted
     y: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class GridIndex:
+    """The grids in force at a moment, in code order, with an STRtree over their outlines."""
+
+    tree: shapely.STRtree
+    grid: np.ndarray
+    village: np.ndarray
+    beat: np.ndarray
 
 
 def parse_batch(body: bytes, content_type: str, *, crs: InputCRS, max_points: int) -> PointBatch:
@@ -62,28 +79,37 @@ def parse_batch(body: bytes, content_type: str, *, crs: InputCRS, max_points: in
 
 def _parse_csv(body: bytes) -> PointBatch:
     try:
-        frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        table = pacsv.read_csv(
+            io.BytesIO(body), convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
+        )
+    except pa.ArrowInvalid as exc:
         raise InvalidParameter(f"The CSV cannot be read: {exc}", parameter="body") from None
-    columns = {c.strip().lower(): c for c in frame.columns}
+    columns = {c.strip().lower(): c for c in table.column_names}
     if "lon" not in columns or "lat" not in columns:
         raise InvalidParameter(
-            f"The CSV needs columns named lon and lat; it has {', '.join(frame.columns)}",
+            f"The CSV needs columns named lon and lat; it has {', '.join(table.column_names)}",
             parameter="body",
         )
-    lon = _numbers(frame[columns["lon"]], "lon")
-    lat = _numbers(frame[columns["lat"]], "lat")
-    ids = frame[columns["id"]].tolist() if "id" in columns else None
+    lon = _numbers(table.column(columns["lon"]), "lon")
+    lat = _numbers(table.column(columns["lat"]), "lat")
+    ids = None
+    if "id" in columns:
+        ids = table.column(columns["id"]).cast(pa.string()).to_numpy(zero_copy_only=False)
     return PointBatch(lon, lat, ids, "csv")
 
 
-def _numbers(column: pd.Series, name: str) -> np.ndarray:
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+def _numbers(column: pa.ChunkedArray, name: str) -> np.ndarray:
+    """A column as floats; the first value that is not a number is named with its row."""
+    numeric = pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
+    if numeric and column.null_count == 0:
+        return column.to_numpy().astype(float)
+    text = pd.Series(column.to_pandas(), dtype=object)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         row = int(bad[0])
         raise InvalidParameter(
-            f"Row {row + 1} of the CSV has {name} = '{column.iloc[row]}', which is not a number",
+            f"Row {row + 1} of the CSV has {name} = '{text.iloc[row]}', which is not a number",
             parameter=name,
         )
     return values
@@ -100,7 +126,7 @@ def _parse_geojson(body: bytes) -> PointBatch:
     if not isinstance(features, list):
         raise InvalidParameter("The FeatureCollection has no features list", parameter="body")
     coords = np.empty((len(features), 2))
-    ids: list[str] = []
+    ids = np.empty(len(features), dtype=object)
     for i, feature in enumerate(features):
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         xy = geometry.get("coordinates") if isinstance(geometry, dict) else None
@@ -115,63 +141,95 @@ def _parse_geojson(body: bytes) -> PointBatch:
                 f"Feature {i} is not a Point with numeric coordinates", parameter="body"
             )
         coords[i] = xy[:2]
-        fid = feature.get("id")
-        ids.append("" if fid is None else str(fid))
+        ids[i] = feature.get("id", i)
     return PointBatch(coords[:, 0], coords[:, 1], ids, "geojson")
 
 
-async def locate_batch(
-    pool: AsyncConnectionPool, batch: PointBatch, *, at: datetime
-) -> AsyncIterator[bytes]:
-    """Stream the located points back, CSV for CSV input and GeoJSON for GeoJSON input."""
-    x, y = batch.x, batch.y
-    assert x is not None and y is not None, "parse_batch converts the points"
+async def grid_index(conn: psycopg.AsyncConnection, *, at: datetime) -> GridIndex:
+    """The grids in force at a moment, fetched in one call and indexed in process."""
+    cur = await conn.execute(GRIDS_SQL, (at,))
+    rows = await cur.fetchall()
+    return GridIndex(
+        tree=shapely.STRtree(shapely.from_wkb([bytes(row[3]) for row in rows])),
+        grid=np.array([row[0] for row in rows], dtype=object),
+        village=np.array([row[1] for row in rows], dtype=object),
+        beat=np.array([row[2] for row in rows], dtype=object),
+    )
+
+
+def assign(index: GridIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For each point, the position of its grid in the index (-1 outside): the lowest-coded
+    grid whose closed outline contains it."""
+    point, grid = index.tree.query(shapely.points(x, y), predicate="intersects")
+    best = np.full(len(x), -1)
+    order = np.lexsort((-grid, point))  # per point, the lowest grid position comes last
+    best[point[order]] = grid[order]
+    return best
+
+
+def located_chunks(index: GridIndex, batch: PointBatch) -> Iterator[bytes]:
+    """The located points, CSV for CSV input and GeoJSON for GeoJSON input, in chunks."""
+    assert batch.x is not None and batch.y is not None, "parse_batch converts the points"
+    found = assign(index, batch.x, batch.y)
+    codes = {
+        name: np.where(found >= 0, column[np.maximum(found, 0)], None)
+        for name, column in (
+            ("village_code", index.village),
+            ("grid_code", index.grid),
+            ("beat_code", index.beat),
+        )
+    }
     if batch.kind == "csv":
         yield (",".join(CSV_COLUMNS) + "\n").encode()
     else:
         yield b'{"type":"FeatureCollection","features":['
-    async with pool.connection() as conn:
-        for start in range(0, len(x), CHUNK):
-            stop = min(start + CHUNK, len(x))
-            cur = await conn.execute(
-                LOCATE_SQL, (x[start:stop].tolist(), y[start:stop].tolist(), at)
-            )
-            rows = await cur.fetchall()
-            if batch.kind == "csv":
-                yield _csv_chunk(batch, start, rows)
-            else:
-                yield _geojson_chunk(batch, start, rows)
+    for start in range(0, len(found), CHUNK):
+        part = slice(start, start + CHUNK)
+        chunk = {name: column[part] for name, column in codes.items()}
+        if batch.kind == "csv":
+            yield _csv_chunk(batch, part, chunk)
+        else:
+            yield _geojson_chunk(batch, part, chunk)
     if batch.kind != "csv":
         yield b"]}"
 
 
-def _csv_chunk(batch: PointBatch, start: int, rows: list[tuple]) -> bytes:
-    frame = pd.DataFrame(rows, columns=["village_code", "grid_code", "beat_code"])
-    stop = start + len(rows)
-    frame.insert(0, "index", np.arange(start, stop))
-    frame.insert(1, "id", batch.ids[start:stop] if batch.ids else "")
-    frame.insert(2, "lon", batch.lon[start:stop])
-    frame.insert(3, "lat", batch.lat[start:stop])
-    return frame.to_csv(header=False, index=False).encode()
+def _csv_chunk(batch: PointBatch, part: slice, codes: dict[str, np.ndarray]) -> bytes:
+    n = len(codes["grid_code"])
+    table = pa.table(
+        {
+            "index": np.arange(part.start, part.start + n),
+            "id": pa.array(batch.ids[part] if batch.ids is not None else [None] * n, pa.string()),
+            "lon": batch.lon[part],
+            "lat": batch.lat[part],
+            **{name: pa.array(values, pa.string()) for name, values in codes.items()},
+        }
+    )
+    out = io.BytesIO()
+    pacsv.write_csv(
+        table,
+        out,
+        write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    return out.getvalue()
 
 
-def _geojson_chunk(batch: PointBatch, start: int, rows: list[tuple]) -> bytes:
+def _geojson_chunk(batch: PointBatch, part: slice, codes: dict[str, np.ndarray]) -> bytes:
+    n = len(codes["grid_code"])
+    ids = batch.ids[part] if batch.ids is not None else range(part.start, part.start + n)
     features = [
         {
             "type": "Feature",
-            "id": batch.ids[start + i] if batch.ids and batch.ids[start + i] else start + i,
-            "geometry": {
-                "type": "Point",
-                "coordinates": [float(batch.lon[start + i]), float(batch.lat[start + i])],
-            },
+            "id": fid,
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
             "properties": {
-                "index": start + i,
-                "village_code": village,
-                "grid_code": grid,
-                "beat_code": beat,
+                "index": part.start + i,
+                "village_code": codes["village_code"][i],
+                "grid_code": codes["grid_code"][i],
+                "beat_code": codes["beat_code"][i],
             },
         }
-        for i, (village, grid, beat) in enumerate(rows)
+        for i, (fid, lon, lat) in enumerate(zip(ids, batch.lon[part], batch.lat[part], strict=True))
     ]
     text = orjson.dumps(features)[1:-1]
-    return (b"," + text) if start else text
+    return (b"," + text) if part.start and text else text

@@ -38,27 +38,18 @@ $$;
 COMMENT ON FUNCTION grid_at_point(geometry)
     IS 'Id of the grid a point (EPSG:4326) belongs to: the lowest-coded grid whose closed outline contains it.';
 
-CREATE OR REPLACE FUNCTION locate_points(lons float8[], lats float8[], at timestamptz)
-RETURNS TABLE (ord int, village_code text, grid_code text, beat_code text)
+CREATE OR REPLACE FUNCTION grids_in_force(at timestamptz)
+RETURNS TABLE (grid_code text, village_code text, beat_code text, geom geometry)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH pts AS (
-        SELECT o::int AS ord, ST_SetSRID(ST_MakePoint(x, y), 4326) AS geom
-        FROM unnest(lons, lats) WITH ORDINALITY AS u(x, y, o)
-    ), hit AS (
-        SELECT DISTINCT ON (pts.ord) pts.ord, g.id AS grid_id, g.code, g.village_id
-        FROM pts JOIN grid g ON ST_Intersects(g.geom, pts.geom)
-        ORDER BY pts.ord, g.code
-    )
-    SELECT pts.ord, v.code, hit.code, b.code
-    FROM pts
-    LEFT JOIN hit ON hit.ord = pts.ord
-    LEFT JOIN village v ON v.id = hit.village_id
-    LEFT JOIN beat_grid bg ON bg.grid_id = hit.grid_id AND bg.plan_id = plan_in_force(at)
+    SELECT g.code, v.code, b.code, g.geom
+    FROM grid g
+    JOIN village v ON v.id = g.village_id
+    LEFT JOIN beat_grid bg ON bg.grid_id = g.id AND bg.plan_id = plan_in_force(at)
     LEFT JOIN beat b ON b.id = bg.beat_id
-    ORDER BY pts.ord
+    ORDER BY g.code
 $$;
-COMMENT ON FUNCTION locate_points(float8[], float8[], timestamptz)
-    IS 'Village, grid and beat codes (plan in force at the moment) of many points at once, in input order; NULL codes outside the jurisdiction.';
+COMMENT ON FUNCTION grids_in_force(timestamptz)
+    IS 'Every grid in code order with its village code and its beat code in the plan in force at a moment: what a batch assignment needs.';
 
 -- Events are stored through staging tables (migration 004): a writer copies raw rows into
 -- incident_staging / position_fix_staging, then one call moves them into place, stamped with
