@@ -172,11 +172,14 @@ def strtree_assign(grids: gpd.GeoDataFrame, beats: dict, xy: np.ndarray) -> np.n
 
 def bench_batch(url: str, n: int) -> None:
     with connect(url) as conn:
-        grids = gpd.read_postgis(
-            """SELECT g.code, v.code AS village_code, g.geom FROM grid g
-               JOIN village v ON v.id = g.village_id ORDER BY g.code""",
-            conn,
-            geom_col="geom",
+        rows = conn.execute(
+            """SELECT g.code, v.code, ST_AsBinary(g.geom) FROM grid g
+               JOIN village v ON v.id = g.village_id ORDER BY g.code"""
+        ).fetchall()
+        grids = gpd.GeoDataFrame(
+            {"code": [r[0] for r in rows], "village_code": [r[1] for r in rows]},
+            geometry=shapely.from_wkb([bytes(r[2]) for r in rows]),
+            crs="EPSG:4326",
         )
         beats = dict(
             conn.execute(
