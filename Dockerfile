@@ -1,10 +1,16 @@
 # The API image: the package, its SQL and web assets. The database is a separate PostGIS service.
+FROM node:20-slim AS assets
+WORKDIR /web_map
+COPY web_map/package.json web_map/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY geo_service ./geo_service
 COPY sql ./sql
 COPY web_map ./web_map
+COPY --from=assets /web_map/node_modules ./web_map/node_modules
 COPY data/boundaries ./data/boundaries
 RUN pip install --no-cache-dir .
 ENV SQL_DIR=/app/sql WEB_MAP_DIR=/app/web_map DATA_DIR=/app/data/boundaries

@@ -10,12 +10,18 @@ DB := url=$$(scripts/ensure_postgis.sh) && export DATABASE_URL="$$url"
 
 .PHONY: run test setup bench lint
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed web_map/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Front-end assets from the npm registry, pinned by the lock file; install scripts never run.
+web_map/node_modules/.installed: web_map/package.json web_map/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --prefix web_map --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(SAMPLE): $(VENV)/.installed geo_service/ingest/sample.py
@@ -27,6 +33,7 @@ run: setup $(SAMPLE)
 	  && exec $(BIN)/geo-service serve --host 127.0.0.1 --port 8000
 
 test: setup
+	@scripts/ensure_browser.sh >/dev/null
 	@$(DB) && $(BIN)/ruff check geo_service tests bench && $(BIN)/python -m pytest -q
 
 bench: setup

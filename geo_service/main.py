@@ -41,13 +41,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Who covers this point: village, grid, beat, officers, grid workers, "
         "cameras and rescue markers, as of any moment.",
         lifespan=lifespan,
+        docs_url=None,  # served by routers/pages.py with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     for router in (health.router, lookup.router, areas.router, pages.router):
         app.include_router(router)
-    static = settings.web_map_dir / "static"
-    if static.is_dir():
-        app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static", StaticFiles(directory=settings.web_map_dir / "static"), name="static")
+    swagger = settings.web_map_dir / "node_modules" / "swagger-ui-dist"
+    if swagger.is_dir():  # installed by `make setup` (npm ci in web_map/)
+        app.mount(pages.SWAGGER_UI, StaticFiles(directory=swagger), name="swagger-ui")
     _add_error_handlers(app)
     return app
 

@@ -10,7 +10,9 @@ function esc(text) {
 function table(rows, cols) {
   if (!rows.length) return `<p class="none">${esc(words.none)}</p>`;
   const head = cols.map((c) => `<th>${esc(words[c] || c)}</th>`).join("");
-  const body = rows.map((r) => `<tr>${cols.map((c) => `<td>${esc(words[r[c]] || r[c])}</td>`).join("")}</tr>`).join("");
+  const cell = (r, c) =>
+    c === "phone" && r[c] ? `<a href="tel:${esc(r[c])}">${esc(r[c])}</a>` : esc(words[r[c]] || r[c]);
+  const body = rows.map((r) => `<tr>${cols.map((c) => `<td>${cell(r, c)}</td>`).join("")}</tr>`).join("");
   return `<table><tr>${head}</tr>${body}</table>`;
 }
 form.addEventListener("submit", async (event) => {
