@@ -12,8 +12,8 @@ COPY sql ./sql
 COPY web_map ./web_map
 COPY --from=assets /web_map/node_modules ./web_map/node_modules
 COPY data/boundaries ./data/boundaries
-RUN pip install --no-cache-dir .
-ENV SQL_DIR=/app/sql WEB_MAP_DIR=/app/web_map DATA_DIR=/app/data/boundaries
+# editable: the package finds sql/, web_map/ and data/ beside it, as in a checkout
+RUN pip install --no-cache-dir -e .
 EXPOSE 8000
 # Migrate, make and load the sample when the database is empty, then serve.
 CMD ["sh", "-c", "geo-service migrate && geo-service sample --seed 1 --out /tmp/sample && geo-service load /tmp/sample/fengqiao_small_seed1.gpkg --if-empty && geo-service serve --host 0.0.0.0 --port 8000"]
