@@ -53,12 +53,6 @@ class NotFound(DomainError):
     title = "Not found"
 
 
-class NoPlanInForce(DomainError):
-    """No published beat plan is in force at the requested moment."""
-
-    title = "No beat plan in force"
-
-
 class DatabaseUnavailable(DomainError):
     """The database cannot be reached or is missing PostGIS."""
 
@@ -73,7 +67,6 @@ STATUS_OF: dict[type[DomainError], int] = {
     PayloadTooLarge: 413,
     OutsideJurisdiction: 404,
     NotFound: 404,
-    NoPlanInForce: 404,
     DatabaseUnavailable: 503,
 }
 

@@ -111,3 +111,48 @@ def test_healthz_reports_postgis(client: TestClient) -> None:
     assert body["status"] == "ok"
     assert "POSTGIS" in body["postgis"]
     assert body["stations_loaded"] == 1
+
+
+ODD_VALUES = [
+    "",
+    " ",
+    "1e309",
+    "-0",
+    "0x10",
+    "١٢٠",
+    "120,3",
+    "NaN",
+    "9" * 400,
+    "%00",
+    "'; DROP TABLE grid; --",
+    "2026-13-01",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    "EPSG:",
+    "gcj02 ",
+]
+
+
+def test_no_input_produces_a_500(client: TestClient) -> None:
+    base = {"lon": "120.36", "lat": "29.84"}
+    for value in ODD_VALUES:
+        for name in ("lon", "lat", "at", "crs"):
+            reply = client.get("/api/v1/lookup", params={**base, name: value})
+            assert reply.status_code in (200, 404, 422), (name, value, reply.text)
+            if reply.status_code != 200:
+                assert reply.headers["content-type"].startswith(PROBLEM)
+        for path in ("areas/village", "areas/beat", "areas/grid", "areas/station"):
+            reply = client.get(f"/api/v1/{path}/{value or 'x'}", params={"at": value})
+            assert reply.status_code in (200, 404, 422), (path, value, reply.text)
+        reply = client.get(f"/api/v1/people/{value or 'x'}/coverage")
+        assert reply.status_code in (200, 404, 422), (value, reply.text)
+    assert client.get("/healthz").json()["status"] == "ok"  # and the grids are still there
+    assert client.get("/api/v1/lookup", params=base).status_code == 200
+
+
+def test_a_moment_before_any_plan_still_answers_village_and_grid(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/lookup", params={"lon": 120.36, "lat": 29.84, "at": "2020-01-01T00:00:00"}
+    ).json()
+    assert body["village"] and body["grid"]
+    assert body["beat"] is None and body["plan"] is None
