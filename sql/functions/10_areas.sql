@@ -16,17 +16,6 @@ $$;
 COMMENT ON FUNCTION plan_in_force(timestamptz)
     IS 'Id of the published beat plan in force at a moment (latest effective_from at or before it), or NULL.';
 
-CREATE OR REPLACE FUNCTION plan_periods()
-RETURNS TABLE (plan_id int, valid_from timestamptz, valid_to timestamptz)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT id, effective_from,
-           lead(effective_from) OVER (ORDER BY effective_from)
-    FROM beat_plan
-    WHERE status = 'published'
-$$;
-COMMENT ON FUNCTION plan_periods()
-    IS 'Each published plan with the half-open period [valid_from, valid_to) in which it is in force.';
-
 CREATE OR REPLACE FUNCTION grid_at_point(p geometry)
 RETURNS int
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -51,27 +40,33 @@ $$;
 COMMENT ON FUNCTION grids_in_force(timestamptz)
     IS 'Every grid in code order with its village code and its beat code in the plan in force at a moment: what a batch assignment needs.';
 
+-- The areas of a point at a moment: its grid by the boundary rule, that grid's village, and
+-- its beat in the plan in force then.
+CREATE OR REPLACE FUNCTION areas_at(p geometry, at timestamptz)
+RETURNS TABLE (village_id int, grid_id int, beat_id int)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT g.village_id, g.id,
+           (SELECT bg.beat_id FROM beat_grid bg
+            WHERE bg.grid_id = g.id AND bg.plan_id = plan_in_force(at))
+    FROM grid g
+    WHERE g.id = grid_at_point(p)
+$$;
+COMMENT ON FUNCTION areas_at(geometry, timestamptz)
+    IS 'Village, grid and beat ids of a point at a moment (beat of the plan in force then); no row outside the jurisdiction.';
+
 -- Events are stored through staging tables (migration 004): a writer copies raw rows into
--- incident_staging / position_fix_staging, then one call moves them into place, stamped with
--- their village, grid and beat (of the plan in force at the event's own time).
+-- incident_staging / position_fix_staging, then one call moves them into place, stamped once
+-- with their areas at the event's own time.
 CREATE OR REPLACE FUNCTION store_staged_incidents()
 RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
-    WITH hit AS (
-        SELECT DISTINCT ON (s.call_no) s.call_no, g.id AS grid_id, g.village_id
-        FROM incident_staging s JOIN grid g ON ST_Intersects(g.geom, s.geom)
-        ORDER BY s.call_no, g.code
-    ), moved AS (
+    WITH moved AS (
         INSERT INTO incident (call_no, received_at, category, status, geom,
                               village_id, grid_id, beat_id, h3)
         SELECT s.call_no, s.received_at, s.category, s.status, s.geom,
-               hit.village_id, hit.grid_id, bg.beat_id, s.h3
+               a.village_id, a.grid_id, a.beat_id, s.h3
         FROM incident_staging s
-        LEFT JOIN hit ON hit.call_no = s.call_no
-        LEFT JOIN plan_periods() pp
-               ON s.received_at >= pp.valid_from
-              AND (pp.valid_to IS NULL OR s.received_at < pp.valid_to)
-        LEFT JOIN beat_grid bg ON bg.grid_id = hit.grid_id AND bg.plan_id = pp.plan_id
+        LEFT JOIN LATERAL areas_at(s.geom, s.received_at) a ON true
         RETURNING 1
     )
     SELECT count(*) FROM moved
@@ -82,19 +77,12 @@ COMMENT ON FUNCTION store_staged_incidents()
 CREATE OR REPLACE FUNCTION store_staged_position_fixes()
 RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
-    WITH hit AS (
-        SELECT DISTINCT ON (s.ord) s.ord, g.id AS grid_id, g.village_id
-        FROM position_fix_staging s JOIN grid g ON ST_Intersects(g.geom, s.geom)
-        ORDER BY s.ord, g.code
-    ), moved AS (
+    WITH moved AS (
         INSERT INTO position_fix (person_id, recorded_at, geom, village_id, grid_id, beat_id, h3)
-        SELECT s.person_id, s.recorded_at, s.geom, hit.village_id, hit.grid_id, bg.beat_id, s.h3
+        SELECT s.person_id, s.recorded_at, s.geom, a.village_id, a.grid_id, a.beat_id, s.h3
         FROM position_fix_staging s
-        LEFT JOIN hit ON hit.ord = s.ord
-        LEFT JOIN plan_periods() pp
-               ON s.recorded_at >= pp.valid_from
-              AND (pp.valid_to IS NULL OR s.recorded_at < pp.valid_to)
-        LEFT JOIN beat_grid bg ON bg.grid_id = hit.grid_id AND bg.plan_id = pp.plan_id
+        LEFT JOIN LATERAL areas_at(s.geom, s.recorded_at) a ON true
+        ORDER BY s.ord
         RETURNING 1
     )
     SELECT count(*) FROM moved

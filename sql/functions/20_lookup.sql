@@ -18,8 +18,7 @@ DECLARE
     b record;
     nearest json;
 BEGIN
-    SELECT id, code, name, village_id INTO g
-    FROM grid WHERE ST_Intersects(geom, p) ORDER BY code LIMIT 1;
+    SELECT id, code, name, village_id INTO g FROM grid WHERE id = grid_at_point(p);
 
     IF g.id IS NULL THEN
         SELECT json_build_object(
