@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -33,14 +33,20 @@ def make_pool(database_url: str, *, min_size: int, max_size: int) -> AsyncConnec
     )
 
 
-async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
-    """FastAPI dependency: a pooled connection for the length of one request."""
-    pool: AsyncConnectionPool = request.app.state.pool
+@asynccontextmanager
+async def pooled(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A connection from the pool; database errors leave as domain errors."""
     try:
         async with pool.connection() as conn:
             yield conn
     except psycopg.Error as exc:
         raise translate(exc) from exc
+
+
+async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    """FastAPI dependency: a pooled connection for the length of one request."""
+    async with pooled(request.app.state.pool) as conn:
+        yield conn
 
 
 Connection = Annotated[psycopg.AsyncConnection, Depends(connection)]

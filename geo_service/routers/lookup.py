@@ -9,7 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.crs import parse_crs
-from geo_service.db import Connection
+from geo_service.db import Connection, pooled
 from geo_service.errors import PayloadTooLarge
 from geo_service.moments import parse_moment
 from geo_service.services.batch import grid_index, located_chunks, parse_batch
@@ -64,7 +64,6 @@ async def lookup(
 )
 async def lookup_batch(
     request: Request,
-    conn: Connection,
     at: Annotated[str | None, Query(description=AT_DOC)] = None,
     crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
 ) -> StreamingResponse:
@@ -82,7 +81,8 @@ async def lookup_batch(
         crs=input_crs,
         max_points=settings.batch_max_points,
     )
-    index = await grid_index(conn, at=moment)
+    async with pooled(request.app.state.pool) as conn:  # held only for this one call
+        index = await grid_index(conn, at=moment)
     media = "text/csv" if batch.kind == "csv" else "application/geo+json"
     # a plain iterator: Starlette runs it in a worker thread while streaming
     return StreamingResponse(located_chunks(index, batch), media_type=media)
