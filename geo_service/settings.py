@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     sql_dir: Path = REPO_ROOT / "sql"
     web_map_dir: Path = REPO_ROOT / "web_map"
     data_dir: Path = REPO_ROOT / "data" / "boundaries"
-    sample_seed: int = 1
     # Request limits
     batch_max_points: int = 2_000_000
     batch_max_bytes: int = 256 * 1024 * 1024
