@@ -193,12 +193,15 @@ def _ewkb(geoms: np.ndarray) -> np.ndarray:
     return shapely.to_wkb(shapely.set_srid(np.asarray(geoms), 4326), hex=True, include_srid=True)
 
 
-def _copy_frame(conn: psycopg.Connection, table: sql.Composable, frame: pd.DataFrame) -> None:
-    """COPY a frame into a table, in CSV, in chunks."""
+def _copy_frame(
+    conn: psycopg.Connection, table: sql.Composable, frame: pd.DataFrame, *, progress: str = ""
+) -> None:
+    """COPY a frame into a table, in CSV, in chunks (with a progress bar when named)."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, cols)
+    chunks = range(0, len(frame), CHUNK_ROWS)
     with conn.cursor().copy(stmt) as copy:
-        for start in range(0, len(frame), CHUNK_ROWS):
+        for start in tqdm(chunks, desc=progress, disable=not progress or len(chunks) < 2):
             buffer = io.StringIO()
             frame.iloc[start : start + CHUNK_ROWS].to_csv(buffer, header=False, index=False)
             copy.write(buffer.getvalue())
@@ -277,12 +280,7 @@ def _store_staged(
 ) -> int:
     """Copy rows into a staging table and let the store function stamp and move them."""
     conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(staging)))
-    for start in tqdm(
-        range(0, len(frame), CHUNK_ROWS),
-        desc=staging,
-        disable=not progress or len(frame) < CHUNK_ROWS,
-    ):
-        _copy_frame(conn, sql.Identifier(staging), frame.iloc[start : start + CHUNK_ROWS])
+    _copy_frame(conn, sql.Identifier(staging), frame, progress=staging if progress else "")
     row = conn.execute(sql.SQL("SELECT {}()").format(sql.Identifier(store))).fetchone()
     conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(staging)))
     return int(row[0]) if row else 0
