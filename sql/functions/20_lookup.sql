@@ -53,11 +53,15 @@ BEGIN
                    ORDER BY array_position(ARRAY['community_officer', 'auxiliary_officer',
                                                  'grid_worker', 'police_assistant',
                                                  'village_cadre'], a.role), pe.code), '[]')
-            FROM assignment a JOIN person pe ON pe.id = a.person_id
-            WHERE a.validity @> at
-              AND a.role IN ('community_officer', 'auxiliary_officer', 'grid_worker',
-                             'police_assistant', 'village_cadre')
-              AND (a.beat_id = b.id OR a.grid_id = g.id OR a.village_id = v.id)),
+            FROM (  -- three index lookups (one per area), not one scan of every assignment
+                SELECT * FROM assignment WHERE beat_id = b.id AND validity @> at
+                UNION ALL
+                SELECT * FROM assignment WHERE grid_id = g.id AND validity @> at
+                UNION ALL
+                SELECT * FROM assignment WHERE village_id = v.id AND validity @> at
+            ) a JOIN person pe ON pe.id = a.person_id
+            WHERE a.role IN ('community_officer', 'auxiliary_officer', 'grid_worker',
+                             'police_assistant', 'village_cadre')),
         'cameras', (
             SELECT coalesce(json_agg(json_build_object(
                        'code', c.code, 'name', c.name, 'kind', c.kind, 'status', c.status,

@@ -46,3 +46,5 @@ CREATE INDEX assignment_grid_idx ON assignment USING gist (grid_id, validity)
 CREATE INDEX assignment_beat_idx ON assignment USING gist (beat_id, validity)
     WHERE beat_id IS NOT NULL;
 CREATE INDEX assignment_person_idx ON assignment (person_id, valid_from);
+CREATE INDEX assignment_area_idx
+    ON assignment (area_kind, (coalesce(station_id, village_id, grid_id, beat_id)));
