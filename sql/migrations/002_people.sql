@@ -39,12 +39,10 @@ CREATE TABLE assignment (
         validity WITH &&
     )
 );
-CREATE INDEX assignment_village_idx ON assignment USING gist (village_id, validity)
-    WHERE village_id IS NOT NULL;
-CREATE INDEX assignment_grid_idx ON assignment USING gist (grid_id, validity)
-    WHERE grid_id IS NOT NULL;
-CREATE INDEX assignment_beat_idx ON assignment USING gist (beat_id, validity)
-    WHERE beat_id IS NOT NULL;
+-- An area has a handful of assignments over its history: find them by area, then filter by time.
+CREATE INDEX assignment_village_idx ON assignment (village_id) WHERE village_id IS NOT NULL;
+CREATE INDEX assignment_grid_idx ON assignment (grid_id) WHERE grid_id IS NOT NULL;
+CREATE INDEX assignment_beat_idx ON assignment (beat_id) WHERE beat_id IS NOT NULL;
 CREATE INDEX assignment_person_idx ON assignment (person_id, valid_from);
 CREATE INDEX assignment_area_idx
     ON assignment (area_kind, (coalesce(station_id, village_id, grid_id, beat_id)));
