@@ -9,7 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.crs import parse_crs
-from geo_service.db import Connection, pooled
+from geo_service.db import pooled
 from geo_service.errors import PayloadTooLarge
 from geo_service.moments import parse_moment
 from geo_service.services.batch import grid_index, located_chunks, parse_batch
@@ -28,7 +28,6 @@ CRS_DOC = "CRS of lon/lat: EPSG:4326 (default), EPSG:4490, gcj02 or bd09."
 )
 async def lookup(
     request: Request,
-    conn: Connection,
     lon: Annotated[float, Query(description="Longitude (degrees)")],
     lat: Annotated[float, Query(description="Latitude (degrees)")],
     at: Annotated[str | None, Query(description=AT_DOC)] = None,
@@ -37,15 +36,18 @@ async def lookup(
     """Village, grid, beat and plan; the people covering the point with contacts; cameras that
     see it; the nearest working rescue markers within 500 m; water bodies within 200 m."""
     settings = request.app.state.settings
-    body = await lookup_point(
-        conn,
-        lon=lon,
-        lat=lat,
-        crs=parse_crs(crs),
-        at=parse_moment(at),
-        marker_radius_m=settings.rescue_marker_radius_m,
-        water_radius_m=settings.water_body_radius_m,
-    )
+    input_crs, moment = parse_crs(crs), parse_moment(at)
+    # the hot path: a connection is taken only once the parameters are known to be good
+    async with pooled(request.app.state.pool) as conn:
+        body = await lookup_point(
+            conn,
+            lon=lon,
+            lat=lat,
+            crs=input_crs,
+            at=moment,
+            marker_radius_m=settings.rescue_marker_radius_m,
+            water_radius_m=settings.water_body_radius_m,
+        )
     return Response(body, media_type="application/json")
 
 
