@@ -26,6 +26,7 @@ from psycopg.conninfo import make_conninfo
 from geo_service.db import connect, create_database, migrate
 from geo_service.ingest.load import database_is_empty, load_jurisdiction
 from geo_service.ingest.sample import generate_sample
+from geo_service.services.batch import GridIndex, assign
 from geo_service.settings import REPO_ROOT, load_settings
 
 PORT = 8765
@@ -155,18 +156,19 @@ def bench_lookup(url: str, seconds: int) -> None:
 
 
 def strtree_assign(grids: gpd.GeoDataFrame, beats: dict, xy: np.ndarray) -> np.ndarray:
-    """Baseline: lowest-coded covering grid, its village and beat, with an in-process STRtree."""
-    tree = shapely.STRtree(grids.geometry.values)
-    hit, idx = tree.query(shapely.points(xy), predicate="intersects")
-    best = np.full(len(xy), -1)
-    order = np.lexsort((-idx, hit))  # for each point, the lowest grid index (code order) last
-    best[hit[order]] = idx[order]
-    codes = grids["code"].to_numpy()
+    """Baseline: (village, grid, beat) codes by the boundary rule with an in-process STRtree."""
+    codes = grids["code"].to_numpy(dtype=object)
+    index = GridIndex(
+        tree=shapely.STRtree(grids.geometry.values),
+        grid=codes,
+        village=grids["village_code"].to_numpy(dtype=object),
+        beat=np.array([beats.get(c) for c in codes], dtype=object),
+    )
+    found = assign(index, xy[:, 0], xy[:, 1])
+    inside = found >= 0
     out = np.empty((len(xy), 3), dtype=object)
-    inside = best >= 0
-    out[inside, 1] = codes[best[inside]]
-    out[inside, 0] = grids["village_code"].to_numpy()[best[inside]]
-    out[inside, 2] = [beats.get(c) for c in out[inside, 1]]
+    for column, values in enumerate((index.village, index.grid, index.beat)):
+        out[inside, column] = values[found[inside]]
     return out
 
 

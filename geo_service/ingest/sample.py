@@ -8,7 +8,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -22,9 +22,12 @@ from shapely import Geometry
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from tqdm import tqdm
 
+from geo_service.crs import InputCRS, to_wgs84_arrays
 from geo_service.ingest import names as nm
+from geo_service.moments import STATION_TZ
+from geo_service.settings import REPO_ROOT
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "reference"
+REFERENCE_DIR = REPO_ROOT / "data" / "boundaries" / "reference"
 VILLAGES_CSV = "fengqiao_villages.csv"
 OUTLINE_GEOJSON = "zhuji_outline.geojson"
 
@@ -39,7 +42,7 @@ STORAGE_CRS = "EPSG:4326"
 METRIC_CRS = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E: all metric work
 LATTICE = 2.0**-24  # degrees; every town/village/grid vertex is a multiple of this
 
-TZ = timezone(timedelta(hours=8))
+TZ = STATION_TZ
 DAY = 86_400
 INCIDENT_START = datetime(2025, 11, 1, tzinfo=TZ)
 INCIDENT_DAYS = 365  # 2025-11-01 .. 2026-10-31
@@ -349,8 +352,9 @@ def _read_reference_outline() -> Polygon:
         raise ValueError(f"{OUTLINE_GEOJSON} declares {declared!r}, expected EPSG:4490")
     cgcs = shapely.from_geojson(json.dumps(data["features"][0]["geometry"]))
     # A declared datum step: CGCS2000 -> WGS 84 (sub-metre here, but never assumed away).
-    to_wgs84 = pyproj.Transformer.from_crs("EPSG:4490", STORAGE_CRS, always_xy=True)
-    outline = shapely.transform(cgcs, lambda c: np.column_stack(to_wgs84.transform(*c.T)))
+    outline = shapely.transform(
+        cgcs, lambda c: np.column_stack(to_wgs84_arrays(c[:, 0], c[:, 1], InputCRS.CGCS2000))
+    )
     parts = shapely.get_parts(outline)
     return parts[np.argmax(shapely.area(parts))]
 

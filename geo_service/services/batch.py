@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -31,14 +31,19 @@ CSV_COLUMNS = ("index", "id", "lon", "lat", "village_code", "grid_code", "beat_c
 
 @dataclass(frozen=True)
 class PointBatch:
-    """Points as given (lon, lat in the input CRS) with optional ids, in input order."""
+    """Points as given (lon, lat in the input CRS) with optional ids, in input order, and the
+    same points in WGS 84 (x, y)."""
 
     lon: np.ndarray
     lat: np.ndarray
     ids: np.ndarray | None
     kind: str  # "csv" or "geojson"
-    x: np.ndarray | None = None  # WGS 84, once converted
-    y: np.ndarray | None = None
+    x: np.ndarray
+    y: np.ndarray
+
+
+# What a parser reads: lon, lat, ids and the kind of input.
+Parsed = tuple[np.ndarray, np.ndarray, np.ndarray | None, str]
 
 
 @dataclass(frozen=True)
@@ -56,28 +61,28 @@ def parse_batch(body: bytes, content_type: str, *, crs: InputCRS, max_points: in
     them to WGS 84 (every error is raised here, before anything is streamed)."""
     media = content_type.split(";")[0].strip().lower()
     if media in ("text/csv", "application/csv"):
-        batch = _parse_csv(body)
+        lon, lat, ids, kind = _parse_csv(body)
     elif media in ("application/geo+json", "application/json"):
-        batch = _parse_geojson(body)
+        lon, lat, ids, kind = _parse_geojson(body)
     else:
         raise InvalidParameter(
             f"Content-Type '{media or 'none'}' is not accepted; send text/csv with lon and lat "
             "columns, or application/geo+json with a FeatureCollection of points",
             parameter="Content-Type",
         )
-    if len(batch.lon) == 0:
+    if len(lon) == 0:
         raise InvalidParameter("The batch holds no points", parameter="body")
-    if len(batch.lon) > max_points:
+    if len(lon) > max_points:
         raise PayloadTooLarge(
-            f"The batch holds {len(batch.lon)} points; at most {max_points} are accepted per "
+            f"The batch holds {len(lon)} points; at most {max_points} are accepted per "
             "request: split the file",
             parameter="body",
         )
-    x, y = to_wgs84_arrays(batch.lon, batch.lat, crs)
-    return replace(batch, x=x, y=y)
+    x, y = to_wgs84_arrays(lon, lat, crs)
+    return PointBatch(lon, lat, ids, kind, x, y)
 
 
-def _parse_csv(body: bytes) -> PointBatch:
+def _parse_csv(body: bytes) -> Parsed:
     try:
         table = pacsv.read_csv(
             io.BytesIO(body), convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
@@ -95,7 +100,7 @@ def _parse_csv(body: bytes) -> PointBatch:
     ids = None
     if "id" in columns:
         ids = table.column(columns["id"]).cast(pa.string()).to_numpy(zero_copy_only=False)
-    return PointBatch(lon, lat, ids, "csv")
+    return lon, lat, ids, "csv"
 
 
 def _numbers(column: pa.ChunkedArray, name: str) -> np.ndarray:
@@ -115,7 +120,7 @@ def _numbers(column: pa.ChunkedArray, name: str) -> np.ndarray:
     return values
 
 
-def _parse_geojson(body: bytes) -> PointBatch:
+def _parse_geojson(body: bytes) -> Parsed:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -142,7 +147,7 @@ def _parse_geojson(body: bytes) -> PointBatch:
             )
         coords[i] = xy[:2]
         ids[i] = feature.get("id", i)
-    return PointBatch(coords[:, 0], coords[:, 1], ids, "geojson")
+    return coords[:, 0], coords[:, 1], ids, "geojson"
 
 
 async def grid_index(conn: psycopg.AsyncConnection, *, at: datetime) -> GridIndex:
@@ -169,7 +174,6 @@ def assign(index: GridIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def located_chunks(index: GridIndex, batch: PointBatch) -> Iterator[bytes]:
     """The located points, CSV for CSV input and GeoJSON for GeoJSON input, in chunks."""
-    assert batch.x is not None and batch.y is not None, "parse_batch converts the points"
     found = assign(index, batch.x, batch.y)
     codes = {
         name: np.where(found >= 0, column[np.maximum(found, 0)], None)
