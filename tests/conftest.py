@@ -17,6 +17,7 @@ from geo_service.ingest.load import load_jurisdiction
 from geo_service.ingest.sample import generate_sample
 from geo_service.main import create_app
 from geo_service.settings import REPO_ROOT, Settings
+from tests.browser import browser, live_url  # noqa: F401  (fixtures for every page test)
 from tests.reference import Reference
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

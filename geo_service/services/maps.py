@@ -1,0 +1,109 @@
+"""Layers the map pages draw: the neutral basemap and the overview's layers; each one SQL call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+
+from geo_service.errors import InvalidParameter
+
+# Simplified basemaps by (server, database, tolerance): (basemap_version, bbox, {layer: JSON}).
+# The version is bumped by triggers on station, village, road and water_body (migration 007).
+_BASEMAPS: dict[tuple[str, str, float | None], tuple[int, list[float], dict[str, str]]] = {}
+
+
+async def basemap_layers(
+    conn: psycopg.AsyncConnection, *, tolerance_m: float | None = None
+) -> tuple[list[float], dict[str, str]]:
+    """The station's bbox and town, villages, roads and water as GeoJSON FeatureCollection text
+    (simplified by tolerance_m metres; None: by the width of the jurisdiction). Kept in memory
+    until those tables change, so a page pays one tiny query for it."""
+    key = (f"{conn.info.host}:{conn.info.port}", conn.info.dbname, tolerance_m)
+    cur = await conn.execute("SELECT basemap_version()")
+    row = await cur.fetchone()
+    version = row[0] if row else -1
+    cached = _BASEMAPS.get(key)
+    if cached is None or cached[0] != version:
+        cur = await conn.execute("SELECT basemap_layers(%(tol)s)::text", {"tol": tolerance_m})
+        row = await cur.fetchone()
+        data = orjson.loads(row[0]) if row and row[0] else {}
+        layers = {k: orjson.dumps(v).decode() for k, v in (data.get("layers") or {}).items()}
+        cached = (version, data.get("bbox") or [], layers)
+        _BASEMAPS[key] = cached
+    return cached[1], cached[2]
+
+
+OVERVIEW_LAYERS = (
+    "villages",
+    "grids",
+    "beats",
+    "water_markers",
+    "rental_houses",
+    "cameras",
+    "work_points",
+)
+BBox = tuple[float, float, float, float]
+
+
+def parse_layers(text: str | None) -> tuple[str, ...] | None:
+    """'grids,cameras' → ('grids', 'cameras'); an unknown layer is a 422 naming it."""
+    if not text or not text.strip():
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in OVERVIEW_LAYERS]
+    if unknown:
+        raise InvalidParameter(
+            f"Unknown layers {unknown}; known: {', '.join(OVERVIEW_LAYERS)}", parameter="layers"
+        )
+    return names or None
+
+
+def parse_bbox(text: str | None) -> BBox | None:
+    """'west,south,east,north' in degrees (WGS 84); anything else is a 422 naming bbox."""
+    if not text or not text.strip():
+        return None
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidParameter(
+            f"'{text}' is not west,south,east,north in degrees", parameter="bbox"
+        ) from None
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise InvalidParameter(
+            f"'{text}' is not a box: need -180 <= west < east <= 180, -90 <= south < north <= 90",
+            parameter="bbox",
+        )
+    return w, s, e, n
+
+
+async def overview_layers(
+    conn: psycopg.AsyncConnection,
+    *,
+    at: datetime,
+    layers: tuple[str, ...] | None = None,
+    bbox: BBox | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Villages, grids and beats in force at ``at`` with their people; water markers, rentals,
+    cameras and work points: GeoJSON FeatureCollections keyed by layer (every layer asked for,
+    empty ones included); within ``bbox``, at most ``limit`` features a layer ("truncated")."""
+    cur = await conn.execute(
+        "SELECT overview_layers(%(at)s, %(layers)s, CASE WHEN %(w)s::float8 IS NULL THEN NULL"
+        " ELSE ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326) END, %(limit)s)::text",
+        {
+            "at": at,
+            "layers": list(layers) if layers else None,
+            "w": bbox[0] if bbox else None,
+            "s": bbox[1] if bbox else None,
+            "e": bbox[2] if bbox else None,
+            "n": bbox[3] if bbox else None,
+            "limit": limit,
+        },
+    )
+    row = await cur.fetchone()
+    data = orjson.loads(row[0]) if row and row[0] else {}
+    empty = {"type": "FeatureCollection", "total": 0, "truncated": False, "features": []}
+    return {name: data.get(name) or dict(empty) for name in layers or OVERVIEW_LAYERS}

@@ -1,0 +1,180 @@
+-- Incident aggregations for the maps: heatmap points (capped), H3 hexagon counts with the
+-- previous period, hour-of-day × weekday counts. Hours and weekdays are station time (UTC+8);
+-- weekdays are ISO (1 = Monday .. 7 = Sunday). A beat filter matches the beat that covered
+-- each incident when it happened (incident.beat_id, stamped with the plan then in force).
+
+-- Ids of a beat code in every plan, a village id; unknown codes raise no_data_found with the
+-- parameter's name as HINT (the service turns it into a 422 naming the parameter).
+DROP FUNCTION IF EXISTS incident_filter_ids(text, text);
+CREATE OR REPLACE FUNCTION incident_filter_ids(
+    beat_code text, village_code text, OUT beat_ids int[], OUT village_id int
+)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF beat_code IS NOT NULL THEN
+        SELECT array_agg(b.id) INTO beat_ids FROM beat b WHERE b.code = beat_code;
+        IF beat_ids IS NULL THEN
+            RAISE EXCEPTION 'There is no beat with code ''%'' in any plan.', beat_code
+                USING ERRCODE = 'no_data_found', HINT = 'beat';
+        END IF;
+    END IF;
+    IF village_code IS NOT NULL THEN
+        SELECT v.id INTO village_id FROM village v WHERE v.code = village_code;
+        IF village_id IS NULL THEN
+            RAISE EXCEPTION 'There is no village with code ''%''.', village_code
+                USING ERRCODE = 'no_data_found', HINT = 'village';
+        END IF;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION incident_filter_ids(text, text)
+    IS 'Beat ids (every plan) of a beat code and the id of a village code for incident filters; unknown codes raise no_data_found with the parameter name as HINT.';
+
+-- The default window: the last `days` whole station days up to the latest incident.
+DROP FUNCTION IF EXISTS incident_default_window(int);
+CREATE OR REPLACE FUNCTION incident_default_window(
+    days int, OUT window_start timestamptz, OUT window_end timestamptz
+)
+LANGUAGE sql STABLE AS $$
+    SELECT e - make_interval(days => days), e
+    FROM (SELECT (date_trunc('day', coalesce(max(received_at), now()) AT TIME ZONE 'Asia/Shanghai')
+                  + interval '1 day') AT TIME ZONE 'Asia/Shanghai' AS e
+          FROM incident) x
+$$;
+COMMENT ON FUNCTION incident_default_window(int)
+    IS 'The last `days` whole station days (UTC+8) ending with the day of the latest incident: the default window of the incident maps.';
+
+-- Heatmap points: incidents matching the filters counted per H3 cell, at resolution 10 (as
+-- stored) or the finest coarser one whose (frame, cell) groups number at most max_points.
+-- frame_by NULL gives one frame 0; 'hour' frames 0..23; 'weekday' frames 1..7.
+DROP FUNCTION IF EXISTS incident_heat(timestamptz, timestamptz, text[], text, text, int[],
+                                      int[], text, int);
+CREATE OR REPLACE FUNCTION incident_heat(
+    window_start timestamptz, window_end timestamptz,
+    categories text[] DEFAULT NULL, beat_code text DEFAULT NULL, village_code text DEFAULT NULL,
+    hours int[] DEFAULT NULL, weekdays int[] DEFAULT NULL,
+    frame_by text DEFAULT NULL, max_points int DEFAULT 50000
+)
+RETURNS TABLE (frame int, cell bigint, res int, incidents bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    f record;
+    frames int[];
+    cells bigint[];
+    counts bigint[];
+    r int := 10;
+BEGIN
+    f := incident_filter_ids(beat_code, village_code);
+    SELECT array_agg(g.frame), array_agg(g.cell), array_agg(g.n)
+    INTO frames, cells, counts
+    FROM (
+        SELECT CASE frame_by
+                   WHEN 'hour' THEN extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai')
+                   WHEN 'weekday' THEN extract(isodow FROM i.received_at AT TIME ZONE 'Asia/Shanghai')
+                   ELSE 0 END::int AS frame,
+               i.h3 AS cell, count(*) AS n
+        FROM incident i
+        WHERE i.received_at >= window_start AND i.received_at < window_end
+          AND (categories IS NULL OR i.category = ANY (categories))
+          AND (f.beat_ids IS NULL OR i.beat_id = ANY (f.beat_ids))
+          AND (f.village_id IS NULL OR i.village_id = f.village_id)
+          AND (hours IS NULL OR extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
+                                = ANY (hours))
+          AND (weekdays IS NULL
+               OR extract(isodow FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
+                  = ANY (weekdays))
+        GROUP BY 1, 2
+    ) g;
+    IF cells IS NULL THEN
+        RETURN;
+    END IF;
+    IF cardinality(cells) <= max_points THEN  -- resolution 10 fits: no second grouping
+        RETURN QUERY SELECT u.fr, u.c, 10, u.n FROM unnest(frames, cells, counts) AS u (fr, c, n);
+        RETURN;
+    END IF;
+    -- coarsen until the groups fit (resolution 0 always fits any sensible cap)
+    r := 9;
+    WHILE r > 0 AND (
+        SELECT count(*) FROM (SELECT DISTINCT u.fr, h3_parent(u.c, r)
+                              FROM unnest(frames, cells) AS u (fr, c)) d
+    ) > max_points LOOP
+        r := r - 1;
+    END LOOP;
+    RETURN QUERY
+        SELECT u.fr, h3_parent(u.c, r), r, sum(u.n)::bigint
+        FROM unnest(frames, cells, counts) AS u (fr, c, n)
+        GROUP BY 1, 2;
+END;
+$$;
+COMMENT ON FUNCTION incident_heat(timestamptz, timestamptz, text[], text, text, int[], int[], text, int)
+    IS 'Heatmap weights: matching incidents counted per H3 cell (per frame: none, hour 0..23 or ISO weekday 1..7) at resolution 10 or the finest coarser one with at most max_points groups; the weights sum to the number of matching incidents.';
+
+-- Hexagon counts at a resolution, with the previous period of the same length.
+DROP FUNCTION IF EXISTS incident_hexagons(timestamptz, timestamptz, int, text[], text, text,
+                                          int[], int[]);
+CREATE OR REPLACE FUNCTION incident_hexagons(
+    window_start timestamptz, window_end timestamptz, resolution int,
+    categories text[] DEFAULT NULL, beat_code text DEFAULT NULL, village_code text DEFAULT NULL,
+    hours int[] DEFAULT NULL, weekdays int[] DEFAULT NULL
+)
+RETURNS TABLE (cell bigint, incidents bigint, previous bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    f record;
+BEGIN
+    f := incident_filter_ids(beat_code, village_code);
+    RETURN QUERY
+        SELECT h3_parent(i.h3, resolution),
+               count(*) FILTER (WHERE i.received_at >= window_start),
+               count(*) FILTER (WHERE i.received_at < window_start)
+        FROM incident i
+        WHERE i.received_at >= window_start - (window_end - window_start)
+          AND i.received_at < window_end
+          AND (categories IS NULL OR i.category = ANY (categories))
+          AND (f.beat_ids IS NULL OR i.beat_id = ANY (f.beat_ids))
+          AND (f.village_id IS NULL OR i.village_id = f.village_id)
+          AND (hours IS NULL OR extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
+                                = ANY (hours))
+          AND (weekdays IS NULL
+               OR extract(isodow FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
+                  = ANY (weekdays))
+        GROUP BY 1
+        ORDER BY 1;
+END;
+$$;
+COMMENT ON FUNCTION incident_hexagons(timestamptz, timestamptz, int, text[], text, text, int[], int[])
+    IS 'Matching incidents per H3 cell at a resolution in the window, and in the previous period of the same length (cells with incidents in either).';
+
+-- Counts per ISO weekday × station hour, every one of the 168 slots (zeros included).
+DROP FUNCTION IF EXISTS incident_hourly(timestamptz, timestamptz, text[], text, text);
+CREATE OR REPLACE FUNCTION incident_hourly(
+    window_start timestamptz, window_end timestamptz,
+    categories text[] DEFAULT NULL, beat_code text DEFAULT NULL, village_code text DEFAULT NULL
+)
+RETURNS TABLE (weekday int, hour int, incidents bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    f record;
+BEGIN
+    f := incident_filter_ids(beat_code, village_code);
+    RETURN QUERY
+        WITH c AS (
+            SELECT extract(isodow FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int AS d,
+                   extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int AS h,
+                   count(*) AS n
+            FROM incident i
+            WHERE i.received_at >= window_start AND i.received_at < window_end
+              AND (categories IS NULL OR i.category = ANY (categories))
+              AND (f.beat_ids IS NULL OR i.beat_id = ANY (f.beat_ids))
+              AND (f.village_id IS NULL OR i.village_id = f.village_id)
+            GROUP BY 1, 2
+        )
+        SELECT d.d, h.h, coalesce(c.n, 0)::bigint
+        FROM generate_series(1, 7) AS d (d)
+        CROSS JOIN generate_series(0, 23) AS h (h)
+        LEFT JOIN c ON c.d = d.d AND c.h = h.h
+        ORDER BY 1, 2;
+END;
+$$;
+COMMENT ON FUNCTION incident_hourly(timestamptz, timestamptz, text[], text, text)
+    IS 'Matching incidents per ISO weekday (1..7) and station hour (0..23), all 168 slots.';

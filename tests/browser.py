@@ -1,0 +1,106 @@
+"""Browser-test harness: the served app, headless Chromium, a recorder that blocks outside hosts."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from geo_service.settings import REPO_ROOT
+
+SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def live_url(database_url: str) -> Iterator[str]:
+    """The service started as `geo-service serve` starts it, on a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)],
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            pytest.fail(f"the service did not start: {proc.stderr.read().decode()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium; a missing one fails the test (make test installs it)."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed (scripts/ensure_browser.sh installs it)"
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Visit:
+    """What a page did while it loaded: outside requests, console errors, failed requests."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        host = urlparse(base).netloc
+
+        def route(r):  # every other host is unreachable, as on a police intranet
+            if urlparse(r.request.url).netloc == host or r.request.url.startswith("data:"):
+                r.continue_()
+            else:
+                self.outside.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+
+
+def shoot(page: Page, name: str) -> Image.Image:
+    """Save a screenshot as a test artefact and return it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    png = page.screenshot(full_page=True)
+    (SCREENSHOTS / f"{name}.png").write_bytes(png)
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def not_blank(image: Image.Image) -> bool:
+    """More than a handful of colours: something was drawn."""
+    return len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20
