@@ -1,0 +1,96 @@
+"""Patrol coverage: numbers per beat, cells as GeoJSON, and the /maps/patrol page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from geo_service.db import Connection
+from geo_service.maps.base import html_response
+from geo_service.maps.patrol import patrol_page
+from geo_service.moments import parse_moment
+from geo_service.services.patrol import patrol_cells, patrol_coverage
+
+router = APIRouter(tags=["patrol"])
+
+FROM_DOC = (
+    "Start of the period (ISO 8601; without an offset, station time). "
+    "Default: 30 days before the end."
+)
+TO_DOC = (
+    "End of the period, exclusive (ISO 8601). Default: the end of the station day of the "
+    "latest position fix."
+)
+PLAN_DOC = "Beat plan code. Default: the plan in force at the end of the period."
+LANG_DOC = "Language of the page: zh (default) or en."
+
+
+def _moment(text: str | None, name: str) -> datetime | None:
+    """An optional moment parameter (None stays None: the SQL fills in the default)."""
+    return None if text in (None, "") else parse_moment(text, parameter=name)
+
+
+@router.get("/api/v1/patrol/coverage", summary="Patrol coverage per beat")
+async def coverage(
+    conn: Connection,
+    start: Annotated[str | None, Query(alias="from", description=FROM_DOC)] = None,
+    end: Annotated[str | None, Query(alias="to", description=TO_DOC)] = None,
+    plan: Annotated[str | None, Query(max_length=64, description=PLAN_DOC)] = None,
+) -> Response:
+    """For each beat: its H3 cells (resolution 10, about 65 m across), the cells a patrol passed
+    through in the period, the share, fixes, the last visit and the median hours since a visit."""
+    body = await patrol_coverage(
+        conn, start=_moment(start, "from"), end=_moment(end, "to"), plan=plan
+    )
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/api/v1/patrol/cells", summary="A beat's H3 cells with their last visit")
+async def cells(
+    conn: Connection,
+    beat: Annotated[str | None, Query(max_length=64, description="Beat code; default all")] = None,
+    start: Annotated[str | None, Query(alias="from", description=FROM_DOC)] = None,
+    end: Annotated[str | None, Query(alias="to", description=TO_DOC)] = None,
+    plan: Annotated[str | None, Query(max_length=64, description=PLAN_DOC)] = None,
+    visited_only: Annotated[bool, Query(description="Only cells visited in the period")] = False,
+) -> Response:
+    """GeoJSON hexagons of a beat's cells: visited or not, fixes, last visit, hours since."""
+    body = await patrol_cells(
+        conn,
+        beat=beat,
+        start=_moment(start, "from"),
+        end=_moment(end, "to"),
+        plan=plan,
+        only_visited=visited_only,
+    )
+    return Response(orjson.dumps(body), media_type="application/geo+json")
+
+
+@router.get("/maps/patrol", response_class=HTMLResponse, summary="Patrol coverage map")
+async def patrol_map(
+    request: Request,
+    conn: Connection,
+    start: Annotated[str | None, Query(alias="from", description=FROM_DOC)] = None,
+    end: Annotated[str | None, Query(alias="to", description=TO_DOC)] = None,
+    plan: Annotated[str | None, Query(max_length=64, description=PLAN_DOC)] = None,
+    beat: Annotated[
+        str | None, Query(max_length=64, description="Show all cells of a beat")
+    ] = None,
+    lang: Annotated[Literal["zh", "en"], Query(description=LANG_DOC)] = "zh",
+) -> HTMLResponse:
+    """Beats with their visited cells coloured by time since the last visit, and a table."""
+    settings = request.app.state.settings
+    m = await patrol_page(
+        conn,
+        settings=settings,
+        lang=lang,
+        start=_moment(start, "from"),
+        end=_moment(end, "to"),
+        plan=plan,
+        beat=beat,
+    )
+    return html_response(m, settings=settings)
