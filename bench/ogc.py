@@ -1,0 +1,161 @@
+"""Benchmark: OGC API - Features items with one bbox per request, this service against tipg.
+
+Run with `python -m bench.ogc [--scale small|large] [--seconds N]` (or `python -m bench.run
+--only ogc`). tipg (PyPI) is installed by this benchmark into its own venv
+`var/bench/tipg-venv` and serves the same `public.grid` table of the same database; both
+servers run on loopback, one after the other, loaded by wrk with 16 connections, the same
+random bboxes and the same limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import numpy as np
+from psycopg.conninfo import conninfo_to_dict
+
+from bench.run import (
+    BASE,
+    PORT,
+    bench_database,
+    ensure_wrk,
+    run_wrk,
+    start_server,
+    wait_until_up,
+)
+from geo_service.db import connect
+from geo_service.settings import REPO_ROOT, load_settings
+
+TIPG_VENV = REPO_ROOT / "var" / "bench" / "tipg-venv"
+LIMIT = 100
+BOXES = 5_000
+
+
+def ensure_tipg() -> Path:
+    """tipg and uvicorn in their own venv (tipg pins its own FastAPI/pydantic); made once."""
+    python = TIPG_VENV / "bin" / "python"
+    if not (TIPG_VENV / "bin" / "uvicorn").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(TIPG_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "tipg", "uvicorn"], check=True)
+    return TIPG_VENV / "bin" / "uvicorn"
+
+
+def start_tipg(url: str, pool_size: int) -> subprocess.Popen:
+    """tipg serving only public.grid of the database at url, on the benchmark port."""
+    params = conninfo_to_dict(url)
+    params.setdefault("host", "127.0.0.1")
+    params.setdefault("port", "5432")
+    params.setdefault("user", "postgres")
+    dsn = (
+        f"postgresql://{params['user']}{':' + params['password'] if params.get('password') else ''}"
+        f"@{params['host']}:{params['port']}/{params['dbname']}"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "TIPG_DB_SCHEMAS": '["public"]',
+        "TIPG_DB_TABLES": '["public.grid"]',
+        "TIPG_DB_FUNCTIONS": "[]",
+        "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
+        "DB_MIN_CONN_SIZE": "2",
+        "DB_MAX_CONN_SIZE": str(pool_size),  # the same pool size as the service's
+    }
+    proc = subprocess.Popen(
+        [str(ensure_tipg()), "tipg.main:app", "--host", "127.0.0.1", "--port", str(PORT)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return wait_until_up(proc, f"{BASE}/collections/public.grid", "tipg")
+
+
+def random_boxes(url: str, n: int, seed: int) -> np.ndarray:
+    """n boxes of 0.5-2 km a side, at random inside the grids' extent."""
+    with connect(url) as conn:
+        minx, miny, maxx, maxy = conn.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom) AS e FROM grid) x"
+        ).fetchone()
+    rng = np.random.default_rng(seed)
+    size = rng.uniform(0.005, 0.02, (n, 2))
+    x = rng.uniform(minx, maxx - size[:, 0])
+    y = rng.uniform(miny, maxy - size[:, 1])
+    return np.column_stack([x, y, x + size[:, 0], y + size[:, 1]])
+
+
+def path_file(prefix: str, boxes: np.ndarray) -> Path:
+    """wrk's request paths: one bbox per request, all with the same limit."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.writelines(
+            f"{prefix}?bbox={a:.6f},{b:.6f},{c:.6f},{d:.6f}&limit={LIMIT}\n" for a, b, c, d in boxes
+        )
+        return Path(f.name)
+
+
+def matched(path: str) -> list[int]:
+    """numberMatched and the sorted feature codes of one request (to check both agree)."""
+    body = httpx.get(f"{BASE}{path}", timeout=30).json()
+    return [body["numberMatched"], *sorted(f["properties"]["code"] for f in body["features"])]
+
+
+def bench_ogc(url: str, seconds: int) -> None:
+    """Items requests/s of this service and of tipg on the same table, and their ratio."""
+    wrk = ensure_wrk()
+    ensure_tipg()
+    boxes = random_boxes(url, BOXES, 3)
+    ours_paths = path_file("/ogc/collections/grid/items", boxes)
+    tipg_paths = path_file("/collections/public.grid/items", boxes)
+    probes = [line.strip() for line in ours_paths.read_text().splitlines()[:20]]
+    proc = start_server(url)
+    try:
+        ours_answers = [matched(p) for p in probes]
+        run_wrk(wrk, ours_paths, 3)  # warm up
+        ours = run_wrk(wrk, ours_paths, seconds)
+    finally:
+        proc.terminate()
+        proc.wait()
+    proc = start_tipg(url, load_settings().pool_max_size)
+    try:
+        tipg_probes = [
+            p.replace("/ogc/collections/grid/", "/collections/public.grid/") for p in probes
+        ]
+        tipg_answers = [matched(p) for p in tipg_probes]
+        run_wrk(wrk, tipg_paths, 3)
+        tipg = run_wrk(wrk, tipg_paths, seconds)
+    finally:
+        proc.terminate()
+        proc.wait()
+    agree = sum(a == b for a, b in zip(ours_answers, tipg_answers, strict=True))
+    with connect(url) as conn:
+        grids = conn.execute("SELECT count(*) FROM grid").fetchone()[0]
+    print(f"\n## OGC API - Features items, one bbox per request, limit {LIMIT}, 16 clients")
+    print(f"grid table: {grids:,} grids; {BOXES:,} random boxes of 0.5-2 km")
+    print(f"{'server':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    for name, r in (("tipg (public.grid)", tipg), ("this service (/ogc, grid)", ours)):
+        print(
+            f"{name:<34}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}"
+        )
+    print(
+        f"ratio service/tipg: {ours['rps'] / tipg['rps']:.2f} (goal >= 1.0); "
+        f"same features on {agree} of {len(probes)} probe boxes"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", choices=["small", "large"], default="small")
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    url = bench_database(args.scale)
+    print(f"machine: {os.cpu_count()} cores; data: {args.scale} sample")
+    bench_ogc(url, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

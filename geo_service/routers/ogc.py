@@ -1,0 +1,254 @@
+"""OGC API - Features Part 1 (Core, GeoJSON) under /ogc: for QGIS, GDAL's OAPIF driver, OWSLib."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from geo_service.db import Connection
+from geo_service.errors import InvalidParameter, NotFound
+from geo_service.services.export import FORMATS
+from geo_service.services.ogc import (
+    CONFORMANCE,
+    CRS84,
+    DEFAULT_LIMIT,
+    GREGORIAN,
+    MAX_LIMIT,
+    Collection,
+    collection,
+    collections,
+    items,
+    parse_bbox,
+    parse_datetime,
+    resolve,
+)
+
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+F_DOC = "Output format: json (the only one; geojson is accepted too)."
+F = Annotated[str | None, Query(description=F_DOC)]
+
+
+def _media(f: str | None, default: str) -> str:
+    """The media type for the f parameter, or InvalidParameter naming f."""
+    if f is None or f == "":
+        return default
+    if f.lower() in ("json", "geojson"):
+        return default if f.lower() == "geojson" else JSON
+    raise InvalidParameter(f"f must be json, got '{f}'", parameter="f")
+
+
+CRS_DOC = f"Only {CRS84} (WGS 84 longitude/latitude), the default."
+
+
+def _check_crs(value: str | None, name: str) -> None:
+    """Only CRS84 is served (Part 2 is not implemented): anything else is InvalidParameter."""
+    if value not in (None, "", CRS84, "OGC:CRS84"):
+        raise InvalidParameter(
+            f"{name} must be {CRS84} (the only CRS served), got '{value}'", parameter=name
+        )
+
+
+def _json(body: Any, media_type: str) -> Response:
+    return Response(orjson.dumps(body), media_type=media_type)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _link(href: str, rel: str, media_type: str, title: str | None = None) -> dict[str, str]:
+    link = {"href": href, "rel": rel, "type": media_type}
+    if title:
+        link["title"] = title
+    return link
+
+
+@router.get("", summary="Landing page")
+async def landing_page(request: Request, f: F = None) -> Response:
+    """Links to the API definition, the conformance classes and the collections."""
+    media = _media(f, JSON)
+    base = _base(request)
+    root = str(request.base_url).rstrip("/")
+    return _json(
+        {
+            "title": "Grid-and-beat map service (网格警格地图服务)",
+            "description": "The station's villages, grids, beats, water, markers, rental houses, "
+            "cameras, places, roads, incidents and patrol fixes as OGC API - Features.",
+            "links": [
+                _link(base, "self", JSON, "This document"),
+                _link(f"{root}/openapi.json", "service-desc", "application/vnd.oai.openapi+json"),
+                _link(f"{root}/docs", "service-doc", "text/html", "API documentation"),
+                _link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
+                _link(f"{base}/collections", "data", JSON, "Collections"),
+            ],
+        },
+        media,
+    )
+
+
+@router.get("/conformance", summary="Conformance classes")
+async def conformance(f: F = None) -> Response:
+    """The conformance classes implemented: Core and GeoJSON."""
+    return _json({"conformsTo": list(CONFORMANCE)}, _media(f, JSON))
+
+
+def _collection_json(request: Request, item: Collection) -> dict[str, Any]:
+    base = f"{_base(request)}/collections/{item.id}"
+    root = str(request.base_url).rstrip("/")
+    extent: dict[str, Any] = {}
+    if item.bbox:
+        extent["spatial"] = {"bbox": [item.bbox], "crs": CRS84}
+    if item.interval:
+        extent["temporal"] = {"interval": [item.interval], "trs": GREGORIAN}
+    plan = f"?plan={item.id.removeprefix('beat_')}" if item.id.startswith("beat_") else ""
+    downloads = [
+        _link(
+            f"{root}/api/v1/layers/{item.layer.name}.{fmt.name}{plan}",
+            "enclosure",
+            fmt.media_type,
+            f"{item.layer.name} as {fmt.name}",
+        )
+        for fmt in FORMATS.values()
+    ]
+    return {
+        "id": item.id,
+        "title": item.title,
+        "description": f"{item.title}; properties: {', '.join(item.layer.columns)}.",
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": extent,
+        "links": [
+            _link(base, "self", JSON, item.title),
+            _link(f"{base}/items", "items", GEOJSON, "Features"),
+            *downloads,
+        ],
+    }
+
+
+@router.get("/collections", summary="Collections")
+async def list_collections(request: Request, conn: Connection, f: F = None) -> Response:
+    """One collection per spatial layer, and `beat_<plan>` for each published beat plan
+    (`beat` is the plan in force now)."""
+    media = _media(f, JSON)
+    found = await collections(conn)
+    base = _base(request)
+    return _json(
+        {
+            "links": [_link(f"{base}/collections", "self", JSON, "Collections")],
+            "collections": [_collection_json(request, c) for c in found],
+        },
+        media,
+    )
+
+
+CollectionId = Annotated[str, Path(description="Collection id, e.g. grid, incident, beat_2026")]
+
+
+@router.get("/collections/{collectionId}", summary="One collection")
+async def describe_collection(
+    request: Request, conn: Connection, collectionId: CollectionId, f: F = None
+) -> Response:
+    """A collection's extent and links."""
+    media = _media(f, JSON)
+    return _json(_collection_json(request, await collection(conn, collectionId)), media)
+
+
+@router.get("/collections/{collectionId}/items", summary="Features of a collection")
+async def collection_items(
+    request: Request,
+    conn: Connection,
+    collectionId: CollectionId,
+    bbox: Annotated[
+        str | None,
+        Query(description="minLon,minLat,maxLon,maxLat (CRS84): features that intersect it"),
+    ] = None,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            description="Instant or interval start/end ('..' open) for incident, position_fix",
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(ge=1, description=f"Page size, at most {MAX_LIMIT} (larger values give that)"),
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="Features to skip (paging)")] = 0,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description=CRS_DOC)] = None,
+    crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
+    f: F = None,
+) -> Response:
+    """A page of features as GeoJSON with numberMatched, numberReturned and next/prev links."""
+    media = _media(f, GEOJSON)
+    _check_crs(bbox_crs, "bbox-crs")
+    _check_crs(crs, "crs")
+    box = parse_bbox(bbox)
+    time_from, time_to = parse_datetime(datetime_)
+    limit = min(limit, MAX_LIMIT)
+    layer, plan_id = await resolve(conn, collectionId)
+    page = await items(
+        conn,
+        layer=layer,
+        plan_id=plan_id,
+        bbox=box,
+        time_from=time_from,
+        time_to=time_to,
+        limit=limit,
+        offset=offset,
+    )
+    url = request.url
+    links = [
+        _link(str(url), "self", media, "This page"),
+        _link(str(url.include_query_params(f="json")), "alternate", JSON, "This page as JSON"),
+        _link(f"{_base(request)}/collections/{collectionId}", "collection", JSON, "Collection"),
+    ]
+    if offset + page.returned < page.matched:
+        next_url = url.include_query_params(offset=offset + page.returned, limit=limit)
+        links.append(_link(str(next_url), "next", media, "Next page"))
+    if offset > 0:
+        prev_url = url.include_query_params(offset=max(0, offset - limit), limit=limit)
+        links.append(_link(str(prev_url), "prev", media, "Previous page"))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tail = b', "timeStamp": "' + stamp.encode() + b'", "links": ' + orjson.dumps(links) + b"}"
+    body = page.body.encode()
+    return Response(body[: body.rindex(b"}")] + tail, media_type=media)
+
+
+@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature")
+async def collection_item(
+    request: Request,
+    conn: Connection,
+    collectionId: CollectionId,
+    featureId: Annotated[
+        str,
+        Path(
+            description="Feature id: its code (call number for "
+            "incidents, a number for position fixes)"
+        ),
+    ],
+    f: F = None,
+) -> Response:
+    """One feature as GeoJSON."""
+    media = _media(f, GEOJSON)
+    layer, plan_id = await resolve(conn, collectionId)
+    page = await items(conn, layer=layer, plan_id=plan_id, limit=1, feature_id=featureId)
+    if page.returned == 0:
+        raise NotFound(
+            f"There is no feature '{featureId}' in collection {collectionId}.",
+            parameter="featureId",
+        )
+    feature = orjson.loads(page.body)["features"][0]
+    base = f"{_base(request)}/collections/{collectionId}"
+    feature["links"] = [
+        _link(str(request.url), "self", media, "This feature"),
+        _link(base, "collection", JSON, "Collection"),
+    ]
+    return _json(feature, media)
