@@ -1,0 +1,114 @@
+"""Benchmark: importing the large sample's grids from GeoPackage, against GDAL's ogr2ogr.
+
+Run with `python -m bench.imports` (or `python -m bench.run --only import`). Both load the same
+file into the same scratch database in the same run; ogr2ogr only copies, the import reads,
+converts, checks validity, types, codes, gaps, overlaps and villages, and stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+from pathlib import Path
+
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from bench.run import ensure_tool
+from geo_service.db import connect, create_database, drop_database, migrate
+from geo_service.ingest.imports import import_layer
+from geo_service.ingest.sample import generate_sample
+from geo_service.settings import REPO_ROOT, load_settings
+
+GOAL = 2.0
+SCRATCH_SCHEMA = "ogr_scratch"
+
+
+def large_sample() -> Path:
+    """The large sample GeoPackage under var/bench (written on first use)."""
+    folder = REPO_ROOT / "var" / "bench"
+    path = folder / "fengqiao_large_seed1.gpkg"
+    if not path.exists():
+        path = generate_sample(folder, seed=1, scale="large", progress=True)
+    return path
+
+
+def scratch_database() -> str:
+    """A fresh database with the migrations, the station and the villages (not timed)."""
+    url = make_conninfo(load_settings().database_url, dbname="geo_bench_import")
+    drop_database(url)
+    create_database(url)
+    migrate(url, load_settings().sql_dir)
+    return url
+
+
+def time_ogr2ogr(ogr2ogr: str, url: str, path: Path) -> float:
+    """Seconds for ogr2ogr to copy the grid layer into a scratch table of the database."""
+    with connect(url) as conn:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCRATCH_SCHEMA))
+        )
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCRATCH_SCHEMA)))
+    params = conninfo_to_dict(url)
+    target = "PG:" + " ".join(f"{k}={v}" for k, v in params.items())
+    start = time.perf_counter()
+    subprocess.run(
+        [ogr2ogr, "-f", "PostgreSQL", target, str(path), "grid", "-nln", f"{SCRATCH_SCHEMA}.grid"],
+        check=True,
+    )
+    seconds = time.perf_counter() - start
+    with connect(url) as conn:
+        rows = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.grid").format(sql.Identifier(SCRATCH_SCHEMA))
+        ).fetchone()[0]
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCRATCH_SCHEMA)))
+    print(f"ogr2ogr copied {rows:,} grids")
+    return seconds
+
+
+def time_import(url: str, path: Path, layer: str) -> tuple[float, str]:
+    """Seconds for `geo-service import PATH --layer LAYER`, and the report's count line."""
+    start = time.perf_counter()
+    with connect(url) as conn:
+        report = import_layer(conn, path, layer=layer, sliver_m2=load_settings().import_sliver_m2)
+    seconds = time.perf_counter() - start
+    counts = (
+        f"{report.rows_read:,} read, {report.added:,} added, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged; {len(report.findings)} findings"
+    )
+    return seconds, counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the import benchmark and print both times and their ratio."""
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    ogr2ogr = ensure_tool("ogr2ogr", "gdal-bin")
+    version = subprocess.run([ogr2ogr, "--version"], capture_output=True, text=True).stdout.strip()
+    path = large_sample()
+    url = scratch_database()
+    for layer in ("station", "village"):
+        time_import(url, path, layer)
+    ogr_s = time_ogr2ogr(ogr2ogr, url, path)
+    first_s, first = time_import(url, path, "grid")
+    again_s, again = time_import(url, path, "grid")
+    print(f"\n## Import of the large sample's grids from GeoPackage ({version})")
+    print(f"{'method':<52}{'seconds':>10}{'ratio':>8}")
+    print(f"{'ogr2ogr -f PostgreSQL (copy only)':<52}{ogr_s:>10.2f}{1:>8.2f}")
+    print(
+        f"{'geo-service import --layer grid (into empty table)':<52}{first_s:>10.2f}"
+        f"{first_s / ogr_s:>8.2f}"
+    )
+    print(
+        f"{'geo-service import --layer grid (again, replace)':<52}{again_s:>10.2f}"
+        f"{again_s / ogr_s:>8.2f}"
+    )
+    print(f"first import: {first}")
+    print(f"again: {again}")
+    verdict = "met" if first_s / ogr_s <= GOAL else "not met"
+    print(f"ratio import/ogr2ogr: {first_s / ogr_s:.2f} (goal <= {GOAL:g}): {verdict}")
+    drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,587 @@
+"""Storing a checked layer: staging, code references, upsert, removals, re-stamping, the record."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from geo_service.ingest.imports.checks import LayerRules, rows_text
+from geo_service.ingest.imports.report import REFUSAL, WARNING, ImportReport
+from geo_service.ingest.load import LayerLoad
+
+COPY_ROWS = 100_000
+
+# Rows whose code references resolve to nothing: (column, what it must name, query over {s}).
+REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "village": (
+        (
+            "code",
+            "a station (import the station layer first)",
+            "SELECT s.n, s.code FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM station)",
+        ),
+    ),
+    "grid": (
+        (
+            "village_code",
+            "a village",
+            "SELECT s.n, s.village_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM village v WHERE v.code = s.village_code)",
+        ),
+    ),
+    "beat": (
+        (
+            "plan_code",
+            "a beat plan",
+            "SELECT s.n, s.plan_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM beat_plan p WHERE p.code = s.plan_code)",
+        ),
+    ),
+    "beat_grid": (
+        (
+            "plan_code",
+            "a beat plan",
+            "SELECT s.n, s.plan_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM beat_plan p WHERE p.code = s.plan_code)",
+        ),
+        (
+            "beat_code",
+            "a beat of its plan",
+            "SELECT s.n, s.beat_code FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM beat b "
+            "JOIN beat_plan p ON p.id = b.plan_id WHERE p.code = s.plan_code "
+            "AND b.code = s.beat_code)",
+        ),
+        (
+            "grid_code",
+            "a grid",
+            "SELECT s.n, s.grid_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM grid g WHERE g.code = s.grid_code)",
+        ),
+    ),
+    "assignment": (
+        (
+            "person_code",
+            "a person",
+            "SELECT s.n, s.person_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.code = s.person_code)",
+        ),
+        (
+            "area_code",
+            "an area of its area_kind (beats: of plan_code)",
+            """SELECT s.n, s.area_kind || ' ' || s.area_code FROM {s} s WHERE NOT CASE s.area_kind
+                 WHEN 'station' THEN EXISTS (SELECT 1 FROM station x WHERE x.code = s.area_code)
+                 WHEN 'village' THEN EXISTS (SELECT 1 FROM village x WHERE x.code = s.area_code)
+                 WHEN 'grid' THEN EXISTS (SELECT 1 FROM grid x WHERE x.code = s.area_code)
+                 WHEN 'beat' THEN EXISTS (SELECT 1 FROM beat x JOIN beat_plan p
+                     ON p.id = x.plan_id WHERE p.code = s.plan_code AND x.code = s.area_code)
+                 ELSE false END""",
+        ),
+    ),
+    "position_fix": (
+        (
+            "person_code",
+            "a person",
+            "SELECT s.n, s.person_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.code = s.person_code)",
+        ),
+    ),
+    "water_marker": (
+        (
+            "water_body_code",
+            "a water body",
+            "SELECT s.n, s.water_body_code FROM {s} s WHERE s.water_body_code <> '' "
+            "AND NOT EXISTS (SELECT 1 FROM water_body w WHERE w.code = s.water_body_code)",
+        ),
+    ),
+}
+_TARGET = re.compile(r"INSERT INTO (\w+) \(([^)]*)\)")
+
+
+def target_of(spec: LayerLoad) -> tuple[str, list[str]]:
+    """The table and the columns the layer's INSERT (from load.LAYERS) writes."""
+    match = _TARGET.search(spec.insert)
+    assert match, spec.layer
+    return match.group(1), [c.strip() for c in match.group(2).split(",")]
+
+
+def stage(conn: psycopg.Connection, spec: LayerLoad, frame: pd.DataFrame) -> sql.Identifier:
+    """A temporary staging table with the row number n and the layer's columns, filled by COPY."""
+    staging = sql.Identifier(f"import_{spec.layer}")
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} (n int PRIMARY KEY, {}) ON COMMIT DROP").format(
+            staging,
+            sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in spec.columns),
+        )
+    )
+    columns = ["n", *spec.columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        staging, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with conn.cursor().copy(statement) as copy:
+        for start in range(0, len(frame), COPY_ROWS):
+            copy.write(_copy_text(frame.iloc[start : start + COPY_ROWS][columns]))
+    conn.execute(sql.SQL("ANALYZE {}").format(staging))
+    return staging
+
+
+def _copy_text(frame: pd.DataFrame) -> str:
+    """Rows in COPY's text format (tab-separated, backslash escapes); empty text stays ''."""
+    escaped = [
+        frame[c]
+        .astype(str)
+        .str.replace("\\", "\\\\", regex=False)
+        .str.replace("\t", "\\t", regex=False)
+        .str.replace("\n", "\\n", regex=False)
+        .str.replace("\r", "\\r", regex=False)
+        .tolist()
+        for c in frame.columns
+    ]
+    return "".join("\t".join(row) + "\n" for row in zip(*escaped, strict=True))
+
+
+def check_references(
+    conn: psycopg.Connection, report: ImportReport, layer: str, staging: sql.Identifier
+) -> None:
+    """Refuse rows whose codes name nothing, with their row numbers."""
+    for column, what, query in REFERENCES.get(layer, ()):
+        found = conn.execute(sql.SQL(query + " ORDER BY 1").format(s=staging)).fetchall()
+        if not found:
+            continue
+        rows = [int(r[0]) for r in found]
+        values = sorted({str(r[1]) for r in found})
+        shown = ", ".join(values[:10]) + (" ..." if len(values) > 10 else "")
+        report.add(
+            REFUSAL,
+            "unknown_code",
+            f"{column} {shown} names no {what}: {rows_text(rows)}",
+            rows=rows,
+            codes=values[:100],
+        )
+
+
+def upsert(
+    conn: psycopg.Connection,
+    report: ImportReport,
+    spec: LayerLoad,
+    staging: sql.Identifier,
+    conflict: tuple[str, ...],
+    key_exists: str,
+) -> None:
+    """Insert new keys, update changed rows of existing keys (ids kept), leave equal rows alone."""
+    table, columns = target_of(spec)
+    updated = [c for c in columns if c not in conflict]
+    t = sql.Identifier(table)
+    new = conn.execute(
+        sql.SQL("SELECT count(*) FROM {s} s WHERE NOT EXISTS (" + key_exists + ")").format(
+            s=staging
+        )
+    ).fetchone()
+    plain = [c for c in updated if c != "geom"]
+    # a geometry counts as changed only when it moves (import_geometry_changed in SQL)
+    changed = [
+        sql.SQL("({}) IS DISTINCT FROM ({})").format(
+            sql.SQL(", ").join(sql.SQL("{}.{}").format(t, sql.Identifier(c)) for c in plain),
+            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in plain),
+        )
+    ]
+    if "geom" in updated:
+        changed.append(sql.SQL("import_geometry_changed({}.geom, EXCLUDED.geom)").format(t))
+    statement = sql.SQL(spec.insert).format(s=staging) + sql.SQL(
+        " ON CONFLICT ({}) DO UPDATE SET ({}) = ROW({}) WHERE {}"
+    ).format(
+        sql.SQL(", ").join(map(sql.Identifier, conflict)),
+        sql.SQL(", ").join(map(sql.Identifier, updated)),
+        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updated),
+        sql.SQL(" OR ").join(changed),
+    )
+    written = conn.execute(statement).rowcount
+    report.added = int(new[0]) if new else 0
+    report.updated = written - report.added
+    report.unchanged = report.rows_read - written
+
+
+def apply_code_layer(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
+) -> None:
+    """Upsert a layer keyed by code; in replace mode remove the codes the file lacks."""
+    table, _ = target_of(spec)
+    t = sql.Identifier(table)
+    restamp = table == "grid" and bool(
+        conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM incident) OR EXISTS (SELECT 1 FROM position_fix)"
+        ).fetchone()[0]
+    )
+    if restamp:
+        # outlines before and after of grids that change (or change village), for re-stamping
+        conn.execute(
+            sql.SQL(
+                """CREATE TEMP TABLE import_touched ON COMMIT DROP AS
+                   SELECT g.geom FROM grid g JOIN {s} s ON s.code = g.code
+                   JOIN village v ON v.code = s.village_code
+                   WHERE import_geometry_changed(g.geom, ST_Multi(s.geom::geometry))
+                      OR g.village_id <> v.id
+                   UNION ALL
+                   SELECT ST_Multi(s.geom::geometry) FROM {s} s
+                   LEFT JOIN grid g ON g.code = s.code
+                   WHERE g.id IS NULL
+                      OR import_geometry_changed(g.geom, ST_Multi(s.geom::geometry))"""
+            ).format(s=staging)
+        )
+    upsert(
+        conn,
+        report,
+        spec,
+        staging,
+        ("code",),
+        sql.SQL("SELECT 1 FROM {} t WHERE t.code = s.code").format(t).as_string(conn),
+    )
+    if report.mode == "replace" and table != "beat_plan":
+        gone = conn.execute(
+            sql.SQL(
+                "SELECT id, code FROM {} t WHERE NOT EXISTS "
+                "(SELECT 1 FROM {} s WHERE s.code = t.code) ORDER BY code"
+            ).format(t, staging)
+        ).fetchall()
+        if gone and restamp:
+            conn.execute(
+                "INSERT INTO import_touched SELECT geom FROM grid WHERE id = ANY(%s)",
+                ([r[0] for r in gone],),
+            )
+        if gone:
+            _remove(conn, report, table, gone)
+    if table == "grid":
+        _grids_without_beat(conn, report, staging)
+    if restamp and not report.refused:
+        row = conn.execute(
+            "SELECT * FROM restamp_events(ARRAY(SELECT geom FROM import_touched))"
+        ).fetchone()
+        report.restamped_incidents, report.restamped_position_fixes = int(row[0]), int(row[1])
+
+
+def _grids_without_beat(
+    conn: psycopg.Connection, report: ImportReport, staging: sql.Identifier
+) -> None:
+    """Warn about imported grids that the plan in force now leaves out of every beat."""
+    rows = conn.execute(
+        sql.SQL(
+            """SELECT s.n, s.code, p.code FROM {s} s JOIN grid g ON g.code = s.code
+               JOIN beat_plan p ON p.id = plan_in_force(now())
+               WHERE NOT EXISTS (SELECT 1 FROM beat_grid bg
+                                 WHERE bg.grid_id = g.id AND bg.plan_id = p.id)
+               ORDER BY s.n"""
+        ).format(s=staging)
+    ).fetchall()
+    if rows:
+        grids = [r[1] for r in rows]
+        report.add(
+            WARNING,
+            "no_beat",
+            f"grids {', '.join(grids[:10])}{' ...' if len(grids) > 10 else ''} are in no beat "
+            f"of the plan in force ({rows[0][2]}); give them one in a new plan (beat_grid import)",
+            rows=[int(r[0]) for r in rows],
+            codes=grids[:100],
+        )
+
+
+def _remove(conn: psycopg.Connection, report: ImportReport, table: str, gone: list) -> None:
+    """Remove rows whose codes the file lacks, or refuse naming what still uses them."""
+    ids = [r[0] for r in gone]
+    codes = [r[1] for r in gone]
+    if table in ("grid", "village"):
+        blockers = conn.execute(
+            sql.SQL("SELECT code, reason FROM {}(%s)").format(
+                sql.Identifier(f"{table}_removal_blockers")
+            ),
+            (ids,),
+        ).fetchall()
+        for code, reason in blockers:
+            report.add(
+                REFUSAL,
+                "removal",
+                f"{table} {code} is not in the file but cannot be removed: {reason}. Keep it in "
+                "the file (or import with --mode upsert), or move those first",
+                codes=[code],
+            )
+        if blockers:
+            return
+    if table == "grid":
+        for events in ("incident", "position_fix"):
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET village_id = NULL, grid_id = NULL, beat_id = NULL "
+                    "WHERE grid_id = ANY(%s)"
+                ).format(sql.Identifier(events)),
+                (ids,),
+            )
+    try:
+        with conn.transaction():
+            deleted = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), (ids,)
+            ).rowcount
+    except psycopg.errors.IntegrityError as exc:
+        shown = ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else "")
+        report.add(
+            REFUSAL,
+            "removal",
+            f"{table} {shown} are not in the file but cannot be removed: "
+            f"{exc.diag.message_detail or exc.diag.message_primary}. Keep them in the file "
+            "(or import with --mode upsert)",
+            codes=codes[:100],
+        )
+        return
+    report.removed = deleted
+
+
+def apply_beat_plans(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
+) -> None:
+    """Plans are history: published ones keep their status and start; none is ever removed."""
+    frozen = conn.execute(
+        sql.SQL(
+            """SELECT s.n, s.code FROM {s} s JOIN beat_plan p ON p.code = s.code
+               WHERE p.status = 'published' AND (s.status <> 'published'
+                  OR nullif(s.effective_from, '')::timestamptz IS DISTINCT FROM p.effective_from)
+               ORDER BY s.n"""
+        ).format(s=staging)
+    ).fetchall()
+    if frozen:
+        rows = [int(r[0]) for r in frozen]
+        report.add(
+            REFUSAL,
+            "published_plan",
+            f"published plans {', '.join(r[1] for r in frozen)} cannot change status or "
+            f"effective_from ({rows_text(rows)}): publish a new plan instead",
+            rows=rows,
+            codes=[r[1] for r in frozen],
+        )
+        return
+    apply_code_layer(conn, report, spec, staging)
+
+
+def apply_beats(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
+) -> None:
+    """Beats keyed by plan and code; in replace mode a plan's beats the file lacks are removed
+    when the plan is a draft and no assignment names them."""
+    upsert(
+        conn,
+        report,
+        spec,
+        staging,
+        ("plan_id", "code"),
+        "SELECT 1 FROM beat b JOIN beat_plan p ON p.id = b.plan_id "
+        "WHERE p.code = s.plan_code AND b.code = s.code",
+    )
+    if report.mode != "replace":
+        return
+    gone = conn.execute(
+        sql.SQL(
+            """SELECT b.id, p.code || '/' || b.code, p.status,
+                      EXISTS (SELECT 1 FROM assignment a WHERE a.beat_id = b.id)
+               FROM beat b JOIN beat_plan p ON p.id = b.plan_id
+               WHERE p.code IN (SELECT plan_code FROM {s})
+                 AND NOT EXISTS (SELECT 1 FROM {s} s
+                                 WHERE s.plan_code = p.code AND s.code = b.code)
+               ORDER BY 2"""
+        ).format(s=staging)
+    ).fetchall()
+    blocked = [r for r in gone if r[2] == "published" or r[3]]
+    for _, code, status, _ in blocked:
+        reason = "its plan is published" if status == "published" else "assignments name it"
+        report.add(
+            REFUSAL,
+            "removal",
+            f"beat {code} is not in the file but cannot be removed: {reason}",
+            codes=[code],
+        )
+    if gone and not blocked:
+        report.removed = conn.execute(
+            "DELETE FROM beat WHERE id = ANY(%s)", ([r[0] for r in gone],)
+        ).rowcount
+
+
+def apply_beat_grids(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
+) -> None:
+    """Membership of the plans in the file: a draft's is replaced; a published plan's is frozen
+    once filled (the same rows pass, others are refused); filling an empty published plan
+    re-stamps the events from its start."""
+    plans = conn.execute(
+        sql.SQL(
+            """SELECT p.id, p.code, p.status, p.effective_from,
+                      EXISTS (SELECT 1 FROM beat_grid bg WHERE bg.plan_id = p.id),
+                      (SELECT count(*) FROM (
+                          (SELECT s.grid_code, s.beat_code FROM {s} s WHERE s.plan_code = p.code
+                           EXCEPT SELECT g.code, b.code FROM beat_grid bg
+                               JOIN grid g ON g.id = bg.grid_id JOIN beat b ON b.id = bg.beat_id
+                               WHERE bg.plan_id = p.id)
+                          UNION ALL
+                          (SELECT g.code, b.code FROM beat_grid bg
+                               JOIN grid g ON g.id = bg.grid_id JOIN beat b ON b.id = bg.beat_id
+                               WHERE bg.plan_id = p.id
+                           EXCEPT SELECT s.grid_code, s.beat_code FROM {s} s
+                               WHERE s.plan_code = p.code)) d)
+               FROM beat_plan p WHERE p.code IN (SELECT plan_code FROM {s}) ORDER BY p.code"""
+        ).format(s=staging)
+    ).fetchall()
+    for _, code, status, _, filled, differences in plans:
+        if status == "published" and filled and differences:
+            report.add(
+                REFUSAL,
+                "published_plan",
+                f"beat plan {code} is published: its membership cannot change ({differences} "
+                "grid memberships differ); make a new plan and publish it",
+                codes=[code],
+            )
+    if report.refused:
+        return
+    changing = [p[0] for p in plans if not (p[2] == "published" and p[4])]
+    # drafts (and empty published plans) take the file's membership: rows it lacks go, rows it
+    # adds come, a grid that moves beat is one of each
+    report.removed = conn.execute(
+        sql.SQL(
+            """DELETE FROM beat_grid bg WHERE bg.plan_id = ANY(%s) AND NOT EXISTS (
+                   SELECT 1 FROM {s} s JOIN beat_plan p ON p.code = s.plan_code
+                   JOIN beat b ON b.plan_id = p.id AND b.code = s.beat_code
+                   JOIN grid g ON g.code = s.grid_code
+                   WHERE p.id = bg.plan_id AND g.id = bg.grid_id AND b.id = bg.beat_id)"""
+        ).format(s=staging),
+        (changing,),
+    ).rowcount
+    report.added = conn.execute(
+        sql.SQL(
+            spec.insert + " WHERE p.id = ANY(%s) ON CONFLICT (plan_id, grid_id) DO NOTHING"
+        ).format(s=staging),
+        (changing,),
+    ).rowcount
+    report.unchanged = report.rows_read - report.added
+    for _, _, status, effective_from, filled, _ in plans:
+        if status == "published" and not filled:
+            row = conn.execute(
+                "SELECT * FROM restamp_events(NULL, %s)", (effective_from,)
+            ).fetchone()
+            report.restamped_incidents += int(row[0])
+            report.restamped_position_fixes += int(row[1])
+
+
+def apply_assignments(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
+) -> None:
+    """Assignments are history: rows are appended, rows already stored are skipped, and a row
+    that overlaps a stored one (same person, role and area at once) is refused."""
+    area = """CASE s.area_kind WHEN 'station' THEN (SELECT id FROM station WHERE code = s.area_code)
+        WHEN 'village' THEN (SELECT id FROM village WHERE code = s.area_code)
+        WHEN 'grid' THEN (SELECT id FROM grid WHERE code = s.area_code)
+        ELSE (SELECT b.id FROM beat b JOIN beat_plan p ON p.id = b.plan_id
+              WHERE p.code = s.plan_code AND b.code = s.area_code) END"""
+    conn.execute(
+        sql.SQL(
+            """CREATE TEMP TABLE import_assignment_keys ON COMMIT DROP AS
+               SELECT s.n, pe.id AS person_id, s.role, s.area_kind, """
+            + area
+            + """ AS area_id,
+                      tstzrange(s.valid_from::timestamptz,
+                                nullif(s.valid_to, '')::timestamptz, '[)') AS validity
+               FROM {s} s JOIN person pe ON pe.code = s.person_code"""
+        ).format(s=staging)
+    )
+    clash = conn.execute(
+        """SELECT k.n, bool_and(a.validity = k.validity) FROM import_assignment_keys k
+           JOIN assignment a ON a.person_id = k.person_id AND a.role = k.role
+                AND a.area_kind = k.area_kind
+                AND coalesce(a.station_id, a.village_id, a.grid_id, a.beat_id) = k.area_id
+                AND a.validity && k.validity
+           GROUP BY k.n ORDER BY k.n"""
+    ).fetchall()
+    stored = [int(n) for n, same in clash if same]
+    overlapping = [int(n) for n, same in clash if not same]
+    inner = conn.execute(
+        """SELECT DISTINCT k.n FROM import_assignment_keys k JOIN import_assignment_keys o
+           ON o.n <> k.n AND o.person_id = k.person_id AND o.role = k.role
+              AND o.area_kind = k.area_kind AND o.area_id = k.area_id
+              AND o.validity && k.validity ORDER BY 1"""
+    ).fetchall()
+    overlapping += [int(r[0]) for r in inner]
+    if overlapping:
+        rows = sorted(set(overlapping))
+        report.add(
+            REFUSAL,
+            "overlap_in_time",
+            f"the same person would hold the same role in the same area twice at once: "
+            f"{rows_text(rows)}",
+            rows=rows,
+        )
+        return
+    conn.execute(sql.SQL("DELETE FROM {s} s WHERE s.n = ANY(%s)").format(s=staging), (stored,))
+    report.added = conn.execute(sql.SQL(spec.insert).format(s=staging)).rowcount
+    report.unchanged = len(stored)
+
+
+def apply_events(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
+) -> None:
+    """Events are history: new ones are stored stamped with their areas (as the loader does);
+    ones already stored (same call number; same person, time and place) are skipped."""
+    table = sql.Identifier(f"{spec.layer}_staging")
+    conn.execute(sql.SQL("TRUNCATE {}").format(table))
+    conn.execute(sql.SQL(spec.insert).format(s=staging))
+    store = sql.Identifier(
+        f"store_staged_{'incidents' if spec.layer == 'incident' else 'position_fixes'}"
+    )
+    report.added = int(conn.execute(sql.SQL("SELECT {}()").format(store)).fetchone()[0])
+    conn.execute(sql.SQL("TRUNCATE {}").format(table))
+    report.unchanged = report.rows_read - report.added
+
+
+def record(conn: psycopg.Connection, report: ImportReport) -> int:
+    """The import_run row for a successful import (same transaction); returns its id."""
+    row = conn.execute(
+        """INSERT INTO import_run (layer, source_file, source_layer, source_format, source_crs,
+                                   conversion, mode, rows_read, added, updated, removed, report)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) RETURNING id""",
+        (
+            report.layer,
+            report.source_file,
+            report.source_layer,
+            report.source_format,
+            report.source_crs,
+            report.conversion,
+            report.mode,
+            report.rows_read,
+            report.added,
+            report.updated,
+            report.removed,
+            orjson.dumps(report.to_dict()).decode(),
+        ),
+    ).fetchone()
+    return int(row[0])
+
+
+def apply_layer(
+    conn: psycopg.Connection,
+    report: ImportReport,
+    spec: LayerLoad,
+    rules: LayerRules,
+    frame: pd.DataFrame,
+) -> None:
+    """Stage the rows, check their references, and store them by the layer's rule."""
+    staging = stage(conn, spec, frame)
+    check_references(conn, report, spec.layer, staging)
+    if report.refused:
+        return
+    if spec.layer == "beat_plan":
+        apply_beat_plans(conn, report, spec, staging)
+    elif spec.layer == "beat":
+        apply_beats(conn, report, spec, staging)
+    elif spec.layer == "beat_grid":
+        apply_beat_grids(conn, report, spec, staging)
+    elif spec.layer == "assignment":
+        apply_assignments(conn, report, spec, staging)
+    elif spec.layer in ("incident", "position_fix"):
+        apply_events(conn, report, spec, staging)
+    else:
+        apply_code_layer(conn, report, spec, staging)

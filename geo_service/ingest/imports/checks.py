@@ -1,0 +1,505 @@
+"""Checks before anything is stored: attributes, codes, geometry types, validity and topology."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from geo_service.ingest.imports.report import REFUSAL, REPAIR, SNAPPED, WARNING, ImportReport
+
+# Areas below this many m² are rounding noise, never reported.
+NOISE_M2 = 0.01
+MAX_LISTED_ROWS = 200
+
+
+@dataclass(frozen=True)
+class LayerRules:
+    """What a layer's rows must satisfy; the columns themselves come from load.LAYERS."""
+
+    geometry: str | None  # "polygon", "point", "line" or None
+    key: tuple[str, ...]  # unique within a file (and upserted on); () for append-only layers
+    optional: frozenset[str] = frozenset()
+
+
+RULES: dict[str, LayerRules] = {
+    "station": LayerRules("polygon", ("code",)),
+    "village": LayerRules("polygon", ("code",)),
+    "grid": LayerRules("polygon", ("code",)),
+    "beat_plan": LayerRules(None, ("code",), frozenset({"effective_from"})),
+    "beat": LayerRules(None, ("plan_code", "code")),
+    "beat_grid": LayerRules(None, ("plan_code", "grid_code")),
+    "person": LayerRules(None, ("code",), frozenset({"phone"})),
+    "assignment": LayerRules(None, (), frozenset({"plan_code", "valid_to"})),
+    "water_body": LayerRules("polygon", ("code",)),
+    "water_marker": LayerRules(
+        "point", ("code",), frozenset({"water_body_code", "installed_at", "last_inspected_at"})
+    ),
+    "rental_house": LayerRules(
+        "point",
+        ("code",),
+        frozenset({"landlord", "phone", "rooms", "tenants", "last_fire_check_at"}),
+    ),
+    "camera": LayerRules("point", ("code",)),
+    "place": LayerRules("point", ("code",)),
+    "road": LayerRules("line", ("code",)),
+    "incident": LayerRules("point", ("call_no",)),
+    "position_fix": LayerRules("point", ()),
+}
+GEOMETRY_TYPES = {
+    "polygon": {"Polygon", "MultiPolygon"},
+    "point": {"Point"},
+    "line": {"LineString"},
+}
+
+
+def rows_text(rows: list[int]) -> str:
+    """'row 3' or 'rows 3, 7, 9' (at most MAX_LISTED_ROWS shown)."""
+    shown = ", ".join(str(r) for r in rows[:MAX_LISTED_ROWS])
+    more = f" and {len(rows) - MAX_LISTED_ROWS} more" if len(rows) > MAX_LISTED_ROWS else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def apply_mapping(
+    frame: pd.DataFrame, columns: tuple[str, ...], mapping: dict[str, str]
+) -> pd.DataFrame:
+    """Source columns as the model's fields: --map field=column (copied, so one column may
+    give two fields), then a
+    case-insensitive match (KML readers capitalise 'Name')."""
+    frame = frame.assign(
+        **{field: frame[column] for field, column in mapping.items() if column in frame.columns}
+    )
+    lower = {str(c).lower(): c for c in frame.columns}
+    renames: dict[str, str] = {}
+    for field in columns:
+        if field in frame.columns:
+            continue
+        if field.lower() in lower:
+            renames[lower[field.lower()]] = field
+        elif len(field) > 10 and field[:10].lower() in lower:  # a Shapefile's 10-letter names
+            renames[lower[field[:10].lower()]] = field
+    return frame.rename(columns=renames)
+
+
+def check_attributes(
+    report: ImportReport, frame: pd.DataFrame, columns: tuple[str, ...], rules: LayerRules
+) -> None:
+    """Missing columns, missing required values and duplicate keys, with row numbers."""
+    wanted = [c for c in columns if c != "geom"]
+    absent = [c for c in wanted if c not in frame.columns and c not in rules.optional]
+    if absent:
+        report.add(
+            REFUSAL,
+            "missing_attribute",
+            f"the file has no column {', '.join(absent)} (columns: "
+            f"{', '.join(map(str, frame.columns)) or 'none'}); rename with --map "
+            f"{absent[0]}=COLUMN",
+            codes=absent,
+        )
+    for column in wanted:
+        if column not in frame.columns:
+            frame[column] = ""
+    for column in wanted:
+        if column in rules.optional:
+            continue
+        empty = frame[column].astype(str).str.strip() == ""
+        if empty.any() and column not in absent:
+            rows = (np.flatnonzero(empty.to_numpy()) + 1).tolist()
+            report.add(
+                REFUSAL,
+                "missing_attribute",
+                f"{column} is empty in {rows_text(rows)}",
+                rows=rows,
+                codes=[column],
+            )
+    if rules.key and not absent:
+        keys = frame[list(rules.key)].astype(str)
+        dup = keys.duplicated(keep=False).to_numpy()
+        if dup.any():
+            groups: dict[tuple, list[int]] = defaultdict(list)
+            for row in np.flatnonzero(dup):
+                groups[tuple(keys.iloc[row])].append(int(row) + 1)
+            for key, rows in groups.items():
+                label = "/".join(key)
+                report.add(
+                    REFUSAL,
+                    "duplicate_code",
+                    f"{'/'.join(rules.key)} {label} appears in {rows_text(rows)}",
+                    rows=rows,
+                    codes=[label],
+                )
+
+
+def check_geometry_types(report: ImportReport, geoms: np.ndarray, rules: LayerRules) -> np.ndarray:
+    """Refuse missing geometries and wrong types; single-part multi points/lines become single."""
+    kind = rules.geometry
+    assert kind is not None
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        rows = (np.flatnonzero(missing) + 1).tolist()
+        report.add(REFUSAL, "missing_geometry", f"no geometry in {rows_text(rows)}", rows=rows)
+    types = np.array(
+        [None if g is None else g.geom_type for g in geoms], dtype=object
+    )  # shapely names
+    if kind in ("point", "line"):
+        single = (types == ("MultiPoint" if kind == "point" else "MultiLineString")) & (
+            shapely.get_num_geometries(geoms) == 1
+        )
+        if single.any():
+            geoms = geoms.copy()
+            geoms[single] = shapely.get_geometry(geoms[single], 0)
+            types[single] = "Point" if kind == "point" else "LineString"
+    wrong = ~missing & ~np.isin(types, list(GEOMETRY_TYPES[kind]))
+    if wrong.any():
+        rows = (np.flatnonzero(wrong) + 1).tolist()
+        found = sorted({str(t) for t in types[wrong]})
+        report.add(
+            REFUSAL,
+            "geometry_type",
+            f"{report.layer} needs {' or '.join(sorted(GEOMETRY_TYPES[kind]))} geometries; "
+            f"{', '.join(found)} in {rows_text(rows)}",
+            rows=rows,
+        )
+    return geoms
+
+
+@cache
+def _to_metric() -> Transformer:
+    return Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
+
+
+@cache
+def _to_lonlat() -> Transformer:
+    return Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
+
+
+def metric(geoms: np.ndarray) -> np.ndarray:
+    """Geometries in EPSG:4549 (CGCS2000 / 3-degree GK, CM 120°E), for areas in m²."""
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        x, y = _to_metric().transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(np.asarray(geoms), project)
+
+
+def _location(metric_geom: shapely.Geometry) -> list[float]:
+    """[lon, lat] of a point inside a metric geometry."""
+    p = shapely.point_on_surface(metric_geom)
+    lon, lat = _to_lonlat().transform(p.x, p.y)
+    return [round(float(lon), 7), round(float(lat), 7)]
+
+
+def repair(
+    report: ImportReport, geoms: np.ndarray, codes: np.ndarray, rules: LayerRules, strict: bool
+) -> np.ndarray:
+    """Invalid geometries repaired (listed), or refused with --strict or when nothing is left."""
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    invalid = present & ~shapely.is_valid(geoms)
+    if not invalid.any():
+        return geoms
+    geoms = geoms.copy()
+    for i in np.flatnonzero(invalid):
+        reason = shapely.is_valid_reason(geoms[i])
+        row, code = int(i) + 1, str(codes[i])
+        if strict:
+            report.add(
+                REFUSAL,
+                "invalid_geometry",
+                f"row {row} ({code}): invalid geometry, {reason} (--strict refuses repairs)",
+                rows=[row],
+                codes=[code],
+            )
+            continue
+        fixed = _make_valid(geoms[i], rules.geometry)
+        if fixed is None:
+            report.add(
+                REFUSAL,
+                "invalid_geometry",
+                f"row {row} ({code}): invalid geometry ({reason}) with nothing left to repair",
+                rows=[row],
+                codes=[code],
+            )
+            continue
+        before = shapely.area(metric(np.array([geoms[i]]))[0]) if rules.geometry == "polygon" else 0
+        after = shapely.area(metric(np.array([fixed]))[0]) if rules.geometry == "polygon" else 0
+        report.add(
+            REPAIR,
+            "invalid_geometry",
+            f"row {row} ({code}): {reason}; repaired"
+            + (f", area now {after:.1f} m²" if rules.geometry == "polygon" else ""),
+            rows=[row],
+            codes=[code],
+            area_m2=round(float(after - before), 3) if rules.geometry == "polygon" else None,
+            location=_location(metric(np.array([fixed]))[0]),
+        )
+        geoms[i] = fixed
+    return geoms
+
+
+def _make_valid(geom: shapely.Geometry, kind: str | None) -> shapely.Geometry | None:
+    """A valid geometry of the layer's type from an invalid one, or None when none is left."""
+    fixed = shapely.make_valid(geom, method="structure", keep_collapsed=False)
+    if kind == "polygon":
+        parts = [p for p in shapely.get_parts(fixed) if p.geom_type == "Polygon" and p.area > 0]
+        return shapely.MultiPolygon(parts) if parts else None
+    if kind == "line":
+        parts = [p for p in shapely.get_parts(fixed) if p.geom_type == "LineString"]
+        return parts[0] if len(parts) == 1 else None
+    return fixed if fixed.is_valid and not fixed.is_empty else None
+
+
+# --- topology of villages and grids -------------------------------------------------------
+
+
+def check_tiling(
+    report: ImportReport,
+    geoms: np.ndarray,
+    codes: np.ndarray,
+    parents: np.ndarray,
+    parent_geoms: dict[str, shapely.Geometry],
+    *,
+    child: str,
+    parent: str,
+    sliver_m2: float,
+) -> np.ndarray:
+    """Pieces (grids or villages) against the areas they must tile (villages or the station).
+
+    Overlaps between pieces and gaps inside each parent are reported with their area in m² and
+    a location; those under `sliver_m2` are snapped (an overlap leaves the higher-coded piece,
+    a gap joins the piece it shares the longest border with) and listed as snapped. A piece
+    outside its parent, or spanning two, is reported. Returns the (possibly snapped) geometries.
+    """
+    geoms = geoms.copy()
+    flagged = _overlaps(report, geoms, codes, child=child, sliver_m2=sliver_m2)
+    if parent_geoms:
+        geoms, candidates = _gaps(
+            report, geoms, codes, parents, parent_geoms, flagged, child, parent, sliver_m2
+        )
+        _outside(
+            report,
+            geoms,
+            codes,
+            parents,
+            parent_geoms,
+            candidates,
+            child=child,
+            parent=parent,
+            sliver_m2=sliver_m2,
+        )
+    return geoms
+
+
+def _overlaps(
+    report: ImportReport, geoms: np.ndarray, codes: np.ndarray, *, child: str, sliver_m2: float
+) -> set[int]:
+    """Report (or snap) overlapping pieces; returns the indexes involved in a reported overlap."""
+    flagged: set[int] = set()
+    if shapely.coverage_is_valid(geoms):  # a proper coverage: no overlaps anywhere
+        return flagged
+    # only pieces with edges that do not match their neighbours' can overlap
+    edges = shapely.coverage_invalid_edges(geoms)
+    suspects = np.flatnonzero(~(shapely.is_missing(edges) | shapely.is_empty(edges)))
+    m = np.empty(len(geoms), dtype=object)
+    m[suspects] = metric(geoms[suspects])
+    tree = shapely.STRtree(m[suspects])
+    pairs = np.concatenate(
+        [
+            tree.query(m[suspects], predicate="overlaps"),
+            tree.query(m[suspects], predicate="contains"),
+        ],
+        axis=1,
+    )
+    pairs = suspects[pairs[:, pairs[0] != pairs[1]]] if pairs.size else pairs
+    # overlaps are found from both sides, duplicates too: keep each pair once
+    seen: set[tuple[int, int]] = set()
+    for a, b in pairs.T:
+        a, b = (int(a), int(b)) if codes[a] <= codes[b] else (int(b), int(a))
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        shared = shapely.intersection(m[a], m[b])
+        area = float(shapely.area(shared))
+        if area <= NOISE_M2:
+            continue
+        where = _location(shared)
+        pair = [str(codes[a]), str(codes[b])]
+        if area < sliver_m2:
+            geoms[b] = _polygonal(shapely.difference(geoms[b], geoms[a]))
+            report.add(
+                SNAPPED,
+                "overlap",
+                f"{child}s {pair[0]} and {pair[1]} overlapped by {area:.2f} m²; the overlap "
+                f"stays with {pair[0]}",
+                rows=[a + 1, b + 1],
+                codes=pair,
+                area_m2=round(area, 3),
+                location=where,
+            )
+        else:
+            flagged.update((a, b))
+            report.add(
+                WARNING,
+                "overlap",
+                f"{child}s {pair[0]} and {pair[1]} overlap by {area:.1f} m²",
+                rows=[a + 1, b + 1],
+                codes=pair,
+                area_m2=round(area, 3),
+                location=where,
+            )
+    return flagged
+
+
+def _gaps(
+    report: ImportReport,
+    geoms: np.ndarray,
+    codes: np.ndarray,
+    parents: np.ndarray,
+    parent_geoms: dict[str, shapely.Geometry],
+    flagged: set[int],
+    child: str,
+    parent: str,
+    sliver_m2: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Report (or snap) the parts of each parent that no piece covers.
+
+    Returns the geometries and the indexes of the pieces of parents that something sticks out
+    of (the only pieces the outside check needs to look at).
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(parents):
+        members[str(p)].append(i)
+    names = [code for code in sorted(members) if code in parent_geoms]
+    unions = np.array(
+        [
+            shapely.union_all(geoms[members[c]])
+            if flagged.intersection(members[c])
+            else shapely.coverage_union_all(geoms[members[c]])
+            for c in names
+        ],
+        dtype=object,
+    )
+    outlines = np.array([parent_geoms[c] for c in names], dtype=object)
+    uncovered = shapely.difference(outlines, unions)
+    sticking = shapely.difference(unions, outlines)
+    for k in np.flatnonzero(~shapely.is_empty(uncovered)):
+        code, idx = names[k], members[names[k]]
+        holes = shapely.get_parts(uncovered[k])
+        holes = holes[shapely.get_type_id(holes) == 3]  # polygons
+        if not len(holes):
+            continue
+        for hole, hole_m in zip(holes, metric(holes), strict=True):
+            area = float(shapely.area(hole_m))
+            if area <= NOISE_M2:
+                continue
+            where = _location(hole_m)
+            if area < sliver_m2:
+                touching = [i for i in idx if shapely.intersects(geoms[i], hole)]
+                if touching:
+                    borders = [
+                        shapely.length(shapely.intersection(geoms[i].boundary, hole))
+                        for i in touching
+                    ]
+                    best = touching[int(np.argmax(borders))]
+                    geoms[best] = _polygonal(shapely.union(geoms[best], hole))
+                    report.add(
+                        SNAPPED,
+                        "gap",
+                        f"a gap of {area:.2f} m² in {parent} {code} joined {child} {codes[best]}",
+                        rows=[best + 1],
+                        codes=[code, str(codes[best])],
+                        area_m2=round(area, 3),
+                        location=where,
+                    )
+                    continue
+            report.add(
+                WARNING,
+                "gap",
+                f"a gap of {area:.1f} m² in {parent} {code} that no {child} covers",
+                codes=[code],
+                area_m2=round(area, 3),
+                location=where,
+            )
+    out = [i for k in np.flatnonzero(~shapely.is_empty(sticking)) for i in members[names[k]]]
+    return geoms, np.array(sorted(out), dtype=int)
+
+
+def _outside(
+    report: ImportReport,
+    geoms: np.ndarray,
+    codes: np.ndarray,
+    parents: np.ndarray,
+    parent_geoms: dict[str, shapely.Geometry],
+    candidates: np.ndarray,
+    *,
+    child: str,
+    parent: str,
+    sliver_m2: float,
+) -> None:
+    """Report pieces that stick out of their parent, and those spanning two parents; a sliver
+    outside is snapped (clipped to the parent)."""
+    if not len(candidates):
+        return
+    names = list(parent_geoms)
+    outlines = metric(np.array([parent_geoms[n] for n in names], dtype=object))
+    tree = shapely.STRtree(outlines)
+    for i in candidates:
+        own = parent_geoms[str(parents[i])]
+        if shapely.covers(own, geoms[i]):
+            continue
+        piece = metric(geoms[[i]])[0]
+        out = shapely.difference(piece, metric(np.array([own], dtype=object))[0])
+        area = float(shapely.area(out))
+        if area <= NOISE_M2:
+            continue
+        others = [
+            names[j]
+            for j in tree.query(piece, predicate="intersects")
+            if names[j] != parents[i]
+            and shapely.area(shapely.intersection(piece, outlines[j])) > NOISE_M2
+        ]
+        row, code = int(i) + 1, str(codes[i])
+        where = _location(out)
+        if area < sliver_m2:
+            geoms[i] = _polygonal(shapely.intersection(geoms[i], own))
+            report.add(
+                SNAPPED,
+                "outside",
+                f"{child} {code} reached {area:.2f} m² outside {parent} {parents[i]}; clipped",
+                rows=[row],
+                codes=[code, str(parents[i])],
+                area_m2=round(area, 3),
+                location=where,
+            )
+            continue
+        if others:
+            message = (
+                f"{child} {code} spans {parent}s {parents[i]} and {', '.join(sorted(others))}: "
+                f"{area:.1f} m² lie outside {parent} {parents[i]}"
+            )
+            check = "spans"
+        else:
+            message = f"{child} {code} reaches {area:.1f} m² outside {parent} {parents[i]}"
+            check = "outside"
+        report.add(
+            WARNING,
+            check,
+            message,
+            rows=[row],
+            codes=[code, str(parents[i]), *sorted(others)],
+            area_m2=round(area, 3),
+            location=where,
+        )
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygons of a result as one valid MultiPolygon."""
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
+    return shapely.MultiPolygon(parts)

@@ -1,0 +1,84 @@
+"""Layer imports over HTTP: a multipart upload, the same report as the command line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from geo_service.db import connect
+from geo_service.errors import InvalidParameter, PayloadTooLarge
+from geo_service.ingest.imports import IMPORT_LAYERS, import_layer, parse_mapping
+
+router = APIRouter(prefix="/api/v1", tags=["imports"])
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@router.post(
+    "/imports",
+    summary="Import one layer from an uploaded file",
+    responses={
+        422: {"description": "Refused: problem+json with the report under `report`"},
+        413: {"description": "The upload is over the size limit"},
+    },
+)
+async def create_import(
+    request: Request,
+    file: Annotated[
+        UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, KML or CSV")
+    ],
+    layer: Annotated[str, Form(description=f"Layer of the model: {', '.join(IMPORT_LAYERS)}")],
+    crs: Annotated[str | None, Form(description="CRS when the file has none: EPSG:…")] = None,
+    map: Annotated[list[str] | None, Form(description="field=column, repeatable")] = None,
+    source_layer: Annotated[str | None, Form(description="Layer inside the file")] = None,
+    mode: Annotated[str, Form(description="replace or upsert")] = "replace",
+    dry_run: Annotated[bool, Form()] = False,
+    strict: Annotated[bool, Form()] = False,
+) -> JSONResponse:
+    """Read, convert and check the file, and store the layer in one transaction; answers the
+    report (counts, repairs, snapped slivers, warnings). A refused file changes nothing and
+    answers 422 with the report."""
+    settings = request.app.state.settings
+    limit = settings.import_max_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise PayloadTooLarge(f"The upload is {declared} bytes; at most {limit} are accepted")
+    if file.size is not None and file.size > limit:
+        raise PayloadTooLarge(f"The file is {file.size} bytes; at most {limit} are accepted")
+    name = _UNSAFE.sub("_", Path(file.filename or "upload").name).lstrip(".") or "upload"
+    mapping = parse_mapping(map)
+    with tempfile.TemporaryDirectory(prefix="geo-import-") as folder:
+        path = Path(folder) / name
+        with path.open("wb") as out:
+            await run_in_threadpool(shutil.copyfileobj, file.file, out)
+        if path.stat().st_size > limit:
+            raise PayloadTooLarge(f"The file passes {limit} bytes, the most accepted")
+        if not path.stat().st_size:
+            raise InvalidParameter("The uploaded file is empty", parameter="file")
+        report = await run_in_threadpool(
+            _run,
+            settings.database_url,
+            path,
+            layer=layer,
+            crs=crs,
+            mapping=mapping,
+            source_layer=source_layer,
+            mode=mode,
+            dry_run=dry_run,
+            strict=strict,
+            sliver_m2=settings.import_sliver_m2,
+            display=name,
+        )
+    return JSONResponse(report, status_code=200 if dry_run else 201)
+
+
+def _run(database_url: str, path: Path, **options: object) -> dict:
+    """One import on its own connection (a long transaction stays off the request pool)."""
+    with connect(database_url) as conn:
+        return import_layer(conn, path, **options).to_dict()  # type: ignore[arg-type]
