@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from psycopg.conninfo import make_conninfo
 
+from bench import coverage
 from geo_service.db import connect, create_database, migrate
 from geo_service.ingest.load import database_is_empty, load_jurisdiction
 from geo_service.ingest.sample import generate_sample
@@ -59,14 +60,19 @@ def bench_database(scale: str) -> str:
     return url
 
 
-def ensure_wrk() -> str:
-    """wrk, the HTTP load generator (Debian package), installed when missing."""
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
-    if not shutil.which("wrk"):
+def ensure_tool(command: str, package: str) -> str:
+    """A command from a Debian package (wrk, ogr2ogr, ...), installed when missing."""
+    if not shutil.which(command):
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=False)
+    if not shutil.which(command):
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    return shutil.which("wrk") or "wrk"
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
+    return shutil.which(command) or command
+
+
+def ensure_wrk() -> str:
+    """wrk, the HTTP load generator."""
+    return ensure_tool("wrk", "wrk")
 
 
 def start_server(url: str) -> subprocess.Popen:
@@ -76,17 +82,24 @@ def start_server(url: str) -> subprocess.Popen:
         [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(PORT)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
-    for _ in range(100):
+    return wait_until_up(proc, f"{BASE}/healthz", "the service")
+
+
+def wait_until_up(proc: subprocess.Popen, probe: str, name: str) -> subprocess.Popen:
+    """proc once probe answers 200; a server that exits or never answers is an error."""
+    for _ in range(150):
         try:
-            if httpx.get(f"{BASE}/healthz", timeout=1).status_code == 200:
+            if httpx.get(probe, timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass
+        if proc.poll() is not None:
+            break
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("the service did not start")
+    raise RuntimeError(f"{name} did not start: {proc.stderr.read().decode()[-2000:]}")
 
 
 def run_wrk(wrk: str, path_file: Path, seconds: int) -> dict[str, float]:
@@ -234,7 +247,7 @@ def main() -> None:
     parser.add_argument("--scale", choices=["small", "large"], default="small")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["lookup", "batch"])
+    parser.add_argument("--only", choices=["lookup", "batch", "coverage", "maps", "import", "ogc"])
     args = parser.parse_args()
     url = bench_database(args.scale)
     print(f"machine: {os.cpu_count()} cores; data: {args.scale} sample")
@@ -242,6 +255,20 @@ def main() -> None:
         bench_lookup(url, args.seconds)
     if args.only in (None, "batch"):
         bench_batch(url, args.points)
+    if args.only in (None, "coverage"):
+        coverage.main([])  # its own database of 7.8 M generated fixes (bench/coverage.py)
+    if args.only in (None, "maps"):
+        from bench import maps  # imported here: bench.maps imports this module
+
+        maps.main(["--scale", args.scale])
+    if args.only in (None, "import"):
+        from bench import imports  # the large sample's grids against ogr2ogr (bench/imports.py)
+
+        imports.main([])
+    if args.only in (None, "ogc"):
+        from bench.ogc import bench_ogc  # OGC items against tipg (bench/ogc.py)
+
+        bench_ogc(url, args.seconds)
 
 
 if __name__ == "__main__":

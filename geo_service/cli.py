@@ -77,6 +77,101 @@ def load_command(
     typer.echo(", ".join(f"{layer}: {n}" for layer, n in counts.items()))
 
 
+@app.command("import")
+def import_command(
+    path: Annotated[
+        Path, typer.Argument(help="GeoJSON, GeoPackage, Shapefile (folder/.zip), KML or CSV.")
+    ],
+    layer: Annotated[str, typer.Option(help="Layer of the model: grid, village, camera, ...")],
+    crs: Annotated[
+        str | None, typer.Option(help="CRS if the file has none or a wrong one: EPSG:…, gcj02.")
+    ] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="field=column: read a field from a column.")
+    ] = None,
+    source_layer: Annotated[
+        str | None, typer.Option(help="Layer inside a GeoPackage/zip/folder to read.")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="replace (codes absent from the file go) or upsert.")
+    ] = "replace",
+    dry_run: Annotated[bool, typer.Option(help="Check and report; change nothing.")] = False,
+    strict: Annotated[bool, typer.Option(help="Refuse repairs, gaps and overlaps.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import one layer from a file (one transaction; a refused file changes nothing)."""
+    import orjson
+
+    from geo_service.ingest.imports import import_layer, parse_mapping, report_text
+
+    settings = load_settings()
+    try:
+        with connect(settings.database_url) as conn:
+            report = import_layer(
+                conn,
+                path,
+                layer=layer,
+                crs=crs,
+                mapping=parse_mapping(map_),
+                source_layer=source_layer,
+                mode=mode,
+                dry_run=dry_run,
+                strict=strict,
+                sliver_m2=settings.import_sliver_m2,
+                display=str(path),
+                progress=True,
+            )
+    except DomainError as error:
+        data = error.extra.get("report")
+        if data and json:
+            typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        elif data:
+            typer.echo(report_text(data), err=True)
+        _fail(error)
+    data = report.to_dict()
+    text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() if json else report_text(data)
+    typer.echo(text)
+
+
+@app.command("export")
+def export_command(
+    layer: Annotated[str, typer.Option(help="Layer: grid, beat, incident, person, ...")],
+    format: Annotated[str, typer.Option(help="geojson, gpkg, shp (zip), csv or kml.")] = "gpkg",
+    at: Annotated[
+        str | None, typer.Option(help="Beats/assignments in force then (ISO 8601).")
+    ] = None,
+    plan: Annotated[str | None, typer.Option(help="Beats of this plan.")] = None,
+    crs: Annotated[str | None, typer.Option(help="EPSG:4326 (default), EPSG:…, gcj02.")] = None,
+    out: Annotated[Path | None, typer.Option(help="File to write; default ./LAYER.EXT")] = None,
+) -> None:
+    """Export a layer with the columns of the layer contract (the sample GeoPackage's)."""
+    from geo_service.moments import parse_moment
+    from geo_service.services.export import (
+        export_filename,
+        export_to_file,
+        get_format,
+        parse_output_crs,
+    )
+    from geo_service.services.layers import get_layer
+
+    try:
+        spec = get_layer(layer)
+        fmt = get_format(format, spec)
+        path = out or Path(export_filename(spec, fmt, plan=plan))
+        written = export_to_file(
+            load_settings().database_url,
+            layer=spec,
+            fmt=fmt,
+            path=path,
+            at=parse_moment(at) if at else None,
+            plan=plan,
+            crs=parse_output_crs(crs),
+        )
+    except DomainError as error:
+        _fail(error)
+    typer.echo(str(written))
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option()] = "127.0.0.1",

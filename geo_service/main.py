@@ -13,7 +13,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.db import make_pool
 from geo_service.errors import DomainError, problem, status_of
-from geo_service.routers import areas, health, lookup, pages
+from geo_service.maps.base import mount_assets
+from geo_service.routers import (
+    areas,
+    cameras,
+    health,
+    imports,
+    layers,
+    lookup,
+    maps,
+    ogc,
+    pages,
+    patrol,
+    tiles,
+    water,
+)
 from geo_service.settings import Settings, load_settings
 
 PROBLEM = "application/problem+json"
@@ -45,12 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    for router in (health.router, lookup.router, areas.router, pages.router):
-        app.include_router(router)
+    subjects = (health, lookup, areas, pages, maps, patrol, cameras, water, layers, ogc, tiles)
+    for subject in (*subjects, imports):  # one router module per subject
+        app.include_router(subject.router)
     app.mount("/static", StaticFiles(directory=settings.web_map_dir / "static"), name="static")
     swagger = settings.web_map_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():  # installed by `make setup` (npm ci in web_map/)
         app.mount(pages.SWAGGER_UI, StaticFiles(directory=swagger), name="swagger-ui")
+    mount_assets(app, settings)  # /assets/npm (web_map/node_modules), /assets/folium
     _add_error_handlers(app)
     return app
 

@@ -30,6 +30,22 @@ class Settings(BaseSettings):
     # Lookup radii (metres)
     rescue_marker_radius_m: float = 500.0
     water_body_radius_m: float = 200.0
+    # Water safety: shore farther than this from a working rescue pole is a gap (metres);
+    # a marker whose last inspection is older than this many days is due
+    shore_gap_m: float = 150.0
+    inspection_due_days: int = 90
+    # Imports: upload limit, and gaps/overlaps under this many m² are snapped (0: never)
+    import_max_bytes: int = 512 * 1024 * 1024
+    import_sliver_m2: float = 1.0
+    # Map pages: optional local tiles under the jurisdiction's own basemap (none by default)
+    map_tiles_url: str | None = Field(
+        default=None,
+        description="XYZ tile URL on the intranet, e.g. http://tiles.lan/{z}/{x}/{y}.png",
+    )
+    map_mbtiles_path: Path | None = Field(
+        default=None, description="MBTiles file served by the app at /maps/tiles/{z}/{x}/{y}"
+    )
+    map_tiles_attribution: str = ""
 
 
 def load_settings(**overrides: object) -> Settings:
