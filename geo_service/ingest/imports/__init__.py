@@ -197,7 +197,7 @@ def _checked_frame(
     sliver_m2: float,
     conn: psycopg.Connection,
 ) -> tuple[pd.DataFrame, Callable[[], dict[int, shapely.Geometry]] | None]:
-    """The rows ready to stage (n, the layer's columns, geom as hex EWKB), findings recorded,
+    """The rows ready to stage (n, the layer's columns, geom as WKB), findings recorded,
     and for villages and grids the topology check still to run (it returns what it snapped)."""
     frame = source.frame.copy()
     unknown = sorted(set(mapping) - {c for c in spec.columns if c not in COMPUTED})
@@ -254,7 +254,7 @@ def _checked_frame(
     geoms = repair(report, geoms, codes, rules, strict)
     if report.refused:
         return out, None
-    out["geom"] = _ewkb(geoms)
+    out["geom"] = shapely.to_wkb(geoms)  # staged as geometry(Geometry, 4326)
     if "h3" in spec.columns:  # events: their H3 cell, computed once when stored
         xy = shapely.get_coordinates(geoms)
         out["h3"] = h3_cells(xy[:, 0], xy[:, 1]).astype(str)
@@ -294,13 +294,15 @@ def _parents(
     conn: psycopg.Connection, layer: str, frame: pd.DataFrame, n: int
 ) -> tuple[np.ndarray, dict[str, shapely.Geometry]]:
     """What the pieces must tile: grids their villages, villages the station."""
-    if layer == "grid":
-        rows = conn.execute("SELECT code, ST_AsBinary(geom) FROM village").fetchall()
-        parents = frame["village_code"].astype(str).str.strip().to_numpy()
-    else:
-        rows = conn.execute("SELECT code, ST_AsBinary(geom) FROM station").fetchall()
-        parents = np.array([rows[0][0] if rows else ""] * n, dtype=object)
-    return parents, {code: shapely.from_wkb(bytes(wkb)) for code, wkb in rows}
+    with conn.cursor(binary=True) as cur:  # the WKB as bytes, not hex text
+        if layer == "grid":
+            rows = cur.execute("SELECT code, ST_AsBinary(geom) FROM village").fetchall()
+            parents = frame["village_code"].astype(str).str.strip().to_numpy()
+        else:
+            rows = cur.execute("SELECT code, ST_AsBinary(geom) FROM station").fetchall()
+            parents = np.array([rows[0][0] if rows else ""] * n, dtype=object)
+    outlines = shapely.from_wkb([bytes(wkb) for _, wkb in rows])
+    return parents, dict(zip((code for code, _ in rows), outlines, strict=True))
 
 
 def _store_snapped(

@@ -57,6 +57,22 @@ GEOMETRY_TYPES = {
     "line": {"LineString"},
 }
 
+# shapely.get_type_id → geom_type (the last, for -1, is a missing geometry)
+TYPE_NAMES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+        None,
+    ],
+    dtype=object,
+)
+
 
 def rows_text(rows: list[int]) -> str:
     """'row 3' or 'rows 3, 7, 9' (at most MAX_LISTED_ROWS shown)."""
@@ -143,9 +159,7 @@ def check_geometry_types(report: ImportReport, geoms: np.ndarray, rules: LayerRu
     if missing.any():
         rows = (np.flatnonzero(missing) + 1).tolist()
         report.add(REFUSAL, "missing_geometry", f"no geometry in {rows_text(rows)}", rows=rows)
-    types = np.array(
-        [None if g is None else g.geom_type for g in geoms], dtype=object
-    )  # shapely names
+    types = TYPE_NAMES[shapely.get_type_id(geoms)]  # shapely's names; None when missing
     if kind in ("point", "line"):
         single = (types == ("MultiPoint" if kind == "point" else "MultiLineString")) & (
             shapely.get_num_geometries(geoms) == 1
@@ -385,8 +399,13 @@ def _gaps(
         dtype=object,
     )
     outlines = np.array([parent_geoms[c] for c in names], dtype=object)
-    uncovered = shapely.difference(outlines, unions)
-    sticking = shapely.difference(unions, outlines)
+    # where the pieces' union is the parent vertex for vertex, nothing is uncovered and nothing
+    # sticks out: only the others need the (slower) overlay differences
+    differ = ~_same_vertices(unions, outlines)
+    uncovered = np.full(len(names), shapely.Polygon(), dtype=object)
+    sticking = uncovered.copy()
+    uncovered[differ] = shapely.difference(outlines[differ], unions[differ])
+    sticking[differ] = shapely.difference(unions[differ], outlines[differ])
     for k in np.flatnonzero(~shapely.is_empty(uncovered)):
         code, idx = names[k], members[names[k]]
         holes = shapely.get_parts(uncovered[k])
@@ -427,6 +446,23 @@ def _gaps(
             )
     out = [i for k in np.flatnonzero(~shapely.is_empty(sticking)) for i in members[names[k]]]
     return geoms, np.array(sorted(out), dtype=int)
+
+
+def _same_vertices(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each pair of polygonal geometries has exactly the same parts, rings and vertices
+    (in any order and orientation), so that each is the other's point set. False (the caller
+    then computes) whenever a vertex differs, even when the point sets would not."""
+    a, b = _normalized_multi(a), _normalized_multi(b)
+    return shapely.equals_exact(a, b, tolerance=0.0) & ~shapely.is_empty(a)
+
+
+def _normalized_multi(geoms: np.ndarray) -> np.ndarray:
+    """Polygons as one-part MultiPolygons, everything in GEOS's normal form."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    single = shapely.get_type_id(geoms) == 3
+    if single.any():
+        geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(single.sum()))
+    return shapely.normalize(geoms)
 
 
 def _outside(

@@ -123,9 +123,10 @@ def _pick_in_zip(path: Path, layer: str, source_layer: str | None, display: str)
 
 
 def _read_ogr(target: str, fmt: str, layer: str | None, display: str) -> Source:
-    """Read with GDAL (pyogrio): attributes as text, geometry as shapely."""
+    """Read with GDAL (pyogrio, through its Arrow stream: about twice as fast as feature by
+    feature): attributes as text, geometry as shapely."""
     try:
-        frame = pyogrio.read_dataframe(target, layer=layer)
+        frame = pyogrio.read_dataframe(target, layer=layer, use_arrow=True)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         message = str(exc).replace(f"'{target}' ", "").split(";")[0]
         raise InvalidParameter(f"{display} cannot be read as {fmt}: {message}") from exc
@@ -252,7 +253,8 @@ def _projected(crs: CRS, name: str) -> Conversion:
 
 def to_storage(geoms: np.ndarray, conversion: Conversion) -> np.ndarray:
     """Geometries converted to EPSG:4326 (2-D); InvalidCoordinates names the first bad row."""
-    geoms = shapely.force_2d(geoms)
+    if shapely.has_z(geoms).any() or shapely.has_m(geoms).any():  # else nothing to drop
+        geoms = shapely.force_2d(geoms)
     if conversion.description is None:
         return geoms
     if conversion.input_crs is not None:
