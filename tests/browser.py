@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -104,3 +105,24 @@ def shoot(page: Page, name: str) -> Image.Image:
 def not_blank(image: Image.Image) -> bool:
     """More than a handful of colours: something was drawn."""
     return len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20
+
+
+@contextmanager
+def map_visit(
+    browser: Browser, base: str, path: str, *, title: str, paths: int, name: str
+) -> Iterator[Page]:
+    """Open a map page; check its title and that Leaflet drew more than `paths` shapes; yield
+    the page for more checks; then save a screenshot that must not be blank, and fail on any
+    outside request or console error."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    visit = Visit(page, base)
+    page.goto(f"{base}{path}")
+    page.wait_for_selector(".leaflet-overlay-pane path", timeout=20_000)
+    assert title in page.inner_text(".gs-title")
+    assert page.locator(".leaflet-overlay-pane path").count() > paths
+    yield page
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)  # let the fit-to-bounds zoom settle before the screenshot
+    assert not_blank(shoot(page, name))
+    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+    page.close()

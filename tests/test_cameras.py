@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 from pyproj import Geod, Transformer
 
-from tests.browser import Visit, not_blank, shoot
+from tests.browser import map_visit
 
 TO_METRIC = Transformer.from_crs(4326, 4549, always_xy=True)
 GEOD = Geod(ellps="WGS84")
@@ -140,15 +140,7 @@ def test_unknown_beat_or_plan_is_404(client: TestClient) -> None:
 def test_camera_map_in_chromium(
     browser: Browser, live_url: str, query: str, name: str, text: str
 ) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    visit = Visit(page, live_url)
-    page.goto(f"{live_url}/maps/cameras{query}")
-    page.wait_for_selector(".leaflet-overlay-pane path", timeout=20_000)
-    assert text in page.inner_text(".gs-title")
-    assert "B02" in page.inner_text("#blind-table")
-    assert page.locator(".leaflet-overlay-pane path").count() > 100  # sectors drawn
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)  # let the fit-to-bounds zoom settle before the screenshot
-    assert not_blank(shoot(page, name))
-    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
-    page.close()
+    with map_visit(
+        browser, live_url, f"/maps/cameras{query}", title=text, paths=100, name=name
+    ) as page:  # view sectors drawn
+        assert "B02" in page.inner_text("#blind-table")

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 
 from geo_service.db import connect
-from tests.browser import Visit, not_blank, shoot
+from tests.browser import map_visit
 
 OCTOBER = {"from": "2026-10-01T00:00:00+08:00", "to": "2026-11-01T00:00:00+08:00"}
 WEEK = {"from": "2026-10-08T06:00:00+08:00", "to": "2026-10-15T18:00:00+08:00"}
@@ -167,15 +167,7 @@ def test_landing_page_links_the_analysis_maps(client: TestClient) -> None:
 def test_patrol_map_in_chromium(
     browser: Browser, live_url: str, query: str, name: str, text: str
 ) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    visit = Visit(page, live_url)
-    page.goto(f"{live_url}/maps/patrol{query}")
-    page.wait_for_selector(".leaflet-overlay-pane path", timeout=20_000)
-    assert text in page.inner_text(".gs-title")
-    assert "B05" in page.inner_text("#patrol-table")
-    assert page.locator(".leaflet-overlay-pane path").count() > 50  # cells drawn
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)  # let the fit-to-bounds zoom settle before the screenshot
-    assert not_blank(shoot(page, name))
-    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
-    page.close()
+    with map_visit(
+        browser, live_url, f"/maps/patrol{query}", title=text, paths=50, name=name
+    ) as page:  # cells drawn
+        assert "B05" in page.inner_text("#patrol-table")

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 from pyproj import Transformer
 
-from tests.browser import Visit, not_blank, shoot
+from tests.browser import map_visit
 
 TO_METRIC = Transformer.from_crs(4326, 4549, always_xy=True)
 
@@ -112,15 +112,7 @@ def test_bad_distance_is_422(client: TestClient, query: str) -> None:
 def test_water_map_in_chromium(
     browser: Browser, live_url: str, query: str, name: str, text: str
 ) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    visit = Visit(page, live_url)
-    page.goto(f"{live_url}/maps/water{query}")
-    page.wait_for_selector(".leaflet-overlay-pane path", timeout=20_000)
-    assert text in page.inner_text(".gs-title")
-    assert page.locator("#shore-table tr").count() > 3
-    assert page.locator(".leaflet-overlay-pane path").count() > 250  # markers, gaps, reach
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)  # let the fit-to-bounds zoom settle before the screenshot
-    assert not_blank(shoot(page, name))
-    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
-    page.close()
+    with map_visit(
+        browser, live_url, f"/maps/water{query}", title=text, paths=250, name=name
+    ) as page:  # markers, gaps, reach circles
+        assert page.locator("#shore-table tr").count() > 3
