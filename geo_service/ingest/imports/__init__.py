@@ -115,7 +115,7 @@ def import_layer(
         report.source_format, report.source_layer = source.format, source.layer
         report.rows_read = len(source.frame)
         if progress and report.rows_read >= PROGRESS_MIN_ROWS:
-            steps = tqdm(total=5, desc=f"import {layer}", unit="step")
+            steps = tqdm(total=5, desc=f"import {layer}", unit="step", disable=None)  # tty only
         steps.set_postfix_str("read")
         steps.update()
         frame, topology = _checked_frame(
