@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -36,13 +37,13 @@ def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_sample(tmp_path_factory.mktemp("sample"), seed=1, scale="small")
 
 
-@pytest.fixture(scope="session")
-def database_url(sample_path: Path) -> Iterator[str]:
-    """A throwaway database with the migrations applied and the sample loaded.
+@contextmanager
+def loaded_database(prefix: str, sample_path: Path) -> Iterator[str]:
+    """A throwaway database with the migrations applied and the sample loaded, dropped after.
 
     A missing PostgreSQL or PostGIS fails the tests: this never skips.
     """
-    url = throwaway_url("geo_test")
+    url = throwaway_url(prefix)
     create_database(url)
     try:
         migrate(url, REPO_ROOT / "sql")
@@ -51,6 +52,13 @@ def database_url(sample_path: Path) -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def database_url(sample_path: Path) -> Iterator[str]:
+    """The session's database: the sample loaded, shared by tests that only read."""
+    with loaded_database("geo_test", sample_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

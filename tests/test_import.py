@@ -20,13 +20,12 @@ from typer.testing import CliRunner
 
 from geo_service.cli import app as cli_app
 from geo_service.crs import wgs84_to_bd09, wgs84_to_gcj02
-from geo_service.db import connect, create_database, drop_database, migrate
+from geo_service.db import connect, drop_database
 from geo_service.errors import InvalidParameter
 from geo_service.ingest.imports import ImportReport, import_layer
-from geo_service.ingest.load import load_jurisdiction
 from geo_service.main import create_app
-from geo_service.settings import REPO_ROOT, Settings
-from tests.conftest import throwaway_url
+from geo_service.settings import Settings
+from tests.conftest import loaded_database, throwaway_url
 
 TABLES = (
     "station",
@@ -57,15 +56,8 @@ TO_METRIC = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 @pytest.fixture(scope="module")
 def template_url(sample_path: Path) -> Iterator[str]:
     """A database with the sample loaded; tests that write use copies of it."""
-    url = throwaway_url("geo_import_tpl")
-    create_database(url)
-    try:
-        migrate(url, REPO_ROOT / "sql")
-        with connect(url) as conn:
-            load_jurisdiction(conn, sample_path)
+    with loaded_database("geo_import_tpl", sample_path) as url:
         yield url
-    finally:
-        drop_database(url)
 
 
 @pytest.fixture
