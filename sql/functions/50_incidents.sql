@@ -30,6 +30,24 @@ $$;
 COMMENT ON FUNCTION incident_filter_ids(text, text)
     IS 'Beat ids (every plan) of a beat code and the id of a village code for incident filters; unknown codes raise no_data_found with the parameter name as HINT.';
 
+-- Whether an incident passes the maps' filters; NULL filters pass everything. Plain SQL, so the
+-- planner inlines it into each aggregation below (the same plan as writing it out).
+CREATE OR REPLACE FUNCTION incident_matches(
+    received_at timestamptz, category text, beat_id int, village_id int,
+    categories text[], beat_ids int[], in_village int, hours int[], weekdays int[]
+) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (categories IS NULL OR category = ANY (categories))
+       AND (beat_ids IS NULL OR beat_id = ANY (beat_ids))
+       AND (in_village IS NULL OR village_id = in_village)
+       AND (hours IS NULL
+            OR extract(hour FROM received_at AT TIME ZONE 'Asia/Shanghai')::int = ANY (hours))
+       AND (weekdays IS NULL
+            OR extract(isodow FROM received_at AT TIME ZONE 'Asia/Shanghai')::int = ANY (weekdays))
+$$;
+COMMENT ON FUNCTION incident_matches(timestamptz, text, int, int, text[], int[], int, int[], int[])
+    IS 'Whether an incident (received_at, category, beat, village) passes the incident filters: categories, beat ids, village id, station hours, ISO weekdays; NULL passes all.';
+
 -- The default window: the last `days` whole station days up to the latest incident.
 DROP FUNCTION IF EXISTS incident_default_window(int);
 CREATE OR REPLACE FUNCTION incident_default_window(
@@ -75,14 +93,8 @@ BEGIN
                i.h3 AS cell, count(*) AS n
         FROM incident i
         WHERE i.received_at >= window_start AND i.received_at < window_end
-          AND (categories IS NULL OR i.category = ANY (categories))
-          AND (f.beat_ids IS NULL OR i.beat_id = ANY (f.beat_ids))
-          AND (f.village_id IS NULL OR i.village_id = f.village_id)
-          AND (hours IS NULL OR extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
-                                = ANY (hours))
-          AND (weekdays IS NULL
-               OR extract(isodow FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
-                  = ANY (weekdays))
+          AND incident_matches(i.received_at, i.category, i.beat_id, i.village_id,
+                               categories, f.beat_ids, f.village_id, hours, weekdays)
         GROUP BY 1, 2
     ) g;
     IF cells IS NULL THEN
@@ -130,14 +142,8 @@ BEGIN
         FROM incident i
         WHERE i.received_at >= window_start - (window_end - window_start)
           AND i.received_at < window_end
-          AND (categories IS NULL OR i.category = ANY (categories))
-          AND (f.beat_ids IS NULL OR i.beat_id = ANY (f.beat_ids))
-          AND (f.village_id IS NULL OR i.village_id = f.village_id)
-          AND (hours IS NULL OR extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
-                                = ANY (hours))
-          AND (weekdays IS NULL
-               OR extract(isodow FROM i.received_at AT TIME ZONE 'Asia/Shanghai')::int
-                  = ANY (weekdays))
+          AND incident_matches(i.received_at, i.category, i.beat_id, i.village_id,
+                               categories, f.beat_ids, f.village_id, hours, weekdays)
         GROUP BY 1
         ORDER BY 1;
 END;
@@ -164,9 +170,8 @@ BEGIN
                    count(*) AS n
             FROM incident i
             WHERE i.received_at >= window_start AND i.received_at < window_end
-              AND (categories IS NULL OR i.category = ANY (categories))
-              AND (f.beat_ids IS NULL OR i.beat_id = ANY (f.beat_ids))
-              AND (f.village_id IS NULL OR i.village_id = f.village_id)
+              AND incident_matches(i.received_at, i.category, i.beat_id, i.village_id,
+                                   categories, f.beat_ids, f.village_id, NULL, NULL)
             GROUP BY 1, 2
         )
         SELECT d.d, h.h, coalesce(c.n, 0)::bigint
