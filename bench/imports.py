@@ -99,7 +99,7 @@ def time_import(url: str, path: Path, layer: str) -> tuple[float, str]:
 def main(argv: list[str] | None = None) -> None:
     """Run the import benchmark and print the median times and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3, help="runs of each (medians compared)")
+    parser.add_argument("--runs", type=int, default=7, help="runs of each (medians compared)")
     args = parser.parse_args(argv)
     ogr2ogr = ensure_tool("ogr2ogr", "gdal-bin")
     version = subprocess.run([ogr2ogr, "--version"], capture_output=True, text=True).stdout.strip()

@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
+import psycopg
 import pytest
 import shapely
 from fastapi.testclient import TestClient
@@ -20,11 +21,11 @@ from typer.testing import CliRunner
 
 from geo_service.cli import app as cli_app
 from geo_service.crs import wgs84_to_bd09, wgs84_to_gcj02
-from geo_service.db import connect, drop_database
+from geo_service.db import connect, create_database, drop_database, migrate
 from geo_service.errors import InvalidParameter
 from geo_service.ingest.imports import ImportReport, import_layer
 from geo_service.main import create_app
-from geo_service.settings import Settings
+from geo_service.settings import REPO_ROOT, Settings
 from tests.conftest import loaded_database, throwaway_url
 
 TABLES = (
@@ -623,3 +624,88 @@ def test_a_new_grid_outside_every_beat_is_reported(
     assert (report.added, report.updated) == (1, 1)
     no_beat = [f for f in report.findings if f.check == "no_beat"]
     assert no_beat and no_beat[0].codes == [new["code"].iloc[0]] and no_beat[0].rows == [157]
+
+
+# --- a first import into empty tables ---------------------------------------------------------
+
+
+@pytest.fixture
+def empty_db() -> Iterator[str]:
+    """A throwaway database with the migrations applied and nothing loaded."""
+    url = throwaway_url("geo_import_empty")
+    create_database(url)
+    try:
+        migrate(url, REPO_ROOT / "sql")
+        yield url
+    finally:
+        drop_database(url)
+
+
+def schema_of(url: str, tables: tuple[str, ...]) -> list[tuple]:
+    """The tables' index and constraint definitions."""
+    with connect(url) as conn:
+        return conn.execute(
+            """SELECT tablename, indexname, indexdef FROM pg_indexes
+               WHERE tablename = ANY(%s)
+               UNION ALL
+               SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+               FROM pg_constraint WHERE conrelid::regclass::text = ANY(%s) ORDER BY 1, 2""",
+            (list(tables), list(tables)),
+        ).fetchall()
+
+
+def tiles_as_stored(url: str) -> dict[str, list[tuple]]:
+    """Villages and grids as stored: codes, names, parents and exact geometries."""
+    with connect(url) as conn:
+        return {
+            "village": conn.execute(
+                """SELECT v.code, v.name, v.kind, s.code, ST_AsEWKB(v.geom) FROM village v
+                   JOIN station s ON s.id = v.station_id ORDER BY v.code"""
+            ).fetchall(),
+            "grid": conn.execute(
+                """SELECT g.code, g.name, v.code, ST_AsEWKB(g.geom) FROM grid g
+                   JOIN village v ON v.id = g.village_id ORDER BY g.code"""
+            ).fetchall(),
+        }
+
+
+def test_a_first_import_stores_what_the_loader_stores_and_keeps_the_schema(
+    empty_db: str, template_url: str, sample_path: Path
+) -> None:
+    before = schema_of(empty_db, ("village", "grid"))
+    reports = {name: run(empty_db, sample_path, layer=name) for name in ("station", "village")}
+    reports["grid"] = run(empty_db, sample_path, layer="grid")
+    assert reports["grid"].added == len(layer(sample_path, "grid"))
+    assert reports["village"].added == len(layer(sample_path, "village"))
+    assert not reports["grid"].findings and not reports["village"].findings
+    assert tiles_as_stored(empty_db) == tiles_as_stored(template_url)
+    assert schema_of(empty_db, ("village", "grid")) == before  # indexes and keys made again
+    # and in force: a grid naming no village is refused
+    with connect(empty_db) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        conn.execute("UPDATE grid SET village_id = -1 WHERE id = (SELECT min(id) FROM grid)")
+
+
+def test_a_refused_first_import_leaves_the_table_and_its_indexes(
+    empty_db: str, sample_path: Path, tmp_path: Path
+) -> None:
+    run(empty_db, sample_path, layer="station")
+    run(empty_db, sample_path, layer="village")
+    before, schema = checksums(empty_db), schema_of(empty_db, ("grid",))
+    grids = layer(sample_path, "grid")
+    grids.loc[[4, 9], "village_code"] = "999999999999"
+    path = tmp_path / "grid.gpkg"
+    grids.to_file(path)
+    report = refused(empty_db, path, layer="grid")
+    unknown = [r for r in report["refusals"] if r["check"] == "unknown_code"]
+    assert unknown[0]["rows"] == [5, 10] and "999999999999" in unknown[0]["message"]
+    assert checksums(empty_db) == before and schema_of(empty_db, ("grid",)) == schema
+
+
+def test_a_first_import_under_a_plan_in_force_reports_grids_in_no_beat(
+    empty_db: str, sample_path: Path
+) -> None:
+    for name in ("station", "village", "beat_plan"):
+        run(empty_db, sample_path, layer=name)
+    report = run(empty_db, sample_path, layer="grid")
+    no_beat = [f for f in report.findings if f.check == "no_beat"]
+    assert no_beat and no_beat[0].rows == list(range(1, report.rows_read + 1))

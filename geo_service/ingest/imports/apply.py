@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import numpy as np
 import orjson
 import pandas as pd
 import psycopg
@@ -105,6 +108,96 @@ def target_of(spec: LayerLoad) -> tuple[str, list[str]]:
     return match.group(1), [c.strip() for c in match.group(2).split(",")]
 
 
+# Villages and grids going into their empty table (a station's first import) are copied
+# straight in: (the parent's id column, the file's column naming the parent or None for the
+# station, the parent table).
+FIRST_COPY: dict[str, tuple[str, str | None, str]] = {
+    "village": ("station_id", None, "station"),
+    "grid": ("village_id", "village_code", "village"),
+}
+
+
+def copy_into_empty(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, frame: pd.DataFrame
+) -> bool:
+    """Store villages or grids into their still empty table by one binary COPY, the parents'
+    codes resolved here, so the rows are written once (no staging table, no INSERT ... SELECT).
+
+    Returns False, having done nothing, when the table holds rows, or when new grids would have
+    stored events to stamp: those take the staged path.
+    """
+    id_column, parent_column, parent = FIRST_COPY[spec.layer]
+    table = sql.Identifier(spec.layer)
+    if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]:
+        return False
+    if spec.layer == "grid" and events_stored(conn):
+        return False
+    ids = dict(
+        conn.execute(
+            sql.SQL("SELECT code, id FROM {} ORDER BY id").format(sql.Identifier(parent))
+        ).fetchall()
+    )
+    if parent_column is None:  # the station (the first, as the staged INSERT takes it)
+        parent_ids = pd.Series(next(iter(ids.values()), None), index=frame.index)
+    else:
+        parent_ids = frame[parent_column].map(ids)
+    unknown = np.flatnonzero(parent_ids.isna().to_numpy())
+    if len(unknown):
+        column, what, _ = REFERENCES[spec.layer][0]
+        refuse_unknown(
+            report, column, what, (unknown + 1).tolist(), frame[column].iloc[unknown].tolist()
+        )
+        return True
+    columns = [c for c in spec.columns if c not in ("geom", parent_column)]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, [*columns, id_column, "geom"]))
+    )
+    values = [frame[c].tolist() for c in columns]
+    with built_after(conn, spec.layer), conn.cursor().copy(statement) as copy:
+        # 2-D WKB bytes, polygons as MultiPolygons: geometry_recv reads them and the column's
+        # type gives them SRID 4326
+        copy.set_types(["text"] * len(columns) + ["int4", "bytea"])
+        rows = zip(*values, parent_ids.astype(int).tolist(), frame["geom"], strict=True)
+        for row in rows:
+            copy.write_row(row)
+    report.added = len(frame)
+    return True
+
+
+@contextmanager
+def built_after(conn: psycopg.Connection, table: str) -> Iterator[None]:
+    """Load an empty table as pg_restore does: its plain indexes (GiST included) and foreign
+    keys are dropped, and made again after the rows are in from the catalog's own definitions,
+    each built once instead of row by row. Keys, unique and CHECK constraints stay in force.
+    The drop locks the table until the transaction ends."""
+    oid = conn.execute("SELECT %s::regclass::oid", (table,)).fetchone()[0]
+    indexes = conn.execute(
+        """SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE i.indrelid = %s AND NOT i.indisunique ORDER BY 1""",
+        (oid,),
+    ).fetchall()
+    keys = conn.execute(
+        """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+           WHERE conrelid = %s AND contype = 'f' ORDER BY 1""",
+        (oid,),
+    ).fetchall()
+    t = sql.Identifier(table)
+    for name, _ in indexes:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    for name, _ in keys:
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(t, sql.Identifier(name)))
+    yield
+    for _, definition in indexes:
+        conn.execute(sql.SQL(definition))
+    for name, definition in keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                t, sql.Identifier(name), sql.SQL(definition)
+            )
+        )
+
+
 def stage(conn: psycopg.Connection, spec: LayerLoad, frame: pd.DataFrame) -> sql.Identifier:
     """A temporary staging table with the row number n and the layer's columns, filled by a
     binary COPY: attributes as text, geom (2-D WKB bytes, EPSG:4326) as geometry, so nothing
@@ -148,18 +241,23 @@ def check_references(
     """Refuse rows whose codes name nothing, with their row numbers."""
     for column, what, query in REFERENCES.get(layer, ()):
         found = conn.execute(sql.SQL(query + " ORDER BY 1").format(s=staging)).fetchall()
-        if not found:
-            continue
-        rows = [int(r[0]) for r in found]
-        values = sorted({str(r[1]) for r in found})
-        shown = ", ".join(values[:10]) + (" ..." if len(values) > 10 else "")
-        report.add(
-            REFUSAL,
-            "unknown_code",
-            f"{column} {shown} names no {what}: {rows_text(rows)}",
-            rows=rows,
-            codes=values[:100],
-        )
+        if found:
+            refuse_unknown(report, column, what, [int(r[0]) for r in found], [r[1] for r in found])
+
+
+def refuse_unknown(
+    report: ImportReport, column: str, what: str, rows: list[int], values: list
+) -> None:
+    """Refuse the rows (numbered from 1) whose column names nothing."""
+    names = sorted({str(v) for v in values})
+    shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+    report.add(
+        REFUSAL,
+        "unknown_code",
+        f"{column} {shown} names no {what}: {rows_text(rows)}",
+        rows=rows,
+        codes=names[:100],
+    )
 
 
 def upsert(
@@ -209,11 +307,7 @@ def apply_code_layer(
     """Upsert a layer keyed by code; in replace mode remove the codes the file lacks."""
     table, _ = target_of(spec)
     t = sql.Identifier(table)
-    restamp = table == "grid" and bool(
-        conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM incident) OR EXISTS (SELECT 1 FROM position_fix)"
-        ).fetchone()[0]
-    )
+    restamp = table == "grid" and events_stored(conn)
     if restamp:
         # outlines before and after of grids that change (or change village), for re-stamping
         conn.execute(
@@ -252,8 +346,6 @@ def apply_code_layer(
             )
         if gone:
             _remove(conn, report, table, gone)
-    if table == "grid":
-        _grids_without_beat(conn, report, staging)
     if restamp and not report.refused:
         row = conn.execute(
             "SELECT * FROM restamp_events(ARRAY(SELECT geom FROM import_touched))"
@@ -261,18 +353,27 @@ def apply_code_layer(
         report.restamped_incidents, report.restamped_position_fixes = int(row[0]), int(row[1])
 
 
-def _grids_without_beat(
-    conn: psycopg.Connection, report: ImportReport, staging: sql.Identifier
-) -> None:
-    """Warn about imported grids that the plan in force now leaves out of every beat."""
+def events_stored(conn: psycopg.Connection) -> bool:
+    """Whether any incident or position fix is stored (grids that move must re-stamp them)."""
+    return bool(
+        conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM incident) OR EXISTS (SELECT 1 FROM position_fix)"
+        ).fetchone()[0]
+    )
+
+
+def grids_without_beat(conn: psycopg.Connection, report: ImportReport, codes: list[str]) -> None:
+    """Warn about the file's grids (codes in row order) that the plan in force now leaves out
+    of every beat."""
+    if conn.execute("SELECT plan_in_force(now()) IS NULL").fetchone()[0]:
+        return
     rows = conn.execute(
-        sql.SQL(
-            """SELECT s.n, s.code, p.code FROM {s} s JOIN grid g ON g.code = s.code
-               JOIN beat_plan p ON p.id = plan_in_force(now())
-               WHERE NOT EXISTS (SELECT 1 FROM beat_grid bg
-                                 WHERE bg.grid_id = g.id AND bg.plan_id = p.id)
-               ORDER BY s.n"""
-        ).format(s=staging)
+        """SELECT s.n, s.code, p.code FROM unnest(%s::text[]) WITH ORDINALITY AS s(code, n)
+           JOIN grid g ON g.code = s.code JOIN beat_plan p ON p.id = plan_in_force(now())
+           WHERE NOT EXISTS (SELECT 1 FROM beat_grid bg
+                             WHERE bg.grid_id = g.id AND bg.plan_id = p.id)
+           ORDER BY s.n""",
+        (codes,),
     ).fetchall()
     if rows:
         grids = [r[1] for r in rows]
@@ -566,6 +667,19 @@ def apply_layer(
     spec: LayerLoad,
     rules: LayerRules,
     frame: pd.DataFrame,
+) -> None:
+    """Stage the rows, check their references, and store them by the layer's rule (villages
+    and grids going into their empty table are copied straight in)."""
+    if spec.layer in FIRST_COPY and copy_into_empty(conn, report, spec, frame):
+        pass
+    else:
+        apply_staged(conn, report, spec, frame)
+    if spec.layer == "grid" and not report.refused:
+        grids_without_beat(conn, report, frame["code"].tolist())
+
+
+def apply_staged(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, frame: pd.DataFrame
 ) -> None:
     """Stage the rows, check their references, and store them by the layer's rule."""
     staging = stage(conn, spec, frame)
