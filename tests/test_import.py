@@ -709,3 +709,19 @@ def test_a_first_import_under_a_plan_in_force_reports_grids_in_no_beat(
     report = run(empty_db, sample_path, layer="grid")
     no_beat = [f for f in report.findings if f.check == "no_beat"]
     assert no_beat and no_beat[0].rows == list(range(1, report.rows_read + 1))
+
+
+def test_a_value_the_database_cannot_read_is_refused_with_its_rows(
+    template_url: str, sample_path: Path, tmp_path: Path
+) -> None:
+    houses = layer(sample_path, "rental_house")
+    houses["rooms"] = houses["rooms"].astype(object)
+    houses.loc[[2, 7], "rooms"] = "three"
+    path = tmp_path / "rental_house.gpkg"
+    houses.to_file(path)
+    before = checksums(template_url)
+    report = refused(template_url, path, layer="rental_house")
+    value = [r for r in report["refusals"] if r["check"] == "value"]
+    assert value[0]["rows"] == [3, 8] and value[0]["codes"] == ["rooms"]
+    assert '"three"' in value[0]["message"] and "rooms in rows 3, 8" in value[0]["message"]
+    assert checksums(template_url) == before

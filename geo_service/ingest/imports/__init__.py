@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ from geo_service.ingest.imports.checks import (
     check_geometry_types,
     check_tiling,
     repair,
+    rows_text,
 )
 from geo_service.ingest.imports.read import (
     checked_conversion,
@@ -165,9 +167,7 @@ def import_layer(
                 if snapped and not report.refused:
                     _store_snapped(conn, spec.layer, frame, snapped, report)
             except psycopg.errors.DataError as exc:
-                report.add(
-                    REFUSAL, "value", f"a value cannot be stored: {exc.diag.message_primary}"
-                )
+                _refuse_value(report, frame, exc.diag.message_primary or str(exc))
             except psycopg.errors.IntegrityError as exc:
                 report.add(
                     REFUSAL,
@@ -334,6 +334,28 @@ def _parents(
             parents = np.array([rows[0][0] if rows else ""] * n, dtype=object)
     outlines = shapely.from_wkb([bytes(wkb) for _, wkb in rows])
     return parents, dict(zip((code for code, _ in rows), outlines, strict=True))
+
+
+def _refuse_value(report: ImportReport, frame: pd.DataFrame, message: str) -> None:
+    """Refuse a value the database cannot read (a date, a number), naming the rows and columns
+    that hold it: PostgreSQL's message quotes the value, the staged rows are searched for it."""
+    quoted = re.search(r'"([^"]*)"', message)
+    rows: list[int] = []
+    columns: list[str] = []
+    if quoted:
+        for column in frame.columns.drop(["n", "geom", "h3"], errors="ignore"):
+            hits = np.flatnonzero(frame[column].to_numpy() == quoted.group(1))
+            if len(hits):
+                columns.append(str(column))
+                rows.extend(int(i) + 1 for i in hits)
+    where = f" ({', '.join(columns)} in {rows_text(sorted(set(rows)))})" if rows else ""
+    report.add(
+        REFUSAL,
+        "value",
+        f"a value cannot be stored: {message}{where}",
+        rows=sorted(set(rows)),
+        codes=columns,
+    )
 
 
 def _store_snapped(
