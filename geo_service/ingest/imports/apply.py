@@ -169,7 +169,7 @@ def built_after(conn: psycopg.Connection, table: str) -> Iterator[None]:
     """Load an empty table as pg_restore does: its plain indexes (GiST included) and foreign
     keys are dropped, and made again after the rows are in from the catalog's own definitions,
     each built once instead of row by row. Keys, unique and CHECK constraints stay in force.
-    The drop locks the table until the transaction ends."""
+    The drop locks the table until the transaction ends; a failure rolls it back with the rest."""
     oid = conn.execute("SELECT %s::regclass::oid", (table,)).fetchone()[0]
     indexes = conn.execute(
         """SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
