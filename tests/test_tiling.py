@@ -17,11 +17,6 @@ from geo_service.ingest.imports.checks import tiles_exactly
 
 
 @pytest.fixture(scope="module")
-def grids(sample_path: Path) -> gpd.GeoDataFrame:
-    return gpd.read_file(sample_path, layer="grid")
-
-
-@pytest.fixture(scope="module")
 def villages(sample_path: Path) -> dict[str, shapely.Geometry]:
     frame = gpd.read_file(sample_path, layer="village")
     return dict(zip(frame.code, frame.geometry.values, strict=True))
