@@ -124,6 +124,35 @@ def test_people_on_duty_follow_plan_and_assignment_history(
     assert changed > 0, "some answers should differ between the 2025 and 2026 plans"
 
 
+def test_a_grid_worker_covers_from_the_first_moment_up_to_not_including_the_end(
+    client: TestClient, sample_path: Path, reference: Reference
+) -> None:
+    assignments = pyogrio.read_dataframe(sample_path, layer="assignment", read_geometry=False)
+    ended = assignments[
+        (assignments["area_kind"] == "grid") & (assignments["valid_to"].fillna("") != "")
+    ]
+    assert len(ended) > 0, "the sample should replace at least one grid worker"
+    worker = ended.iloc[0]
+    grid = reference.grids[reference.grids["code"] == worker["area_code"]].iloc[0]
+    p = grid.geometry.representative_point()
+    start, end = pd.Timestamp(worker["valid_from"]), pd.Timestamp(worker["valid_to"])
+    second = pd.Timedelta(seconds=1)
+
+    def covers(moment: pd.Timestamp) -> bool:
+        body = client.get(
+            "/api/v1/lookup", params={"lon": p.x, "lat": p.y, "at": moment.isoformat()}
+        ).json()
+        assert "people" in body, body
+        return worker["person_code"] in {x["code"] for x in body["people"]}
+
+    assert [covers(m) for m in (start - second, start, end - second, end)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
 def test_cameras_that_see_the_point(client: TestClient, sample_path: Path) -> None:
     cameras = pyogrio.read_dataframe(sample_path, layer="camera")
     cameras = cameras[cameras["fov_deg"] < 360].head(40)

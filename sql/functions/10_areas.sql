@@ -5,24 +5,43 @@
 -- among the grids whose closed outline contains it; its village and beat are that grid's.
 -- Grid codes start with their village's code, so the same rule picks the lowest-coded village.
 
-CREATE OR REPLACE FUNCTION plan_in_force(at timestamptz)
-RETURNS int
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT id FROM beat_plan
+-- plan_at and grid_at hold the two rules as set-returning SQL functions: PostgreSQL inlines
+-- them into the calling statement, so a plpgsql caller (lookup_point) keeps one cached plan
+-- for the whole query. A scalar SQL function is planned again on every call (about 40 us).
+CREATE OR REPLACE FUNCTION plan_at(at timestamptz)
+RETURNS SETOF beat_plan
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1 AS $$
+    SELECT * FROM beat_plan
     WHERE status = 'published' AND effective_from <= at
     ORDER BY effective_from DESC
     LIMIT 1
 $$;
+COMMENT ON FUNCTION plan_at(timestamptz)
+    IS 'The published beat plan in force at a moment (latest effective_from at or before it); no row if none.';
+
+CREATE OR REPLACE FUNCTION plan_in_force(at timestamptz)
+RETURNS int
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT id FROM plan_at(at)
+$$;
 COMMENT ON FUNCTION plan_in_force(timestamptz)
     IS 'Id of the published beat plan in force at a moment (latest effective_from at or before it), or NULL.';
+
+CREATE OR REPLACE FUNCTION grid_at(p geometry)
+RETURNS SETOF grid
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1 AS $$
+    SELECT * FROM grid
+    WHERE ST_Intersects(geom, p)
+    ORDER BY code
+    LIMIT 1
+$$;
+COMMENT ON FUNCTION grid_at(geometry)
+    IS 'The grid a point (EPSG:4326) belongs to: the lowest-coded grid whose closed outline contains it; no row outside.';
 
 CREATE OR REPLACE FUNCTION grid_at_point(p geometry)
 RETURNS int
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT id FROM grid
-    WHERE ST_Intersects(geom, p)
-    ORDER BY code
-    LIMIT 1
+    SELECT id FROM grid_at(p)
 $$;
 COMMENT ON FUNCTION grid_at_point(geometry)
     IS 'Id of the grid a point (EPSG:4326) belongs to: the lowest-coded grid whose closed outline contains it.';
