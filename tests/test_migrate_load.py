@@ -52,3 +52,14 @@ def test_a_load_that_fails_changes_nothing(
 def test_missing_file_is_a_clear_error(empty_db: str, tmp_path: Path) -> None:
     with connect(empty_db) as conn, pytest.raises(InvalidParameter, match="geo-service sample"):
         load_jurisdiction(conn, tmp_path / "nope.gpkg")
+
+
+def test_a_load_leaves_planner_statistics(database_url: str) -> None:
+    with connect(database_url) as conn:
+        analysed = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = 'public'"
+            )
+        }
+    assert {"grid", "assignment", "person", "water_body", "incident"} <= analysed
