@@ -113,6 +113,17 @@ def test_healthz_reports_postgis(client: TestClient) -> None:
     assert body["stations_loaded"] == 1
 
 
+def test_benchmark_baselines_answer_and_only_the_floor_asks_the_database(
+    client: TestClient,
+) -> None:
+    pool = client.app.state.pool
+    asked = pool.get_stats().get("requests_num", 0)
+    assert client.get("/ping").json() == {"ok": True}
+    assert pool.get_stats().get("requests_num", 0) == asked
+    assert client.get("/ping/db").json() == {"ok": True}
+    assert pool.get_stats().get("requests_num", 0) == asked + 1
+
+
 ODD_VALUES = [
     "",
     " ",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from geo_service.db import pooled
+
 router = APIRouter(tags=["health"])
 
 
@@ -29,4 +31,14 @@ async def healthz(request: Request) -> JSONResponse:
 @router.get("/ping", summary="Trivial endpoint (benchmark baseline)", include_in_schema=False)
 async def ping() -> JSONResponse:
     """Answers without touching the database: the baseline the lookup benchmark compares to."""
+    return JSONResponse({"ok": True})
+
+
+@router.get("/ping/db", summary="One trivial SQL call (benchmark floor)", include_in_schema=False)
+async def ping_db(request: Request) -> JSONResponse:
+    """One `SELECT 1` through the pool: the least any endpoint that asks the database costs,
+    the floor the lookup benchmark shows under the lookup."""
+    async with pooled(request.app.state.pool) as conn:
+        cur = await conn.execute("SELECT 1")
+        await cur.fetchone()
     return JSONResponse({"ok": True})
