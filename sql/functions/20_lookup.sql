@@ -52,7 +52,8 @@ BEGIN
         'people', (
             -- only the three areas' own indexes (a bitmap OR) can serve this, whatever the
             -- statistics: roles and "in force" are written so that the exclusion
-            -- constraint's index over every assignment cannot take them (it held 5 ms)
+            -- constraint's index over every assignment cannot take them (9-12 ms a lookup
+            -- at the large scale when the planner had no statistics)
             SELECT coalesce(json_agg(json_build_object(
                        'code', pe.code, 'name', pe.name, 'role', a.role, 'phone', pe.phone,
                        'area_kind', a.area_kind, 'valid_from', a.valid_from)
