@@ -670,9 +670,7 @@ def apply_layer(
 ) -> None:
     """Stage the rows, check their references, and store them by the layer's rule (villages
     and grids going into their empty table are copied straight in)."""
-    if spec.layer in FIRST_COPY and copy_into_empty(conn, report, spec, frame):
-        pass
-    else:
+    if not (spec.layer in FIRST_COPY and copy_into_empty(conn, report, spec, frame)):
         apply_staged(conn, report, spec, frame)
     if spec.layer == "grid" and not report.refused:
         grids_without_beat(conn, report, frame["code"].tolist())
