@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Grid-and-beat map service (网格警格地图服务)",
-        version="0.1.0",
+        version=version("geo-service"),
         description="Who covers this point: village, grid, beat, officers, grid workers, "
         "cameras and rescue markers, as of any moment.",
         lifespan=lifespan,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from geo_service.db import Connection
 from geo_service.moments import parse_moment
-from geo_service.routers.lookup import AT_DOC
+from geo_service.routers.params import AtQuery, PlanQuery
 from geo_service.services.areas import AreaKind, area_details, person_coverage
 
 router = APIRouter(prefix="/api/v1", tags=["areas"])
@@ -20,8 +20,8 @@ async def area(
     conn: Connection,
     kind: Annotated[AreaKind, Path(description="station, village, grid or beat")],
     code: Annotated[str, Path(max_length=64)],
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
-    plan: Annotated[str | None, Query(description="Beat plan code (beats only)")] = None,
+    at: AtQuery = None,
+    plan: PlanQuery = None,
 ) -> Response:
     """A GeoJSON Feature: outline, area in km², people assigned at the moment, counts of rentals,
     cameras, markers and last-30-day incidents, and neighbours that share a border."""
@@ -33,7 +33,7 @@ async def area(
 async def coverage(
     conn: Connection,
     code: Annotated[str, Path(max_length=64, description="Person code, e.g. P00001")],
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
+    at: AtQuery = None,
 ) -> Response:
     """The areas a person is assigned to at the moment, with counts of rentals, cameras, markers
     and last-30-day incidents, and the whole assignment history."""

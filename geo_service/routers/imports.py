@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from geo_service.db import connect
 from geo_service.errors import InvalidParameter, PayloadTooLarge
 from geo_service.ingest.imports import IMPORT_LAYERS, import_layer, parse_mapping
+from geo_service.routers.params import AppSettings
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -30,6 +31,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 )
 async def create_import(
     request: Request,
+    settings: AppSettings,
     file: Annotated[
         UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, KML or CSV")
     ],
@@ -44,7 +46,6 @@ async def create_import(
     """Read, convert and check the file, and store the layer in one transaction; answers the
     report (counts, repairs, snapped slivers, warnings). A refused file changes nothing and
     answers 422 with the report."""
-    settings = request.app.state.settings
     limit = settings.import_max_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:

@@ -13,6 +13,7 @@ from starlette.background import BackgroundTask
 
 from geo_service.db import Connection
 from geo_service.moments import parse_moment
+from geo_service.routers.params import OutputCrsQuery, PlanQuery
 from geo_service.services.export import (
     FORMATS,
     export_filename,
@@ -28,7 +29,6 @@ AT_DOC = (
     "ISO 8601 moment (station time without an offset): beats and beat grids of the plan in "
     "force then, assignments in force then. Default: every plan, the whole history."
 )
-CRS_DOC = "Output CRS: EPSG:4326 (default), any EPSG code (EPSG:4490, EPSG:4549, ...), gcj02, bd09."
 
 
 @router.get(
@@ -47,8 +47,8 @@ async def download_layer(
     layer: Annotated[str, Path(description=f"One of: {', '.join(LAYERS)}")],
     format: Annotated[str, Path(description=f"One of: {', '.join(FORMATS)}")],
     at: Annotated[str | None, Query(description=AT_DOC)] = None,
-    plan: Annotated[str | None, Query(description="Beat plan code (beat, beat_grid)")] = None,
-    crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
+    plan: PlanQuery = None,
+    crs: OutputCrsQuery = None,
 ) -> FileResponse:
     """The layer's features with exactly the columns of the layer contract (the sample
     GeoPackage's), ready for QGIS, GIS desktop software or a spreadsheet. Layers without geometry

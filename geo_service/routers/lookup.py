@@ -12,13 +12,11 @@ from geo_service.crs import parse_crs
 from geo_service.db import pooled
 from geo_service.errors import PayloadTooLarge
 from geo_service.moments import parse_moment
+from geo_service.routers.params import AppSettings, AtQuery, CrsQuery
 from geo_service.services.batch import grid_index, located_chunks, parse_batch
 from geo_service.services.lookup import lookup_point
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"])
-
-AT_DOC = "ISO 8601 moment; without an offset, station time (UTC+8). Default: now."
-CRS_DOC = "CRS of lon/lat: EPSG:4326 (default), EPSG:4490, gcj02 or bd09."
 
 
 @router.get(
@@ -28,14 +26,14 @@ CRS_DOC = "CRS of lon/lat: EPSG:4326 (default), EPSG:4490, gcj02 or bd09."
 )
 async def lookup(
     request: Request,
+    settings: AppSettings,
     lon: Annotated[float, Query(description="Longitude (degrees)")],
     lat: Annotated[float, Query(description="Latitude (degrees)")],
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
-    crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
+    at: AtQuery = None,
+    crs: CrsQuery = None,
 ) -> Response:
     """Village, grid, beat and plan; the people covering the point with contacts; cameras that
     see it; the nearest working rescue markers within 500 m; water bodies within 200 m."""
-    settings = request.app.state.settings
     input_crs, moment = parse_crs(crs), parse_moment(at)
     # the hot path: a connection is taken only once the parameters are known to be good
     async with pooled(request.app.state.pool) as conn:
@@ -66,13 +64,13 @@ async def lookup(
 )
 async def lookup_batch(
     request: Request,
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
-    crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
+    settings: AppSettings,
+    at: AtQuery = None,
+    crs: CrsQuery = None,
 ) -> StreamingResponse:
     """Send a CSV with lon and lat columns (and optionally id), or a GeoJSON FeatureCollection
     of points; each point streams back, in order, with its village, grid and beat codes (CSV for
     CSV, GeoJSON for GeoJSON). Points outside the jurisdiction get empty codes."""
-    settings = request.app.state.settings
     moment, input_crs = parse_moment(at), parse_crs(crs)
     body = await _read_body(request, settings.batch_max_bytes)
     # parsing and assigning a million points is CPU work: keep it off the event loop

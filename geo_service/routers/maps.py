@@ -13,12 +13,20 @@ from starlette.concurrency import run_in_threadpool
 from geo_service.db import Connection
 from geo_service.errors import NotFound
 from geo_service.maps.animation import animation_page
-from geo_service.maps.base import Lang, lang_links, render
+from geo_service.maps.base import lang_links, render
 from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
 from geo_service.maps.overview import overview_page
 from geo_service.moments import parse_moment
-from geo_service.routers.lookup import AT_DOC
+from geo_service.routers.params import (
+    AppSettings,
+    AtQuery,
+    BboxQuery,
+    BeatQuery,
+    Lang,
+    LangQuery,
+    VillageQuery,
+)
 from geo_service.services.incidents import (
     MAX_WINDOW_DAYS,
     IncidentFilter,
@@ -33,10 +41,10 @@ from geo_service.services.maps import (
     parse_bbox,
     parse_layers,
 )
+from geo_service.settings import Settings
 
 router = APIRouter(tags=["maps"])
 
-LangQuery = Annotated[Lang, Query(description="zh (default) or en")]
 GEOJSON = "application/geo+json"
 
 
@@ -57,10 +65,8 @@ async def incident_filter_of(
         list[str] | None,
         Query(description="Incident categories, repeated or comma-separated (default all)"),
     ] = None,
-    beat: Annotated[
-        str | None, Query(max_length=64, description="Beat code (as in force at each incident)")
-    ] = None,
-    village: Annotated[str | None, Query(max_length=64, description="Village code")] = None,
+    beat: BeatQuery = None,
+    village: VillageQuery = None,
     hours: Annotated[
         str | None, Query(max_length=100, description="Station hours, e.g. 0-6,22,23")
     ] = None,
@@ -90,9 +96,9 @@ def _links(request: Request, lang: Lang) -> str:
     return lang_links(lang, request.url.path, list(request.query_params.multi_items()))
 
 
-async def _page(request: Request, m: object) -> HTMLResponse:
+async def _page(settings: Settings, m: object) -> HTMLResponse:
     """Render off the event loop (Folium builds large strings)."""
-    page = await run_in_threadpool(render, m, settings=request.app.state.settings)
+    page = await run_in_threadpool(render, m, settings=settings)
     return HTMLResponse(page)
 
 
@@ -107,37 +113,42 @@ def _json(body: object, media_type: str = "application/json") -> Response:
 async def overview_map(
     request: Request,
     conn: Connection,
+    settings: AppSettings,
     lang: LangQuery = "zh",
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
+    at: AtQuery = None,
 ) -> HTMLResponse:
     """Villages, grids, beats, water, markers by status, rentals, cameras and work points, each
     a layer; tooltips name the people responsible; a click anywhere shows the lookup answer."""
-    settings = request.app.state.settings
     m, _ = await overview_page(
         conn, settings=settings, lang=lang, at=parse_moment(at), links=_links(request, lang)
     )
-    return await _page(request, m)
+    return await _page(settings, m)
 
 
 @router.get("/maps/heatmap", response_class=HTMLResponse, summary="Incident heatmap")
 async def heatmap_map(
-    request: Request, conn: Connection, flt: Filter, lang: LangQuery = "zh"
+    request: Request,
+    conn: Connection,
+    settings: AppSettings,
+    flt: Filter,
+    lang: LangQuery = "zh",
 ) -> HTMLResponse:
     """Incidents aggregated per H3 cell in PostGIS (at most ~50,000 weighted points)."""
     m, _ = await heatmap_page(
         conn,
-        settings=request.app.state.settings,
+        settings=settings,
         lang=lang,
         flt=flt,
         links=_links(request, lang),
     )
-    return await _page(request, m)
+    return await _page(settings, m)
 
 
 @router.get("/maps/hexagons", response_class=HTMLResponse, summary="H3 hexagon map")
 async def hexagon_map(
     request: Request,
     conn: Connection,
+    settings: AppSettings,
     flt: Filter,
     lang: LangQuery = "zh",
     resolution: Resolution = 8,
@@ -145,19 +156,20 @@ async def hexagon_map(
     """Incidents per H3 cell, with change against the previous period of the same length."""
     m, _ = await hexagon_page(
         conn,
-        settings=request.app.state.settings,
+        settings=settings,
         lang=lang,
         flt=flt,
         resolution=resolution,
         links=_links(request, lang),
     )
-    return await _page(request, m)
+    return await _page(settings, m)
 
 
 @router.get("/maps/animation", response_class=HTMLResponse, summary="Incidents by hour or weekday")
 async def animation_map(
     request: Request,
     conn: Connection,
+    settings: AppSettings,
     flt: Filter,
     lang: LangQuery = "zh",
     by: Annotated[Literal["hour", "weekday"], Query(description="hour or weekday")] = "hour",
@@ -165,24 +177,24 @@ async def animation_map(
     """An animated heatmap, one frame per station hour (0..23) or ISO weekday."""
     m, _ = await animation_page(
         conn,
-        settings=request.app.state.settings,
+        settings=settings,
         lang=lang,
         flt=flt,
         by=by,
         links=_links(request, lang),
     )
-    return await _page(request, m)
+    return await _page(settings, m)
 
 
 @router.get("/maps/tiles/{z}/{x}/{y}", summary="Tiles of the configured MBTiles file")
 async def mbtiles_tile(
-    request: Request,
+    settings: AppSettings,
     z: Annotated[int, Path(ge=0, le=24)],
     x: Annotated[int, Path(ge=0)],
     y: Annotated[int, Path(ge=0)],
 ) -> Response:
     """One XYZ tile from ``MAP_MBTILES_PATH`` (MBTiles rows are TMS: y is flipped)."""
-    path = request.app.state.settings.map_mbtiles_path
+    path = settings.map_mbtiles_path
     if not path:
         raise NotFound("No MBTiles file is configured (MAP_MBTILES_PATH).", parameter="z")
 
@@ -232,14 +244,12 @@ async def incidents_hourly(conn: Connection, flt: Filter) -> Response:
 @router.get("/api/v1/overview/layers", summary="The overview map's layers")
 async def overview_data(
     conn: Connection,
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
+    at: AtQuery = None,
     layers: Annotated[
         str | None,
         Query(max_length=200, description=f"Comma-separated, of {', '.join(OVERVIEW_LAYERS)}"),
     ] = None,
-    bbox: Annotated[
-        str | None, Query(max_length=100, description="west,south,east,north (WGS 84)")
-    ] = None,
+    bbox: BboxQuery = None,
     limit: Annotated[
         int | None, Query(ge=1, le=100_000, description="At most this many features a layer")
     ] = None,

@@ -12,14 +12,15 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from geo_service.routers.params import AppSettings, LangQuery
+
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def landing(request: Request) -> HTMLResponse:
+async def landing(settings: AppSettings, lang: LangQuery = "zh") -> HTMLResponse:
     """Landing page, in Chinese by default and English with ?lang=en."""
-    lang = "en" if request.query_params.get("lang") == "en" else "zh"
-    return HTMLResponse(_page(request.app.state.settings.web_map_dir / "templates", lang))
+    return HTMLResponse(_page(settings.web_map_dir / "templates", lang))
 
 
 @lru_cache(maxsize=8)

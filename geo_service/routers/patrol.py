@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from geo_service.db import Connection
 from geo_service.maps.base import html_response
 from geo_service.maps.patrol import patrol_page
 from geo_service.moments import parse_moment
+from geo_service.routers.params import AppSettings, LangQuery
 from geo_service.services.patrol import patrol_cells, patrol_coverage
 
 router = APIRouter(tags=["patrol"])
@@ -26,7 +27,6 @@ TO_DOC = (
     "latest position fix."
 )
 PLAN_DOC = "Beat plan code. Default: the plan in force at the end of the period."
-LANG_DOC = "Language of the page: zh (default) or en."
 
 
 def _moment(text: str | None, name: str) -> datetime | None:
@@ -72,18 +72,17 @@ async def cells(
 
 @router.get("/maps/patrol", response_class=HTMLResponse, summary="Patrol coverage map")
 async def patrol_map(
-    request: Request,
     conn: Connection,
+    settings: AppSettings,
     start: Annotated[str | None, Query(alias="from", description=FROM_DOC)] = None,
     end: Annotated[str | None, Query(alias="to", description=TO_DOC)] = None,
     plan: Annotated[str | None, Query(max_length=64, description=PLAN_DOC)] = None,
     beat: Annotated[
         str | None, Query(max_length=64, description="Show all cells of a beat")
     ] = None,
-    lang: Annotated[Literal["zh", "en"], Query(description=LANG_DOC)] = "zh",
+    lang: LangQuery = "zh",
 ) -> HTMLResponse:
     """Beats with their visited cells coloured by time since the last visit, and a table."""
-    settings = request.app.state.settings
     m = await patrol_page(
         conn,
         settings=settings,

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from geo_service.db import Connection
 from geo_service.errors import InvalidParameter, NotFound
 from geo_service.moments import parse_moment
+from geo_service.routers.params import PlanQuery
 from geo_service.services.incidents import CATEGORIES, parse_categories
 from geo_service.services.ogc import parse_datetime
 from geo_service.services.tiles import TILE_LAYERS, tile_layer, vector_tile
@@ -44,7 +45,7 @@ async def tile(
         str | None,
         Query(description=f"Incident categories, comma-separated: {', '.join(CATEGORIES)}"),
     ] = None,
-    plan: Annotated[str | None, Query(description="Beat plan code (beat tiles)")] = None,
+    plan: PlanQuery = None,
 ) -> Response:
     """The features of a layer in tile z/x/y (Web Mercator, 4096 units), clipped with a buffer,
     with the layer's attributes; 204 when the tile is empty."""

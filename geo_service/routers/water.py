@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from geo_service.db import Connection
 from geo_service.maps.base import html_response
 from geo_service.maps.water import water_page
 from geo_service.moments import parse_moment
-from geo_service.routers.lookup import AT_DOC
+from geo_service.routers.params import AppSettings, AtQuery, LangQuery
 from geo_service.services.water import marker_status, shore_gaps
 
 router = APIRouter(tags=["water"])
@@ -24,39 +24,38 @@ DueDays = Annotated[int | None, Query(gt=0, le=3650, description=DUE_DOC)]
 
 
 @router.get("/api/v1/water/shore-gaps", summary="Shore out of reach of a working rescue pole")
-async def gaps(request: Request, conn: Connection, distance_m: Distance = None) -> Response:
+async def gaps(conn: Connection, settings: AppSettings, distance_m: Distance = None) -> Response:
     """GeoJSON of the stretches of water-body shore farther than ``distance_m`` from every
     working (status ok) rescue pole, with lengths in metres (EPSG:4549) per water body."""
-    distance = distance_m or request.app.state.settings.shore_gap_m
+    distance = distance_m or settings.shore_gap_m
     body = await shore_gaps(conn, distance_m=distance)
     return Response(orjson.dumps(body), media_type="application/geo+json")
 
 
 @router.get("/api/v1/water/markers", summary="Water markers by status and inspection age")
 async def markers(
-    request: Request,
     conn: Connection,
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
+    settings: AppSettings,
+    at: AtQuery = None,
     due_days: DueDays = None,
 ) -> Response:
     """Every water marker with its status, days since its last inspection at ``at`` and whether
     an inspection is due, as GeoJSON."""
-    due = due_days or request.app.state.settings.inspection_due_days
+    due = due_days or settings.inspection_due_days
     body = await marker_status(conn, at=parse_moment(at), due_days=due)
     return Response(orjson.dumps(body), media_type="application/geo+json")
 
 
 @router.get("/maps/water", response_class=HTMLResponse, summary="Water-safety map")
 async def water_map(
-    request: Request,
     conn: Connection,
+    settings: AppSettings,
     distance_m: Distance = None,
-    at: Annotated[str | None, Query(description=AT_DOC)] = None,
+    at: AtQuery = None,
     due_days: DueDays = None,
-    lang: Annotated[Literal["zh", "en"], Query(description="zh (default) or en")] = "zh",
+    lang: LangQuery = "zh",
 ) -> HTMLResponse:
     """Markers by status and inspection age, the reach of working poles and the shore gaps."""
-    settings = request.app.state.settings
     m = await water_page(
         conn,
         settings=settings,

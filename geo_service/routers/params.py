@@ -1,0 +1,43 @@
+"""Request parameters shared by several routers, declared once, and the settings dependency."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query, Request
+
+from geo_service.settings import Settings
+
+Lang = Literal["zh", "en"]
+
+AT_DOC = "ISO 8601 moment; without an offset, station time (UTC+8). Default: now."
+CRS_DOC = "CRS of lon/lat: EPSG:4326 (default), EPSG:4490, gcj02 or bd09."
+OUTPUT_CRS_DOC = (
+    "Output CRS: EPSG:4326 (default), any EPSG code (EPSG:4490, EPSG:4549, ...), gcj02, bd09."
+)
+PLAN_DOC = "Beat plan code. Default: the plan in force at the moment asked about."
+BEAT_DOC = "Beat code. Default: every beat of the plan."
+FROM_DOC = "Start of the period (ISO 8601; without an offset, station time)."
+TO_DOC = "End of the period, exclusive (ISO 8601)."
+
+AtQuery = Annotated[str | None, Query(description=AT_DOC)]
+PlanQuery = Annotated[str | None, Query(max_length=64, description=PLAN_DOC)]
+BeatQuery = Annotated[str | None, Query(max_length=64, description=BEAT_DOC)]
+VillageQuery = Annotated[str | None, Query(max_length=64, description="Village code")]
+LangQuery = Annotated[Lang, Query(description="Language of the page: zh (default) or en")]
+CrsQuery = Annotated[str | None, Query(max_length=32, description=CRS_DOC)]
+OutputCrsQuery = Annotated[str | None, Query(max_length=32, description=OUTPUT_CRS_DOC)]
+BboxQuery = Annotated[
+    str | None, Query(max_length=100, description="west,south,east,north (WGS 84)")
+]
+FromQuery = Annotated[str | None, Query(alias="from", description=FROM_DOC)]
+ToQuery = Annotated[str | None, Query(alias="to", description=TO_DOC)]
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings the app was built with (create_app passes them down)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(settings_of)]
