@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,7 +46,7 @@ _CATEGORY_SOURCES: dict[str, dict[str, float]] = {
 
 # Hour-of-day rhythm (00..23) per category: night low, evening peaks, rush hours for traffic.
 _HOURS_BASE = [2, 1, 1, 1, 1, 2, 4, 7, 9, 9, 9, 9, 8, 8, 9, 9, 9, 10, 11, 12, 12, 10, 7, 4]
-_HOURS: dict[str, list[float]] = {
+_HOURS: dict[str, Sequence[float]] = {
     "theft": [3, 3, 2, 2, 1, 1, 2, 4, 6, 8, 9, 9, 8, 8, 9, 9, 9, 10, 10, 10, 9, 8, 6, 4],
     "fraud": [1, 1, 0.5, 0.5, 0.5, 0.5, 1, 3, 7, 10, 11, 11, 9, 9, 11, 11, 10, 9, 8, 8, 7, 5, 3, 2],
     "dispute": [4, 3, 2, 1, 1, 1, 2, 3, 5, 6, 7, 7, 7, 7, 7, 7, 8, 10, 13, 15, 15, 13, 9, 6],
@@ -94,7 +95,9 @@ def build_incidents(
     base_day = np.array(_WEEKDAY)[weekday]
     base_day *= 1.0 + 0.12 * np.cos(2 * np.pi * (day - 270) / 365.0)  # a little busier in summer
     festival = (dates >= np.datetime64("2026-02-10")) & (dates <= np.datetime64("2026-02-24"))
-    xs, ts, cats = [], [], []
+    xs: list[np.ndarray] = []
+    ts: list[np.ndarray] = []
+    cats: list[np.ndarray] = []
     cat_names = list(_CATEGORY_SHARE)
     bar = tqdm(total=params.incidents, desc="incidents", disable=not progress, leave=False)
     for ci, cat in enumerate(cat_names):
@@ -134,12 +137,12 @@ def build_incidents(
     bar.close()
     xy = np.vstack(xs)
     t = np.concatenate(ts)
-    cat = np.concatenate(cats)
+    category = np.concatenate(cats)
     order = np.lexsort((rng.random(len(t)), t))
-    xy, t, cat = xy[order], t[order], cat[order]
+    xy, t, category = xy[order], t[order], category[order]
     n = len(t)
     status = np.full(n, "closed", dtype=object)
-    np_mask = cat == "non_police"
+    np_mask = category == "non_police"
     status[np_mask & (rng.random(n) < 0.9)] = "diverted"
     recent = (t >= epoch(END_OF_DATA) - 3 * 3600) & ~np_mask
     status[recent] = rng.choice(
@@ -156,7 +159,7 @@ def build_incidents(
         {
             "call_no": call_no,
             "received_at": list(iso(t)),
-            "category": cat.tolist(),
+            "category": category.tolist(),
             "status": status.tolist(),
         },
     )

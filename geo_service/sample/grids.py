@@ -159,7 +159,7 @@ def make_contiguous(
         comp_label = np.full(n, -1)
         comp_label[comp] = labels
         roots = np.flatnonzero(comp_label >= 0)
-        best = {}
+        best: dict[int, int] = {}
         for r in roots[np.argsort(-comp_area[roots], kind="stable")]:
             best.setdefault(int(comp_label[r]), int(r))
         stray = np.array([r for r in roots if best[int(comp_label[r])] != r], dtype=np.int64)
@@ -176,7 +176,7 @@ def make_contiguous(
         uniq, inv = np.unique(key, return_inverse=True)
         tot = np.bincount(inv.ravel(), weights=ww[m])
         piece, lab = uniq // (labels.max() + 1), uniq % (labels.max() + 1)
-        choice = {}
+        choice: dict[int, int] = {}
         ranked = sorted(
             zip(piece.tolist(), lab.tolist(), tot.tolist(), strict=True),
             key=lambda x: (x[0], -x[2], x[1]),

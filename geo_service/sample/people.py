@@ -232,7 +232,7 @@ def build_people(
     the last published plan.
     """
     roles: list[str] = []
-    assign: list[tuple[int, str, str, str, str | None, str, str | None]] = []
+    assign: list[tuple[int, str, str, str, str | None, str | None, str | None]] = []
     plans = list(beats.plans)
     published = [p for p in plans if PLAN_META[p][1] == "published"]
     eff = {p: PLAN_META[p][2] for p in published}

@@ -150,7 +150,7 @@ def _mixture_points(
     world: World,
     sources: list[tuple[np.ndarray, float, float]],
     n: int,
-    water,
+    water: Geometry | None,
 ) -> np.ndarray:
     """n points from a mixture of Gaussian clouds around anchor sets, inside and on land."""
     w = np.array([s[2] for s in sources])

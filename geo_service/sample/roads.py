@@ -71,7 +71,7 @@ def build_tracks(rng: np.random.Generator, world: World) -> list[tuple[str, str,
     region = world.station_m.buffer(-10.0)
     still = [g for _, kind, g in world.water if kind in ("pond", "reservoir", "lake")]
     blocked = shapely.union_all([shapely.buffer(g, 5.0) for g in still]) if still else None
-    out = []
+    out: list[tuple[str, str, LineString]] = []
     for v, p in enumerate(world.village_seed_m):
         if world.village_kind[v] == "community":
             continue

@@ -5,9 +5,10 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 import pyproj
 import shapely
 from shapely import Geometry
@@ -113,27 +114,39 @@ class Frame:
         self._to_m = pyproj.Transformer.from_crs(STORAGE_CRS, METRIC_CRS, always_xy=True)
         self._to_ll = pyproj.Transformer.from_crs(METRIC_CRS, STORAGE_CRS, always_xy=True)
 
-    def to_m(self, xy: np.ndarray) -> np.ndarray:
+    def to_m(self, xy: npt.ArrayLike) -> np.ndarray:
         """Lon/lat rows to metric rows."""
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         x, y = self._to_m.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    def to_ll(self, xy: np.ndarray) -> np.ndarray:
+    def to_ll(self, xy: npt.ArrayLike) -> np.ndarray:
         """Metric rows to lon/lat rows."""
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         x, y = self._to_ll.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
+    @overload
+    def geom_to_m(self, geom: np.ndarray) -> np.ndarray: ...
+    @overload
+    def geom_to_m(self, geom: Geometry) -> Geometry: ...
     def geom_to_m(self, geom: Geometry | np.ndarray) -> Geometry | np.ndarray:
         """A geometry (or array of them) from lon/lat to metric."""
         return shapely.transform(geom, self.to_m)
 
+    @overload
+    def geom_to_ll(self, geom: np.ndarray) -> np.ndarray: ...
+    @overload
+    def geom_to_ll(self, geom: Geometry) -> Geometry: ...
     def geom_to_ll(self, geom: Geometry | np.ndarray) -> Geometry | np.ndarray:
         """A geometry (or array of them) from metric to lon/lat."""
         return shapely.transform(geom, self.to_ll)
 
 
+@overload
+def quantise(geom: np.ndarray) -> np.ndarray: ...
+@overload
+def quantise(geom: Geometry) -> Geometry: ...
 def quantise(geom: Geometry | np.ndarray) -> Geometry | np.ndarray:
     """Round every vertex to the 2**-24 degree lattice, vertex by vertex (shared stay shared)."""
     return shapely.transform(geom, lambda c: np.round(c * 2.0**24) / 2.0**24)
