@@ -25,7 +25,7 @@ web_map/node_modules/.installed: web_map/package.json web_map/package-lock.json
 	npm ci --prefix web_map --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(SAMPLE): $(VENV)/.installed geo_service/ingest/sample.py
+$(SAMPLE): $(VENV)/.installed $(wildcard geo_service/sample/*.py)
 	$(BIN)/geo-service sample --seed $(SEED)
 
 run: setup $(SAMPLE)

@@ -24,8 +24,8 @@ from pyproj import Transformer
 
 from geo_service.db import connect, create_database, migrate
 from geo_service.ingest.load import database_is_empty, load_jurisdiction
-from geo_service.ingest.sample import generate_sample
 from geo_service.moments import STATION_TZ
+from geo_service.sample import generate_sample
 from geo_service.services.batch import GridIndex, assign
 from geo_service.services.patrol import H3_RESOLUTION, refresh_grid_cells
 from geo_service.settings import REPO_ROOT, load_settings

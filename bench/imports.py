@@ -21,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from bench.run import ensure_tool
 from geo_service.db import connect, create_database, drop_database, migrate
 from geo_service.ingest.imports import import_layer
-from geo_service.ingest.sample import generate_sample
+from geo_service.sample import generate_sample
 from geo_service.settings import REPO_ROOT, load_settings
 
 GOAL = 2.0

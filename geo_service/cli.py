@@ -44,7 +44,7 @@ def sample_command(
     out: Annotated[Path | None, typer.Option(help="Folder to write to.")] = None,
 ) -> None:
     """Write the deterministic sample jurisdiction as a GeoPackage."""
-    from geo_service.ingest.sample import generate_sample
+    from geo_service.sample import generate_sample
 
     if scale not in ("small", "large"):
         typer.echo(f"error: --scale must be small or large, not {scale!r}", err=True)

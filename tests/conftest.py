@@ -15,8 +15,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from geo_service.db import connect, create_database, drop_database, migrate
 from geo_service.ingest.load import load_jurisdiction
-from geo_service.ingest.sample import generate_sample
 from geo_service.main import create_app
+from geo_service.sample import generate_sample
 from geo_service.settings import REPO_ROOT, Settings
 from tests.browser import browser, live_url  # noqa: F401  (fixtures for every page test)
 from tests.reference import Reference

@@ -14,7 +14,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo_service.ingest.sample import REFERENCE_DIR, generate_sample
+from geo_service.sample import REFERENCE_DIR, generate_sample
 
 REL = 1e-9
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")

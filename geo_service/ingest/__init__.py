@@ -1,1 +1,1 @@
-"""Importers of boundary, asset and event data, and the sample generator."""
+"""Importers of boundary, asset and event data, and the loader of jurisdiction GeoPackages."""
