@@ -173,10 +173,9 @@ def test_hexagon_counts_match_h3py_with_the_previous_period(client, incidents, r
     assert fc["incidents"] == sum(now.values()) > 0
     # the same counts by a pandas groupby over the cells of the window's incidents
     inside = window(incidents, START, END)
+    xy = zip(inside.lon, inside.lat, strict=True)
     by_cell = (
-        inside.assign(cell=[h3.latlng_to_cell(y, x, res) for x, y in zip(inside.lon, inside.lat)])
-        .groupby("cell")
-        .size()
+        inside.assign(cell=[h3.latlng_to_cell(y, x, res) for x, y in xy]).groupby("cell").size()
     )
     shown = {c: p["incidents"] for c, p in got.items() if p["incidents"]}
     assert shown == {int(c): int(n) for c, n in by_cell.items()}
