@@ -87,16 +87,18 @@ def test_migration_010_fills_the_cells_of_incidents_stored_before_it(
     create_database(url)
     try:
         migrate(url, old.parent)
-        with connect(url) as conn:
-            with conn.cursor().copy(
+        with (
+            connect(url) as conn,
+            conn.cursor().copy(
                 "COPY incident (call_no, received_at, category, status, geom, h3) FROM STDIN"
-            ) as copy:
-                for i, row in source.iterrows():
-                    lon, lat = xy[i]
-                    cell = h3.latlng_to_cell(lat, lon, 10)
-                    copy.write_row(
-                        (row.call_no, row.received_at, row.category, row.status, ewkb[i], cell)
-                    )
+            ) as copy,
+        ):
+            for i, row in source.iterrows():
+                lon, lat = xy[i]
+                cell = h3.latlng_to_cell(lat, lon, 10)
+                copy.write_row(
+                    (row.call_no, row.received_at, row.category, row.status, ewkb[i], cell)
+                )
         assert migrate(url, REPO_ROOT / "sql")[0] == "010_incident_cells.sql"
         with connect(url) as conn:
             stored = conn.execute("SELECT call_no, h3_r7, h3_r8, h3_r9, h3 FROM incident")
