@@ -3,7 +3,8 @@
 Run with `python -m bench.maps --scale large` (1,000,000 incidents). For a 30-day and a 365-day
 window ending with the latest incident, it times the service functions that build each page
 (aggregation in PostGIS, Folium map, rendered HTML) and the data answer, against a bare
-`SELECT h3_parent(h3, r), count(*) ... GROUP BY 1` over the same rows and cells, in the same run.
+`SELECT h3_r<r>, count(*) ... GROUP BY 1` (the stored cells at r) over the same rows, in the
+same run.
 Goals: at most 3x the bare aggregation, under 2 MB of HTML and data per page.
 """
 
@@ -19,8 +20,10 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg import sql
 
 from bench.run import bench_database
+from geo_service.cells import INCIDENT_CELL_COLUMNS
 from geo_service.maps.base import render
 from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
@@ -28,8 +31,8 @@ from geo_service.moments import STATION_TZ
 from geo_service.services.incidents import IncidentFilter
 from geo_service.settings import load_settings
 
-BARE = (
-    "SELECT h3_parent(h3, %(res)s) AS cell, count(*) FROM incident "
+BARE = sql.SQL(
+    "SELECT {} AS cell, count(*) FROM incident "
     "WHERE received_at >= %(t0)s AND received_at < %(t1)s GROUP BY 1"
 )
 RATIO_GOAL = 3.0
@@ -94,7 +97,8 @@ async def run(url: str, *, repeat: int, resolution: int) -> None:
 
 
 async def _bare(conn: psycopg.AsyncConnection, res: int, t0: Any, t1: Any) -> list[tuple]:
-    cur = await conn.execute(BARE, {"res": res, "t0": t0, "t1": t1})
+    column = sql.Identifier(INCIDENT_CELL_COLUMNS[res])  # the stored cell at res
+    cur = await conn.execute(BARE.format(column), {"t0": t0, "t1": t1})
     return await cur.fetchall()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -13,12 +13,18 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
+from geo_service.cells import stamp_incident_cells
 from geo_service.errors import DatabaseUnavailable, DomainError, InvalidParameter
 from geo_service.moments import STATION_TZ
 
 MIGRATIONS_TABLE = "schema_migrations"
 # Any fixed number: the advisory lock that keeps two migrations from running at once.
 MIGRATION_LOCK = 72_0681_109
+# What a migration needs that SQL cannot do (H3 cells: no h3 in PostgreSQL), run right after
+# the migration's file in the same transaction.
+MIGRATION_STEPS: dict[str, Callable[[psycopg.Connection], object]] = {
+    "010_incident_cells": stamp_incident_cells,
+}
 
 
 def make_pool(database_url: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
@@ -128,6 +134,8 @@ def migrate(database_url: str, sql_dir: Path) -> list[str]:
             if path.stem in done:
                 continue
             conn.execute(path.read_text(encoding="utf-8"))
+            if path.stem in MIGRATION_STEPS:
+                MIGRATION_STEPS[path.stem](conn)
             conn.execute(
                 sql.SQL("INSERT INTO {} (version) VALUES (%s)").format(
                     sql.Identifier(MIGRATIONS_TABLE)

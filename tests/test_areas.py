@@ -31,6 +31,7 @@ def test_village_details_neighbours_and_counts(
         (received >= pd.Timestamp(AT) - pd.Timedelta(days=30)) & (received < pd.Timestamp(AT))
     ]
     recent_village = [w[0] for w in reference.locate(recent.geometry.values, AT)]
+    checked = 0
     for row in villages.head(8).itertuples():
         reply = client.get(f"/api/v1/areas/village/{row.code}", params={"at": AT})
         assert reply.status_code == 200
@@ -51,13 +52,16 @@ def test_village_details_neighbours_and_counts(
         assert props["counts"]["cameras"] == camera_village.count(row.code)
         assert props["counts"]["incidents_last_30_days"] == recent_village.count(row.code)
         assert {p["role"] for p in props["people"]} >= {"police_assistant"}
+        checked += 1
+    assert checked == 8
 
 
 def test_beat_details_follow_the_plan_in_force(client: TestClient, sample_path: Path) -> None:
     beat_grid = pyogrio.read_dataframe(sample_path, layer="beat_grid", read_geometry=False)
     sizes = beat_grid.groupby(["plan_code", "beat_code"]).size()
-    differs = 0
-    for beat in sorted(beat_grid["beat_code"].unique()):
+    differs = checked = 0
+    beats = sorted(beat_grid["beat_code"].unique())
+    for beat in beats:
         counts = {}
         for at, plan in ((AT_PLAN_2025, "2025"), (AT_PLAN_2026, "2026")):
             props = client.get(f"/api/v1/areas/beat/{beat}", params={"at": at}).json()["properties"]
@@ -66,7 +70,9 @@ def test_beat_details_follow_the_plan_in_force(client: TestClient, sample_path: 
             roles = sorted(p["role"] for p in props["people"])
             assert roles == ["auxiliary_officer", "auxiliary_officer", "community_officer"]
             counts[plan] = props["counts"]["grids"]
+            checked += 1
         differs += counts["2025"] != counts["2026"]
+    assert checked == 2 * len(beats) and len(beats) >= 9
     assert differs > 0
     draft = client.get("/api/v1/areas/beat/B01", params={"plan": "2027-draft"}).json()
     assert draft["properties"]["details"]["plan_status"] == "draft"
@@ -80,6 +86,7 @@ def test_coverage_of_an_officer_keeps_history(client: TestClient, sample_path: P
         & (assignments["valid_to"] != "")
     ]
     assert len(ended) > 0
+    checked = 0
     for row in ended.itertuples():
         mine = assignments[assignments["person_code"] == row.person_code]
         before = pd.Timestamp(row.valid_to) - pd.Timedelta(days=1)
@@ -90,6 +97,8 @@ def test_coverage_of_an_officer_keeps_history(client: TestClient, sample_path: P
         assert row.area_code in {a["code"] for a in body["areas"]}
         assert all("rental_houses" in a["counts"] for a in body["areas"])
         assert len(body["history"]) == len(mine)
+        checked += 1
+    assert checked == len(ended)
 
 
 def test_cli_errors_are_plain_and_nonzero(database_url: str, tmp_path: Path) -> None:

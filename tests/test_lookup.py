@@ -49,8 +49,9 @@ def test_http_lookup_agrees_with_shapely(
     expected = reference.locate(shapely.points(test_points), at)
     step = 1 if at == AT_PLAN_2026 else 3  # every point once, a third again under the old plan
     mismatches = []
-    outside = 0
-    for (lon, lat), want in list(zip(test_points, expected, strict=True))[::step]:
+    outside = inside = 0
+    cases = list(zip(test_points, expected, strict=True))[::step]
+    for (lon, lat), want in cases:
         reply = client.get(
             "/api/v1/lookup", params={"lon": repr(float(lon)), "lat": repr(float(lat)), "at": at}
         )
@@ -59,11 +60,14 @@ def test_http_lookup_agrees_with_shapely(
             if reply.status_code != 404:
                 mismatches.append((lon, lat, want, reply.status_code))
             continue
+        inside += 1
         body = reply.json()
         got = (body["village"]["code"], body["grid"]["code"], (body["beat"] or {}).get("code"))
         if got != want:
             mismatches.append((lon, lat, want, got))
+    assert inside + outside == len(cases) == len(test_points[::step])
     assert outside > 50, "the random points should include some outside the station"
+    assert inside > len(cases) // 2
     assert not mismatches, f"{len(mismatches)} disagreements, first: {mismatches[:5]}"
 
 
@@ -71,6 +75,7 @@ def test_a_point_on_a_shared_vertex_goes_to_the_lowest_grid_code(
     client: TestClient, grids: gpd.GeoDataFrame
 ) -> None:
     rng = np.random.default_rng(3)
+    checked = 0
     for lon, lat in shared_vertices(grids, rng, 20):
         touching = grids[grids.geometry.intersects(shapely.Point(lon, lat))]["code"]
         assert len(touching) >= 2
@@ -78,6 +83,8 @@ def test_a_point_on_a_shared_vertex_goes_to_the_lowest_grid_code(
             "/api/v1/lookup", params={"lon": repr(float(lon)), "lat": repr(float(lat))}
         ).json()
         assert body["grid"]["code"] == min(touching)
+        checked += 1
+    assert checked == 20
 
 
 def test_people_on_duty_follow_plan_and_assignment_history(
@@ -89,7 +96,7 @@ def test_people_on_duty_follow_plan_and_assignment_history(
     assignments["valid_from"] = pd.to_datetime(assignments["valid_from"], utc=True)
     assignments["valid_to"] = pd.to_datetime(assignments["valid_to"].replace("", None), utc=True)
     rng = np.random.default_rng(11)
-    changed = 0
+    changed = checked = 0
     for gi in rng.choice(len(reference.grids), 40, replace=False):
         row = reference.grids.iloc[gi]
         p = row.geometry.representative_point()
@@ -120,7 +127,9 @@ def test_people_on_duty_follow_plan_and_assignment_history(
             roles = [x["role"] for x in body["people"]]
             assert roles.count("community_officer") == 1 and roles.count("auxiliary_officer") == 2
             answers[at] = got
+            checked += 1
         changed += answers[AT_PLAN_2025] != answers[AT_PLAN_2026]
+    assert checked == 2 * 40
     assert changed > 0, "some answers should differ between the 2025 and 2026 plans"
 
 
@@ -153,21 +162,33 @@ def test_a_grid_worker_covers_from_the_first_moment_up_to_not_including_the_end(
     ]
 
 
-def test_cameras_that_see_the_point(client: TestClient, sample_path: Path) -> None:
+def test_cameras_that_see_the_point(
+    client: TestClient, sample_path: Path, reference: Reference
+) -> None:
+    """Half its range ahead a camera sees the point, 1.3 times its range ahead it does not; a
+    point the lookup answers 404 for must be outside every grid (shapely)."""
     cameras = pyogrio.read_dataframe(sample_path, layer="camera")
     cameras = cameras[cameras["fov_deg"] < 360].head(40)
+    assert len(cameras) == 40
+    checked = outside = 0
     for cam in cameras.itertuples():
         for share, seen in ((0.5, True), (1.3, False)):
             lon, lat, _ = GEOD.fwd(cam.geometry.x, cam.geometry.y, cam.heading, share * cam.range_m)
             reply = client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
             if reply.status_code == 404:
+                assert reference.locate(shapely.points([(lon, lat)]), AT_PLAN_2026) == [None]
+                outside += 1
                 continue
+            assert reply.status_code == 200, reply.text
             codes = {c["code"] for c in reply.json()["cameras"]}
             assert (cam.code in codes) == seen, (cam.code, share)
+            checked += 1
+    assert checked + outside == 2 * 40
+    assert checked >= 60, f"only {checked} of 80 points inside the station"
 
 
 def test_nearest_working_rescue_markers_and_nearby_water(
-    client: TestClient, sample_path: Path
+    client: TestClient, sample_path: Path, reference: Reference
 ) -> None:
     markers = pyogrio.read_dataframe(sample_path, layer="water_marker")
     working = markers[
@@ -175,12 +196,15 @@ def test_nearest_working_rescue_markers_and_nearby_water(
     ]
     water = pyogrio.read_dataframe(sample_path, layer="water_body").to_crs("EPSG:4549")
     rng = np.random.default_rng(5)
-    checked = 0
+    checked = outside = 0
     for m in markers.sample(40, random_state=1).itertuples():
         lon, lat, _ = GEOD.fwd(m.geometry.x, m.geometry.y, rng.uniform(0, 360), 120)
         reply = client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
-        if reply.status_code == 404:
+        if reply.status_code == 404:  # only outside every grid
+            assert reference.locate(shapely.points([(lon, lat)]), AT_PLAN_2026) == [None]
+            outside += 1
             continue
+        assert reply.status_code == 200, reply.text
         body = reply.json()
         n = len(working)
         _, _, dist = GEOD.inv(
@@ -198,6 +222,7 @@ def test_nearest_working_rescue_markers_and_nearby_water(
         codes = {w["code"] for w in body["water_bodies"]}
         assert near <= codes and not (codes & far)
         checked += 1
+    assert checked + outside == 40
     assert checked > 20
 
 
@@ -205,9 +230,12 @@ def test_nearest_working_rescue_markers_and_nearby_water(
 def test_lookup_converts_gcj02_and_bd09_input(
     client: TestClient, grids: gpd.GeoDataFrame, crs: str, forward
 ) -> None:
+    checked = 0
     for geom, code in zip(grids.geometry.values[:30], grids["code"][:30], strict=True):
         p = geom.representative_point()
         x, y = forward(p.x, p.y)
         assert abs(x - p.x) + abs(y - p.y) > 0.002  # the offset is real, hundreds of metres
         body = client.get("/api/v1/lookup", params={"lon": x, "lat": y, "crs": crs}).json()
         assert body["grid"]["code"] == code
+        checked += 1
+    assert checked == 30

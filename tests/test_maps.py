@@ -13,7 +13,9 @@ import geopandas as gpd
 import h3.api.basic_int as h3
 import pandas as pd
 import psycopg
+import pyogrio
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from folium import plugins
 from playwright.sync_api import Browser
@@ -56,13 +58,31 @@ def window(df: pd.DataFrame, start: str, end: str) -> pd.DataFrame:
 
 
 def cells(df: pd.DataFrame, res: int) -> Counter:
-    """Incidents per H3 cell at res, by h3-py from the coordinates: each point's resolution-10
-    cell (as stored) and its parent at res in H3's hierarchy. (A parent does not cover exactly
-    its children's area, so near cell edges this can differ from latlng_to_cell(res).)"""
+    """Incidents per H3 cell at res, by h3-py from the coordinates: the cell each point lies in
+    at that resolution (not the parent of a finer cell: H3's children do not tile it)."""
     return Counter(
-        h3.cell_to_parent(h3.latlng_to_cell(lat, lon, 10), res)
-        for lat, lon in zip(df.lat, df.lon, strict=True)
+        h3.latlng_to_cell(lat, lon, res) for lat, lon in zip(df.lat, df.lon, strict=True)
     )
+
+
+def test_every_incident_is_stored_with_its_cells_at_7_to_10(database_url, sample_path) -> None:
+    """Each incident's stored cells are h3-py's latlng_to_cell of the sample's own point."""
+    source = pyogrio.read_dataframe(sample_path, layer="incident")
+    xy = shapely.get_coordinates(source.geometry.values)
+    want = {
+        call_no: {res: h3.latlng_to_cell(lat, lon, res) for res in (7, 8, 9, 10)}
+        for call_no, (lon, lat) in zip(source["call_no"], xy, strict=True)
+    }
+    with connect(database_url) as conn:
+        rows = conn.execute("SELECT call_no, h3_r7, h3_r8, h3_r9, h3 FROM incident").fetchall()
+    checked = 0
+    for call_no, *stored in rows:
+        assert dict(zip((7, 8, 9, 10), stored, strict=True)) == want[call_no], call_no
+        checked += 1
+    assert checked == len(want) == 20_000
+    # the parent of the resolution-10 cell is the wrong answer often enough to be seen here
+    moved = sum(h3.cell_to_parent(w[10], 9) != w[9] for w in want.values())
+    assert moved > 0.01 * len(want)
 
 
 # ------------------------------------------------------------------------------ aggregations
@@ -112,7 +132,8 @@ def test_heatmap_caps_points_by_coarser_cells(database_url, incidents) -> None:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             return await heat(conn, flt=flt, max_points=cap)
 
-    for cap in (50_000, 2_000, 300, 40):
+    resolutions = []
+    for cap in (50_000, 2_000, 300, 60):
         data = asyncio.run(run(cap))
         pts = data.frames[0]
         assert len(pts) <= cap
@@ -123,6 +144,13 @@ def test_heatmap_caps_points_by_coarser_cells(database_url, incidents) -> None:
             assert len(cells(incidents, data.resolution + 1)) > cap
         got = {h3.latlng_to_cell(lat, lon, data.resolution): w for lat, lon, w in pts}
         assert got == dict(want)
+        resolutions.append(data.resolution)
+    assert resolutions == [10, 9, 8, 7]
+    # resolution 7 is the coarsest stored: a cap below its cells gets them all, not fewer
+    data = asyncio.run(run(10))
+    assert data.resolution == 7 and data.total == 20_000
+    got = {h3.latlng_to_cell(lat, lon, 7): w for lat, lon, w in data.frames[0]}
+    assert got == dict(cells(incidents, 7)) and len(got) > 10
 
 
 @pytest.mark.parametrize("res", [7, 8, 9, 10])
@@ -136,10 +164,21 @@ def test_hexagon_counts_match_h3py_with_the_previous_period(client, incidents, r
     assert fc["previous"]["start"].startswith("2026-06-01")
     got = {h3.str_to_int(f["properties"]["cell"]): f["properties"] for f in fc["features"]}
     assert set(got) == set(now) | set(before)
+    checked = 0
     for cell, p in got.items():
         assert (p["incidents"], p["previous"]) == (now[cell], before[cell])
         assert p["change"] == now[cell] - before[cell]
-    assert fc["incidents"] == sum(now.values())
+        checked += 1
+    assert checked == len(set(now) | set(before)) > 0
+    assert fc["incidents"] == sum(now.values()) > 0
+    # the same counts by a pandas groupby over the cells of the window's incidents
+    inside = window(incidents, START, END)
+    xy = zip(inside.lon, inside.lat, strict=True)
+    by_cell = (
+        inside.assign(cell=[h3.latlng_to_cell(y, x, res) for x, y in xy]).groupby("cell").size()
+    )
+    shown = {c: p["incidents"] for c, p in got.items() if p["incidents"]}
+    assert shown == {int(c): int(n) for c, n in by_cell.items()}
     # geometry is the cell's own boundary
     f = fc["features"][0]
     ring = f["geometry"]["coordinates"][0]

@@ -125,6 +125,7 @@ def test_landing_conformance_and_collections(client: TestClient, sample: Sample)
 
 
 def test_items_bbox_agrees_with_shapely(client: TestClient, sample: Sample) -> None:
+    checked = with_features = 0
     for i, collection_id in enumerate(COLLECTIONS):
         for box in boxes(sample, 4, seed=i):
             reply = client.get(
@@ -143,6 +144,10 @@ def test_items_bbox_agrees_with_shapely(client: TestClient, sample: Sample) -> N
             else:
                 assert got == want, (collection_id, box)
                 assert body["numberReturned"] == len(got)
+            checked += 1
+            with_features += len(want) > 0
+    assert checked == 4 * len(COLLECTIONS)
+    assert with_features >= 2 * len(COLLECTIONS), f"{with_features} boxes hold features"
 
 
 def test_items_properties_are_the_layer_contract(client: TestClient, sample: Sample) -> None:

@@ -89,11 +89,14 @@ def test_cells_of_a_beat_match_h3(client: TestClient, sample_path: Path, grids, 
     r = client.get("/api/v1/patrol/cells", params={**WEEK, "beat": "B05"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/geo+json"
-    features = r.json()["features"]
+    body = r.json()
+    features = body["features"]
     expected = beat_cells(sample_path, grids, "2026")["B05"]
     assert {int(f["id"], 16) for f in features} == expected
+    assert body["numberReturned"] == len(expected) and body["links"] == []  # one page
     last = visited(fixes, WEEK)
     end = pd.Timestamp(datetime.fromisoformat(WEEK["to"]))
+    checked = 0
     for f in features:
         cell, p = int(f["id"], 16), f["properties"]
         assert p["visited"] == (cell in last.index)
@@ -107,8 +110,71 @@ def test_cells_of_a_beat_match_h3(client: TestClient, sample_path: Path, grids, 
         lat, lng = h3.cell_to_latlng(cell)
         assert ring[:, 0].mean() == pytest.approx(lng, abs=2e-4)
         assert ring[:, 1].mean() == pytest.approx(lat, abs=2e-4)
+        checked += 1
+    assert checked == len(expected) > 1000
     only = client.get("/api/v1/patrol/cells", params={**WEEK, "beat": "B05", "visited_only": 1})
     assert len(only.json()["features"]) == len(expected & set(last.index))
+
+
+def walk_pages(client: TestClient, params: dict) -> list[dict]:
+    """Every page of /api/v1/patrol/cells, following the next links from the first."""
+    pages: list[dict] = []
+    r = client.get("/api/v1/patrol/cells", params=params)
+    while True:
+        assert r.status_code == 200, r.text
+        pages.append(r.json())
+        after = [link["href"] for link in pages[-1]["links"] if link["rel"] == "next"]
+        if not after:
+            return pages
+        assert len(pages) < 100, "the next links do not end"
+        r = client.get(after[0])
+
+
+@pytest.mark.parametrize("visited_only", [False, True])
+def test_cells_of_every_beat_come_in_pages(
+    client: TestClient, sample_path: Path, grids, fixes, visited_only: bool
+) -> None:
+    """Without a beat, the cells of all beats in pages by key: together exactly the cells of
+    h3-py, each once, in id order, every page but the last full."""
+    limit = 500
+    params = {**WEEK, "limit": limit, "visited_only": visited_only}
+    pages = walk_pages(client, params)
+    expected = set().union(*beat_cells(sample_path, grids, "2026").values())
+    if visited_only:
+        expected &= set(visited(fixes, WEEK).index)
+    ids = [int(f["id"], 16) for page in pages for f in page["features"]]
+    assert len(ids) == len(set(ids)) == len(expected) > 2 * limit
+    assert set(ids) == expected and ids == sorted(ids)
+    assert len(pages) == -(-len(expected) // limit)
+    for page in pages:
+        assert page["numberReturned"] == len(page["features"])
+        assert page["numberReturned"] == limit or page is pages[-1]
+        assert all(f["properties"]["visited"] for f in page["features"]) or not visited_only
+
+
+def test_the_default_page_is_bounded(client: TestClient) -> None:
+    """Without a beat or a limit, one page of at most 2,500 cells with a next link: never the
+    whole station (13,641 cells, 5 MB) at once."""
+    body = client.get("/api/v1/patrol/cells", params=WEEK).json()
+    assert body["numberReturned"] == len(body["features"]) == 2500
+    assert [link["rel"] for link in body["links"]] == ["next"]
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"after": "nope"}, "after"),
+        ({"after": "8a2a1072b59ffff0"}, "after"),  # not a cell
+        ({"after": "884b34c6d9fffff"}, "after"),  # a cell of resolution 8
+        ({"limit": 0}, "limit"),
+        ({"limit": 10_001}, "limit"),
+    ],
+)
+def test_bad_page_requests_are_422(client: TestClient, params: dict, parameter: str) -> None:
+    r = client.get("/api/v1/patrol/cells", params=params)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["parameter"] == parameter
 
 
 def test_default_period_ends_with_the_day_of_the_latest_fix(client: TestClient) -> None:

@@ -86,15 +86,19 @@ def test_marker_status_and_inspection_age(client: TestClient, water: dict) -> No
     markers = water["markers"].set_index("code")
     assert set(got) == set(markers.index)
     inspected = pd.to_datetime(markers["last_inspected_at"], utc=True, format="ISO8601")
+    never = aged = 0
     for code, p in got.items():
         assert p["status"] == markers.loc[code, "status"]
         when = inspected.loc[code]
         if pd.isna(when):
             assert p["inspection_due"] and p["inspection_age_days"] is None
+            never += 1
             continue
         age = pd.Timestamp(at) - when
         assert p["inspection_age_days"] == age.days
         assert p["inspection_due"] == (age > timedelta(days=30))
+        aged += 1
+    assert never + aged == len(markers) and aged > 100
     assert any(p["inspection_due"] for p in got.values())
     assert not all(p["inspection_due"] for p in got.values())
 

@@ -6,7 +6,6 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import h3.api.basic_int as h3
 import numpy as np
 import pandas as pd
 import psycopg
@@ -15,9 +14,9 @@ import shapely
 from psycopg import sql
 from tqdm import tqdm
 
+from geo_service.cells import h3_cells, incident_cells
 from geo_service.errors import InvalidParameter
 
-H3_RESOLUTION = 10
 CHUNK_ROWS = 200_000
 
 
@@ -230,17 +229,9 @@ def _stage_and_insert(conn: psycopg.Connection, spec: LayerLoad, frame: pd.DataF
     return cur.rowcount
 
 
-def h3_cells(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """H3 cells (resolution 10, as int64) of points, computed once when events are stored."""
-    return np.fromiter(
-        (h3.latlng_to_cell(y, x, H3_RESOLUTION) for x, y in zip(lon, lat, strict=True)),
-        dtype=np.int64,
-        count=len(lon),
-    )
-
-
 def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> int:
-    """Stage incidents with their H3 cells, then store them stamped with their areas."""
+    """Stage incidents with their H3 cells (resolutions 7..10), then store them stamped with
+    their areas."""
     frame = pyogrio.read_dataframe(path, layer="incident")
     xy = shapely.get_coordinates(frame.geometry.values)
     staged = pd.DataFrame(
@@ -250,7 +241,7 @@ def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> 
             "category": frame["category"].astype(str),
             "status": frame["status"].astype(str),
             "geom": _ewkb(frame.geometry.values),
-            "h3": h3_cells(xy[:, 0], xy[:, 1]),
+            **incident_cells(xy[:, 0], xy[:, 1]),
         }
     )
     return _store_staged(conn, "incident_staging", "store_staged_incidents", staged, progress)

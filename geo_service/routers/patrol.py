@@ -14,9 +14,13 @@ from geo_service.maps.base import html_response
 from geo_service.maps.patrol import patrol_page
 from geo_service.moments import parse_moment
 from geo_service.routers.params import AppSettings, LangQuery
-from geo_service.services.patrol import patrol_cells, patrol_coverage
+from geo_service.services.patrol import parse_cell, patrol_cells, patrol_coverage
 
 router = APIRouter(tags=["patrol"])
+
+GEOJSON = "application/geo+json"
+CELLS_DEFAULT_LIMIT = 2_500  # about 1 MB of GeoJSON
+CELLS_MAX_LIMIT = 10_000
 
 FROM_DOC = (
     "Start of the period (ISO 8601; without an offset, station time). "
@@ -49,16 +53,28 @@ async def coverage(
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/api/v1/patrol/cells", summary="A beat's H3 cells with their last visit")
+@router.get("/api/v1/patrol/cells", summary="A beat's H3 cells with their last visit, in pages")
 async def cells(
+    request: Request,
     conn: Connection,
     beat: Annotated[str | None, Query(max_length=64, description="Beat code; default all")] = None,
     start: Annotated[str | None, Query(alias="from", description=FROM_DOC)] = None,
     end: Annotated[str | None, Query(alias="to", description=TO_DOC)] = None,
     plan: Annotated[str | None, Query(max_length=64, description=PLAN_DOC)] = None,
     visited_only: Annotated[bool, Query(description="Only cells visited in the period")] = False,
+    limit: Annotated[
+        int, Query(ge=1, le=CELLS_MAX_LIMIT, description=f"Cells per page, 1..{CELLS_MAX_LIMIT}")
+    ] = CELLS_DEFAULT_LIMIT,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=16, description="Id of the last cell of the previous page (its next link)"
+        ),
+    ] = None,
 ) -> Response:
-    """GeoJSON hexagons of a beat's cells: visited or not, fixes, last visit, hours since."""
+    """GeoJSON hexagons of a beat's cells (every beat's without one): visited or not, fixes,
+    last visit, hours since. In pages of at most ``limit`` cells in id order; while more remain,
+    ``links`` holds a ``next`` link that asks for the cells after the last one of this page."""
     body = await patrol_cells(
         conn,
         beat=beat,
@@ -66,8 +82,24 @@ async def cells(
         end=_moment(end, "to"),
         plan=plan,
         only_visited=visited_only,
+        after=None if after in (None, "") else parse_cell(after, parameter="after"),
+        limit=limit,
     )
-    return Response(orjson.dumps(body), media_type="application/geo+json")
+    next_after = body.pop("next_after", None)
+    body["numberReturned"] = len(body["features"])
+    body["links"] = (
+        [
+            {
+                "href": str(request.url.include_query_params(after=next_after, limit=limit)),
+                "rel": "next",
+                "type": GEOJSON,
+                "title": "Next page",
+            }
+        ]
+        if next_after
+        else []
+    )
+    return Response(orjson.dumps(body), media_type=GEOJSON)
 
 
 @router.get("/maps/patrol", response_class=HTMLResponse, summary="Patrol coverage map")

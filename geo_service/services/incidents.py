@@ -10,6 +10,7 @@ from typing import Any, Literal
 import h3.api.basic_int as h3
 import psycopg
 
+from geo_service.cells import INCIDENT_RESOLUTIONS
 from geo_service.errors import InvalidParameter
 from geo_service.moments import parse_moment
 
@@ -200,8 +201,9 @@ async def heat(
     frame_by: FrameBy | None = None,
     max_points: int = MAX_HEAT_POINTS,
 ) -> Heat:
-    """Matching incidents as at most ``max_points`` weighted points (H3 cell centres, the cells
-    as fine as the cap allows), per frame (hour 0..23 or ISO weekday 1..7) or one frame 0."""
+    """Matching incidents as at most ``max_points`` weighted points (centres of the incidents'
+    stored H3 cells at 10, 9, 8 or 7: the finest the cap allows; at 7 all of them even above
+    the cap), per frame (hour 0..23 or ISO weekday 1..7) or one frame 0."""
     rows = await _rows(
         conn,
         "SELECT frame, cell, res, incidents FROM incident_heat(%(t0)s, %(t1)s, %(cats)s, "
@@ -236,8 +238,14 @@ def _centre(cell: int) -> tuple[float, float]:
 async def hexagons(
     conn: psycopg.AsyncConnection, *, flt: IncidentFilter, resolution: int
 ) -> dict[str, Any]:
-    """H3 cells at ``resolution`` with incidents in the window and in the previous period of
-    the same length, as a GeoJSON FeatureCollection (change = incidents - previous)."""
+    """H3 cells at ``resolution`` (7..10) with incidents in the window and in the previous
+    period of the same length, as a GeoJSON FeatureCollection (change = incidents - previous).
+    Each incident counts in the cell it lies in at that resolution (stored when it was)."""
+    if resolution not in INCIDENT_RESOLUTIONS:
+        raise InvalidParameter(
+            f"Incidents are counted in H3 cells of resolution 7 to 10, not {resolution}",
+            parameter="resolution",
+        )
     rows = await _rows(
         conn,
         "SELECT cell, incidents, previous FROM incident_hexagons(%(t0)s, %(t1)s, %(res)s, "

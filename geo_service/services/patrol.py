@@ -43,12 +43,49 @@ async def patrol_cells(
     end: datetime | None,
     plan: str | None,
     only_visited: bool = False,
+    after: int | None = None,
+    limit: int | None = None,
 ) -> dict:
-    """The cells of a beat (every beat when None) as GeoJSON hexagons with their last visit."""
+    """The cells of a beat (every beat when None) as GeoJSON hexagons with their last visit.
+
+    A page: at most ``limit`` cells (None: all) in H3 index order after the cell ``after``;
+    ``next_after`` in the answer is the cell to ask the next page after (None on the last).
+    """
     _check_period(start, end)
-    sql = "SELECT patrol_cells(%(beat)s, %(start)s, %(end)s, %(plan)s, %(only)s)::text"
-    params = {"beat": beat, "start": start, "end": end, "plan": plan, "only": only_visited}
+    sql = (
+        "SELECT patrol_cells(%(beat)s, %(start)s, %(end)s, %(plan)s, %(only)s, %(after)s, "
+        "%(limit)s)::text"
+    )
+    params = {
+        "beat": beat,
+        "start": start,
+        "end": end,
+        "plan": plan,
+        "only": only_visited,
+        "after": after,
+        "limit": limit,
+    }
     return await _fresh_answer(conn, sql, params)
+
+
+def parse_cell(text: str, *, parameter: str) -> int:
+    """A cell id as the cell answers give it (H3 index in hex, resolution 10) as an integer."""
+    try:
+        cell = int(text.strip(), 16)
+    except ValueError:
+        cell = -1
+    if not (0 < cell < 1 << 63) or not h3.is_valid_cell(cell):
+        raise InvalidParameter(
+            f"'{text}' is not an H3 cell id; give the id of the last cell of the previous page",
+            parameter=parameter,
+        )
+    if h3.get_resolution(cell) != H3_RESOLUTION:
+        raise InvalidParameter(
+            f"'{text}' is an H3 cell of resolution {h3.get_resolution(cell)}; patrol cells "
+            f"are of resolution {H3_RESOLUTION}",
+            parameter=parameter,
+        )
+    return cell
 
 
 def _check_period(start: datetime | None, end: datetime | None) -> None:

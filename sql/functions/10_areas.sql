@@ -81,9 +81,9 @@ RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
     WITH moved AS (
         INSERT INTO incident (call_no, received_at, category, status, geom,
-                              village_id, grid_id, beat_id, h3)
+                              village_id, grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7)
         SELECT s.call_no, s.received_at, s.category, s.status, s.geom,
-               a.village_id, a.grid_id, a.beat_id, s.h3
+               a.village_id, a.grid_id, a.beat_id, s.h3, s.h3_r9, s.h3_r8, s.h3_r7
         FROM incident_staging s
         LEFT JOIN LATERAL areas_at(s.geom, s.received_at) a ON true
         RETURNING 1
@@ -91,7 +91,7 @@ LANGUAGE sql VOLATILE AS $$
     SELECT count(*) FROM moved
 $$;
 COMMENT ON FUNCTION store_staged_incidents()
-    IS 'Moves incident_staging rows into incident, stamped with village, grid and beat (plan in force at received_at); returns the count.';
+    IS 'Moves incident_staging rows (with their H3 cells at resolutions 7..10, computed by the writer) into incident, stamped with village, grid and beat (plan in force at received_at); returns the count.';
 
 CREATE OR REPLACE FUNCTION store_staged_position_fixes()
 RETURNS bigint

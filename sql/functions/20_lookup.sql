@@ -89,14 +89,3 @@ END;
 $$;
 COMMENT ON FUNCTION lookup_point(float8, float8, timestamptz, float8, float8)
     IS 'Who covers a WGS 84 point at a moment: village, grid, beat and plan in force, people on duty, cameras that see it, nearest working rescue markers and nearby water, as JSON; {"outside": true, "nearest": ...} outside the jurisdiction.';
-
--- H3 cells are stored at resolution 10; this gives the parent at a coarser resolution from
--- the bits of the index (no h3 extension needed in PostgreSQL).
-CREATE OR REPLACE FUNCTION h3_parent(cell bigint, res int)
-RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT (cell & ~(15::bigint << 52)) | (res::bigint << 52)
-           | ((1::bigint << ((15 - res) * 3)) - 1)
-$$;
-COMMENT ON FUNCTION h3_parent(bigint, int)
-    IS 'Parent H3 cell (as bigint) of a cell at a coarser resolution res (0..15).';

@@ -62,8 +62,22 @@ $$;
 COMMENT ON FUNCTION incident_default_window(int)
     IS 'The last `days` whole station days (UTC+8) ending with the day of the latest incident: the default window of the incident maps.';
 
--- Heatmap points: incidents matching the filters counted per H3 cell, at resolution 10 (as
--- stored) or the finest coarser one whose (frame, cell) groups number at most max_points.
+-- The stored cell of an incident at a resolution the maps count by (migration 010): each is
+-- the cell the point lies in at that resolution, never a parent of a finer one. NULL for any
+-- other resolution. Plain SQL, inlined by the planner.
+CREATE OR REPLACE FUNCTION incident_cell(
+    res int, h3_r7 bigint, h3_r8 bigint, h3_r9 bigint, h3_r10 bigint
+) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE res WHEN 10 THEN h3_r10 WHEN 9 THEN h3_r9 WHEN 8 THEN h3_r8 WHEN 7 THEN h3_r7 END
+$$;
+COMMENT ON FUNCTION incident_cell(int, bigint, bigint, bigint, bigint)
+    IS 'Of an incident''s stored H3 cells (h3_r7, h3_r8, h3_r9, h3), the one at resolution res (7..10); NULL for another resolution.';
+
+-- Heatmap points: incidents matching the filters counted per H3 cell, at resolution 10 or the
+-- finest coarser stored one (9, 8, 7) whose (frame, cell) groups number at most max_points.
+-- Resolution 7 (cells of about 5 km2) is the coarsest: there the answer is given whole even
+-- above max_points, which would take a jurisdiction of thousands of square kilometres.
 -- frame_by NULL gives one frame 0; 'hour' frames 0..23; 'weekday' frames 1..7.
 DROP FUNCTION IF EXISTS incident_heat(timestamptz, timestamptz, text[], text, text, int[],
                                       int[], text, int);
@@ -78,48 +92,49 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     f record;
     frames int[];
-    cells bigint[];
+    r7 bigint[];
+    r8 bigint[];
+    r9 bigint[];
+    r10 bigint[];
     counts bigint[];
     r int := 10;
 BEGIN
     f := incident_filter_ids(beat_code, village_code);
-    SELECT array_agg(g.frame), array_agg(g.cell), array_agg(g.n)
-    INTO frames, cells, counts
+    -- one scan: counts per frame and the four stored cells (a cell at 10 does not fix the one
+    -- at 9, so the groups carry all four)
+    SELECT array_agg(g.frame), array_agg(g.h3_r7), array_agg(g.h3_r8), array_agg(g.h3_r9),
+           array_agg(g.h3), array_agg(g.n)
+    INTO frames, r7, r8, r9, r10, counts
     FROM (
         SELECT CASE frame_by
                    WHEN 'hour' THEN extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai')
                    WHEN 'weekday' THEN extract(isodow FROM i.received_at AT TIME ZONE 'Asia/Shanghai')
                    ELSE 0 END::int AS frame,
-               i.h3 AS cell, count(*) AS n
+               i.h3_r7, i.h3_r8, i.h3_r9, i.h3, count(*) AS n
         FROM incident i
         WHERE i.received_at >= window_start AND i.received_at < window_end
           AND incident_matches(i.received_at, i.category, i.beat_id, i.village_id,
                                categories, f.beat_ids, f.village_id, hours, weekdays)
-        GROUP BY 1, 2
+        GROUP BY 1, 2, 3, 4, 5
     ) g;
-    IF cells IS NULL THEN
+    IF frames IS NULL THEN
         RETURN;
     END IF;
-    IF cardinality(cells) <= max_points THEN  -- resolution 10 fits: no second grouping
-        RETURN QUERY SELECT u.fr, u.c, 10, u.n FROM unnest(frames, cells, counts) AS u (fr, c, n);
-        RETURN;
-    END IF;
-    -- coarsen until the groups fit (resolution 0 always fits any sensible cap)
-    r := 9;
-    WHILE r > 0 AND (
-        SELECT count(*) FROM (SELECT DISTINCT u.fr, h3_parent(u.c, r)
-                              FROM unnest(frames, cells) AS u (fr, c)) d
+    -- the finest stored resolution whose groups fit
+    WHILE r > 7 AND (
+        SELECT count(*) FROM (SELECT DISTINCT u.fr, incident_cell(r, u.c7, u.c8, u.c9, u.c10)
+                              FROM unnest(frames, r7, r8, r9, r10) AS u (fr, c7, c8, c9, c10)) d
     ) > max_points LOOP
         r := r - 1;
     END LOOP;
     RETURN QUERY
-        SELECT u.fr, h3_parent(u.c, r), r, sum(u.n)::bigint
-        FROM unnest(frames, cells, counts) AS u (fr, c, n)
+        SELECT u.fr, incident_cell(r, u.c7, u.c8, u.c9, u.c10), r, sum(u.n)::bigint
+        FROM unnest(frames, r7, r8, r9, r10, counts) AS u (fr, c7, c8, c9, c10, n)
         GROUP BY 1, 2;
 END;
 $$;
 COMMENT ON FUNCTION incident_heat(timestamptz, timestamptz, text[], text, text, int[], int[], text, int)
-    IS 'Heatmap weights: matching incidents counted per H3 cell (per frame: none, hour 0..23 or ISO weekday 1..7) at resolution 10 or the finest coarser one with at most max_points groups; the weights sum to the number of matching incidents.';
+    IS 'Heatmap weights: matching incidents counted per stored H3 cell (per frame: none, hour 0..23 or ISO weekday 1..7) at resolution 10 or the finest of 9, 8, 7 with at most max_points groups (7 whole if none fits); the weights sum to the number of matching incidents.';
 
 -- Hexagon counts at a resolution, with the previous period of the same length.
 DROP FUNCTION IF EXISTS incident_hexagons(timestamptz, timestamptz, int, text[], text, text,
@@ -134,9 +149,13 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     f record;
 BEGIN
+    IF resolution IS NULL OR resolution NOT BETWEEN 7 AND 10 THEN
+        RAISE EXCEPTION 'Incidents are counted in H3 cells of resolution 7 to 10, not %.',
+            resolution USING ERRCODE = 'invalid_parameter_value', HINT = 'resolution';
+    END IF;
     f := incident_filter_ids(beat_code, village_code);
     RETURN QUERY
-        SELECT h3_parent(i.h3, resolution),
+        SELECT incident_cell(resolution, i.h3_r7, i.h3_r8, i.h3_r9, i.h3),
                count(*) FILTER (WHERE i.received_at >= window_start),
                count(*) FILTER (WHERE i.received_at < window_start)
         FROM incident i
@@ -149,7 +168,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION incident_hexagons(timestamptz, timestamptz, int, text[], text, text, int[], int[])
-    IS 'Matching incidents per H3 cell at a resolution in the window, and in the previous period of the same length (cells with incidents in either).';
+    IS 'Matching incidents per stored H3 cell at a resolution (7..10) in the window, and in the previous period of the same length (cells with incidents in either).';
 
 -- Counts per ISO weekday × station hour, every one of the 168 slots (zeros included).
 DROP FUNCTION IF EXISTS incident_hourly(timestamptz, timestamptz, text[], text, text);

@@ -153,9 +153,15 @@ $$;
 COMMENT ON FUNCTION patrol_coverage(timestamptz, timestamptz, text)
     IS 'Patrol coverage per beat in [period_from, period_to): H3 res 10 cells of the beat, cells visited by a position fix, share, fixes, last visit, median hours since a visit.';
 
+-- patrol_cells answers in pages by key: the cells in H3 index order after after_cell (the id
+-- of the last cell of the previous page), at most max_cells of them (NULL: all), and
+-- next_after, the key to ask the next page with, or NULL on the last page. A cell is in one
+-- grid and a grid in one beat of a plan, so the index alone orders the cells of a plan.
+DROP FUNCTION IF EXISTS patrol_cells(text, timestamptz, timestamptz, text, boolean);
 CREATE OR REPLACE FUNCTION patrol_cells(
     beat_code text, period_from timestamptz, period_to timestamptz,
-    plan_code text DEFAULT NULL, only_visited boolean DEFAULT false
+    plan_code text DEFAULT NULL, only_visited boolean DEFAULT false,
+    after_cell bigint DEFAULT NULL, max_cells int DEFAULT NULL
 )
 RETURNS json
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
@@ -174,6 +180,10 @@ BEGIN
             JOIN grid g ON g.id = bg.grid_id
             JOIN grid_cell c ON c.grid_id = bg.grid_id
             WHERE bg.plan_id = pid AND (bid IS NULL OR bg.beat_id = bid)
+              AND (after_cell IS NULL OR c.h3 > after_cell)
+            ORDER BY c.h3
+            -- a page of visited cells may have to look past any number of unvisited ones
+            LIMIT CASE WHEN only_visited THEN NULL ELSE max_cells + 1 END
         ),
         visit AS (
             SELECT f.h3, max(f.recorded_at) AS last_visit, count(*) AS fixes
@@ -181,6 +191,18 @@ BEGIN
             WHERE f.recorded_at >= period_from AND f.recorded_at < period_to
               AND f.h3 IN (SELECT cell.h3 FROM cell)
             GROUP BY f.h3
+        ),
+        page AS (  -- one cell more than asked for tells whether a next page exists
+            SELECT c.beat, c.grid, c.h3, c.geom, v.h3 IS NOT NULL AS visited,
+                   coalesce(v.fixes, 0) AS fixes, v.last_visit
+            FROM cell c
+            LEFT JOIN visit v ON v.h3 = c.h3
+            WHERE NOT only_visited OR v.h3 IS NOT NULL
+            ORDER BY c.h3
+            LIMIT max_cells + 1
+        ),
+        shown AS (
+            SELECT * FROM page ORDER BY h3 LIMIT max_cells
         )
         SELECT json_build_object(
             'type', 'FeatureCollection',
@@ -188,28 +210,28 @@ BEGIN
             'beat', beat_code,
             'from', period_from,
             'to', period_to,
-            'cells_fresh', (SELECT s.fresh FROM grid_cell_state s),
+            'cells_fresh', (SELECT st.fresh FROM grid_cell_state st),
+            'next_after', CASE WHEN (SELECT count(*) FROM page) > count(*)
+                               THEN to_hex(max(s.h3)) END,
             'features', coalesce(json_agg(json_build_object(
                 'type', 'Feature',
-                'id', to_hex(c.h3),
-                'geometry', ST_AsGeoJSON(c.geom, 6)::json,
+                'id', to_hex(s.h3),
+                'geometry', ST_AsGeoJSON(s.geom, 6)::json,
                 'properties', json_build_object(
-                    'h3', to_hex(c.h3), 'beat', c.beat, 'grid', c.grid,
-                    'visited', v.h3 IS NOT NULL,
-                    'fixes', coalesce(v.fixes, 0),
-                    'last_visit', v.last_visit,
+                    'h3', to_hex(s.h3), 'beat', s.beat, 'grid', s.grid,
+                    'visited', s.visited,
+                    'fixes', s.fixes,
+                    'last_visit', s.last_visit,
                     'hours_since_visit',
-                        round((extract(epoch FROM period_to - v.last_visit) / 3600.0)::numeric, 1))
-            ) ORDER BY c.h3), '[]')
+                        round((extract(epoch FROM period_to - s.last_visit) / 3600.0)::numeric, 1))
+            ) ORDER BY s.h3), '[]')
         )
-        FROM cell c
-        LEFT JOIN visit v ON v.h3 = c.h3
-        WHERE NOT only_visited OR v.h3 IS NOT NULL
+        FROM shown s
     );
 END;
 $$;
-COMMENT ON FUNCTION patrol_cells(text, timestamptz, timestamptz, text, boolean)
-    IS 'The H3 res 10 cells of a beat (all beats when NULL) as GeoJSON hexagons: visited or not in [period_from, period_to), fixes, last visit, hours since.';
+COMMENT ON FUNCTION patrol_cells(text, timestamptz, timestamptz, text, boolean, bigint, int)
+    IS 'The H3 res 10 cells of a beat (all beats when NULL) as GeoJSON hexagons: visited or not in [period_from, period_to), fixes, last visit, hours since; a page of at most max_cells (NULL: all) in index order after after_cell, with next_after the key of the next page (NULL on the last).';
 
 -- ---------------------------------------------------------------------------------- cameras
 

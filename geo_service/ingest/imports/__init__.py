@@ -17,6 +17,7 @@ import shapely
 from psycopg import sql
 from tqdm import tqdm
 
+from geo_service.cells import h3_cells, incident_cells
 from geo_service.errors import DomainError, InvalidParameter
 from geo_service.ingest.imports.apply import apply_layer, record
 from geo_service.ingest.imports.checks import (
@@ -36,18 +37,21 @@ from geo_service.ingest.imports.read import (
     source_conversion,
 )
 from geo_service.ingest.imports.report import REFUSAL, WARNING, ImportReport, report_text
-from geo_service.ingest.load import LAYERS, LayerLoad, _ewkb, h3_cells
+from geo_service.ingest.load import LAYERS, LayerLoad, _ewkb
 
 __all__ = ["IMPORT_LAYERS", "MODES", "ImportReport", "import_layer", "parse_mapping", "report_text"]
 
-# Events go through the loader's staging tables (stamped by store_staged_*); h3 is computed.
+# Events go through the loader's staging tables (stamped by store_staged_*); their H3 cells are
+# computed (incidents at resolutions 7..10, position fixes at 10).
 EVENT_SPECS = (
     LayerLoad(
         "incident",
-        ("call_no", "received_at", "category", "status", "geom", "h3"),
-        """INSERT INTO incident_staging (call_no, received_at, category, status, geom, h3)
+        ("call_no", "received_at", "category", "status", "geom", "h3", "h3_r9", "h3_r8", "h3_r7"),
+        """INSERT INTO incident_staging (call_no, received_at, category, status, geom,
+                                         h3, h3_r9, h3_r8, h3_r7)
            SELECT s.call_no, s.received_at::timestamptz, s.category, s.status,
-                  s.geom::geometry, s.h3::bigint
+                  s.geom::geometry, s.h3::bigint, s.h3_r9::bigint, s.h3_r8::bigint,
+                  s.h3_r7::bigint
            FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM incident i WHERE i.call_no = s.call_no)""",
     ),
     LayerLoad(
@@ -61,7 +65,7 @@ EVENT_SPECS = (
                              AND f.geom = s.geom::geometry)""",
     ),
 )
-COMPUTED = ("h3",)
+COMPUTED = ("h3", "h3_r9", "h3_r8", "h3_r7")
 SPECS: dict[str, LayerLoad] = {spec.layer: spec for spec in (*LAYERS, *EVENT_SPECS)}
 IMPORT_LAYERS = tuple(SPECS)
 MODES = ("replace", "upsert")
@@ -234,7 +238,7 @@ def _checked_frame(
     if unknown:
         raise InvalidParameter(
             f"--map names fields {', '.join(unknown)} that {spec.layer} does not have; its "
-            f"fields: {', '.join(c for c in spec.columns if c != 'geom')}",
+            f"fields: {', '.join(c for c in spec.columns if c not in ('geom', *COMPUTED))}",
             parameter="map",
         )
     absent = sorted(c for c in mapping.values() if c not in frame.columns)
@@ -315,9 +319,13 @@ def _checked_frame(
 
         pending = worker.submit(topology)
     out["geom"] = shapely.to_wkb(as_multi(geoms))  # staged as geometry(Geometry, 4326)
-    if "h3" in spec.columns:  # events: their H3 cell, computed once when stored
+    if "h3" in spec.columns:  # events: their H3 cells, computed once when stored
         xy = shapely.get_coordinates(geoms)
-        out["h3"] = h3_cells(xy[:, 0], xy[:, 1]).astype(str)
+        if "h3_r7" in spec.columns:  # incidents: every resolution the maps count by
+            for column, cells in incident_cells(xy[:, 0], xy[:, 1]).items():
+                out[column] = cells.astype(str)
+        else:
+            out["h3"] = h3_cells(xy[:, 0], xy[:, 1]).astype(str)
     return out, pending
 
 
@@ -343,7 +351,7 @@ def _refuse_value(report: ImportReport, frame: pd.DataFrame, message: str) -> No
     rows: list[int] = []
     columns: list[str] = []
     if quoted:
-        for column in frame.columns.drop(["n", "geom", "h3"], errors="ignore"):
+        for column in frame.columns.drop(["n", "geom", *COMPUTED], errors="ignore"):
             hits = np.flatnonzero(frame[column].to_numpy() == quoted.group(1))
             if len(hits):
                 columns.append(str(column))
