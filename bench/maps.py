@@ -21,9 +21,9 @@ import orjson
 import psycopg
 
 from bench.run import bench_database
-from geo_service.maps.base import render
 from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
+from geo_service.maps.render import render
 from geo_service.moments import STATION_TZ
 from geo_service.services.incidents import IncidentFilter
 from geo_service.settings import load_settings

@@ -13,21 +13,18 @@ from branca.element import JavascriptLink
 from folium.map import Layer
 from folium.template import Template
 
-from geo_service.maps.base import (
-    Lang,
-    add_basemap,
+from geo_service.maps.basemap import add_basemap, new_map
+from geo_service.maps.elements import (
+    add_header,
     add_html,
     add_legend,
     add_script,
     add_title,
-    add_words,
-    basemap,
     finish,
-    new_map,
-    words,
 )
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.moments import STATION_TZ
-from geo_service.services.maps import overview_layers
+from geo_service.services.maps import basemap, overview_layers
 from geo_service.settings import Settings
 
 add_words(
@@ -228,7 +225,7 @@ async def overview_page(
         },
         tooltip=_tooltip(data["beats"], ["code", "name", "plan", "people"], w),
     ).add_to(m)
-    m.get_root().header.add_child(JavascriptLink("/static/map_overview.js"), name="map_overview")
+    add_header(m, JavascriptLink("/static/map_overview.js"), name="map_overview")
     lazy = {
         "grids": {
             "style": {"color": "#8c6bb1", "weight": 0.8, "fill": False},
@@ -254,7 +251,7 @@ async def overview_page(
         },
         "work_points": {"icon": "shield-halved", "fields": ["name", "code", "kind"], "show": True},
     }
-    moment = at.astimezone(STATION_TZ).isoformat()
+    at_text = at.astimezone(STATION_TZ).isoformat()
     for layer, opts in lazy.items():
         show = bool(opts.pop("show"))
         LazyLayer(
@@ -265,12 +262,12 @@ async def overview_page(
                 "layer": layer,
                 "name": w[layer],
                 "url": "/api/v1/overview/layers?"
-                + urlencode({"layers": layer, "at": moment, "limit": LAZY_LIMIT}),
+                + urlencode({"layers": layer, "at": at_text, "limit": LAZY_LIMIT}),
                 "words": w,
             },
         ).add_to(m)
     add_html(m, '<div id="gs-lazy-note" class="gs-panel gs-lazy-note"></div>')
-    m.get_root().header.add_child(JavascriptLink("/static/map_lookup.js"), name="map_lookup")
+    add_header(m, JavascriptLink("/static/map_lookup.js"), name="map_lookup")
     add_script(m, _lookup_script(lang))
     moment = at.astimezone(STATION_TZ)
     add_title(m, w["overview"], f"{w['as_of']} {moment:%Y-%m-%d %H:%M} · {w['click_hint']}", links)
@@ -286,7 +283,7 @@ async def overview_page(
             ("#984ea3", w["rental_houses"]),
         ],
     )
-    finish(m, lang)
+    finish(m)
     return m, data
 
 
