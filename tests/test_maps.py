@@ -288,6 +288,18 @@ def test_pages_are_small_and_name_no_outside_host(client, page) -> None:
             assert not re.match(r"https?://", url), url
 
 
+def test_overview_page_stays_well_under_a_megabyte(client) -> None:
+    """The overview embeds villages only (compact JSON); beats, grids and the points come for
+    the area in view. On the large sample the page is about 0.64 MB (it was 2.07 MB); on the
+    small one it must stay a fraction of the 1 MB limit."""
+    for lang in ("zh", "en"):
+        r = client.get(f"/maps/overview?lang={lang}")
+        assert r.status_code == 200, r.text
+        assert len(r.content) < 250_000, len(r.content)
+        # no folium.GeoJson: its JSON is padded with spaces and escapes every Chinese character
+        assert not re.search(r"\bgeo_json_[0-9a-f]+_add\(", r.text)
+
+
 def test_landing_page_links_every_map(client) -> None:
     zh = client.get("/").text
     en = client.get("/?lang=en").text

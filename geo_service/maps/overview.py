@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import folium
+import orjson
 import psycopg
 from branca.element import JavascriptLink
 from folium.map import Layer
@@ -15,6 +16,7 @@ from folium.template import Template
 
 from geo_service.maps.basemap import add_basemap, new_map
 from geo_service.maps.elements import (
+    RawGeoJson,
     add_header,
     add_html,
     add_legend,
@@ -152,11 +154,6 @@ def _flatten(fc: dict[str, Any] | None, w: dict[str, str]) -> dict[str, Any]:
     return fc
 
 
-def _tooltip(fc: dict[str, Any], fields: list[str], w: dict[str, str]) -> Any:
-    present = [f for f in fields if fc["features"] and f in fc["features"][0]["properties"]]
-    return folium.GeoJsonTooltip(fields=present, aliases=[w.get(f, f) for f in present])
-
-
 def _lookup_script(lang: Lang) -> str:
     """Click anywhere: ask /api/v1/lookup and show the answer in a popup (words in lang)."""
     w = words(lang)
@@ -194,39 +191,33 @@ async def overview_page(
     at: datetime,
     links: str = "",
 ) -> tuple[folium.Map, dict[str, Any]]:
-    """The overview page's map (every layer in the layer control) and the layers it embeds
-    (villages and beats); grids, water markers, rentals, cameras and work points are loaded by
-    the page for the area in view while switched on (at most LAZY_LIMIT each)."""
+    """The overview page's map (every layer in the layer control) and the layer it embeds
+    (villages); beats, grids, water markers, rentals, cameras and work points are loaded by the
+    page for the area in view while switched on (at most LAZY_LIMIT each)."""
     w = words(lang)
     base = await basemap(conn)
-    layers = await overview_layers(conn, at=at, layers=("villages", "beats"))
-    data = {k: _flatten(layers.get(k), w) for k in ("villages", "beats")}
+    layers = await overview_layers(conn, at=at, layers=("villages",))
+    data = {"villages": _flatten(layers.get("villages"), w)}
     m = new_map(settings=settings, lang=lang, bbox=base.bbox)
     add_basemap(m, base, lang=lang, layers=("water", "roads", "town"))
-    folium.GeoJson(
-        data["villages"],
+    RawGeoJson(  # compact JSON, UTF-8: no per-feature work in Python
+        orjson.dumps(data["villages"]).decode(),
         name=w["villages"],
-        style_function=lambda _f: {
-            "color": "#6b6b6b",
-            "weight": 1.5,
-            "fillColor": "#f4f1ea",
-            "fillOpacity": 0.35,
-        },
-        tooltip=_tooltip(data["villages"], ["name", "code", "people"], w),
-    ).add_to(m)
-    folium.GeoJson(
-        data["beats"],
-        name=w["beats"],
-        style_function=lambda _f: {
-            "color": BEAT_COLOUR,
-            "weight": 2.5,
-            "fillColor": BEAT_COLOUR,
-            "fillOpacity": 0.04,
-        },
-        tooltip=_tooltip(data["beats"], ["code", "name", "plan", "people"], w),
+        style={"color": "#6b6b6b", "weight": 1.5, "fillColor": "#f4f1ea", "fillOpacity": 0.35},
+        tooltip_fields={k: w[k] for k in ("name", "code", "people")},
     ).add_to(m)
     add_header(m, JavascriptLink("/static/map_overview.js"), name="map_overview")
-    lazy = {
+    lazy = {  # beats and grids are many on a large station: loaded for the area in view
+        "beats": {
+            "style": {
+                "color": BEAT_COLOUR,
+                "weight": 2.5,
+                "fillColor": BEAT_COLOUR,
+                "fillOpacity": 0.04,
+            },
+            "fields": ["code", "name", "plan", "people"],
+            "show": True,
+        },
         "grids": {
             "style": {"color": "#8c6bb1", "weight": 0.8, "fill": False},
             "fields": ["name", "code", "village", "people"],
