@@ -24,9 +24,9 @@ from psycopg import sql
 
 from bench.run import bench_database
 from geo_service.cells import INCIDENT_CELL_COLUMNS
-from geo_service.maps.base import render
 from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
+from geo_service.maps.render import render
 from geo_service.moments import STATION_TZ
 from geo_service.services.incidents import IncidentFilter
 from geo_service.settings import load_settings

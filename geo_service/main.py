@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.db import make_pool
 from geo_service.errors import DomainError, problem, status_of
-from geo_service.maps.base import mount_assets
+from geo_service.maps.assets import FOLIUM, FOLIUM_TEMPLATES, NPM
 from geo_service.routers import (
     areas,
     cameras,
@@ -67,7 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     swagger = settings.web_map_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():  # installed by `make setup` (npm ci in web_map/)
         app.mount(pages.SWAGGER_UI, StaticFiles(directory=swagger), name="swagger-ui")
-    mount_assets(app, settings)  # /assets/npm (web_map/node_modules), /assets/folium
+    node_modules = settings.web_map_dir / "node_modules"
+    if node_modules.is_dir():  # npm packages the map pages name (maps/assets.py)
+        app.mount(NPM, StaticFiles(directory=node_modules), name="npm")
+    app.mount(FOLIUM, StaticFiles(directory=FOLIUM_TEMPLATES), name="folium-assets")
     _add_error_handlers(app)
     return app
 

@@ -23,7 +23,9 @@ from shapely.geometry import Point
 
 from geo_service.db import connect
 from geo_service.main import create_app
-from geo_service.maps import base
+from geo_service.maps import assets, words
+from geo_service.maps.basemap import new_map
+from geo_service.maps.render import render
 from geo_service.moments import STATION_TZ
 from geo_service.services.incidents import IncidentFilter, heat
 from geo_service.settings import Settings
@@ -283,36 +285,36 @@ def test_bad_filters_are_422_naming_the_parameter(client, query, parameter) -> N
 
 
 def test_render_refuses_an_asset_from_another_host(settings: Settings) -> None:
-    m = base.new_map(settings=settings, lang="zh", bbox=(120.2, 29.7, 120.4, 29.9))
+    m = new_map(settings=settings, lang="zh", bbox=(120.2, 29.7, 120.4, 29.9))
     plugins.MiniMap().add_to(m)  # a plugin ASSETS does not know
-    with pytest.raises(base.OfflineViolation, match=r"Control\.MiniMap"):
-        base.render(m, settings=settings)
-    m = base.new_map(settings=settings, lang="zh", bbox=(120.2, 29.7, 120.4, 29.9))
+    with pytest.raises(assets.OfflineViolation, match=r"Control\.MiniMap"):
+        render(m, settings=settings)
+    m = new_map(settings=settings, lang="zh", bbox=(120.2, 29.7, 120.4, 29.9))
     folium.TileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", attr="osm").add_to(m)
-    with pytest.raises(base.OfflineViolation, match="openstreetmap"):
-        base.render(m, settings=settings)
+    with pytest.raises(assets.OfflineViolation, match="openstreetmap"):
+        render(m, settings=settings)
 
 
 def test_render_allows_the_configured_intranet_tiles(settings: Settings) -> None:
     local = settings.model_copy(update={"map_tiles_url": "http://tiles.lan/{z}/{x}/{y}.png"})
-    m = base.new_map(settings=local, lang="en", bbox=(120.2, 29.7, 120.4, 29.9))
-    page = base.render(m, settings=local)
+    m = new_map(settings=local, lang="en", bbox=(120.2, 29.7, 120.4, 29.9))
+    page = render(m, settings=local)
     assert "http://tiles.lan/{z}/{x}/{y}.png" in page
     for url in re.findall(r'(?:src|href)="([^"]+)"', page):
         assert not url.startswith("http"), url
 
 
 def test_every_asset_in_the_table_is_served(client) -> None:
-    for local in {u for u in base.ASSETS.values() if u}:
+    for local in {u for u in assets.ASSETS.values() if u}:
         r = client.get(local)
         assert r.status_code == 200, local
         assert len(r.content) > 100, local
 
 
 def test_words_have_both_languages_and_refuse_clashes() -> None:
-    assert set(base.words("zh")) == set(base.words("en"))
+    assert set(words.words("zh")) == set(words.words("en"))
     with pytest.raises(ValueError, match="already"):
-        base.add_words(zh={"town": "别的"}, en={"town": "Town boundary"})
+        words.add_words(zh={"town": "别的"}, en={"town": "Town boundary"})
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -323,6 +325,18 @@ def test_pages_are_small_and_name_no_outside_host(client, page) -> None:
         assert len(r.content) < 2_000_000
         for url in re.findall(r'(?:src|href)="([^"]+)"', r.text):
             assert not re.match(r"https?://", url), url
+
+
+def test_overview_page_stays_well_under_a_megabyte(client) -> None:
+    """The overview embeds villages only (compact JSON); beats, grids and the points come for
+    the area in view. On the large sample the page is about 0.64 MB (it was 2.07 MB); on the
+    small one it must stay a fraction of the 1 MB limit."""
+    for lang in ("zh", "en"):
+        r = client.get(f"/maps/overview?lang={lang}")
+        assert r.status_code == 200, r.text
+        assert len(r.content) < 250_000, len(r.content)
+        # no folium.GeoJson: its JSON is padded with spaces and escapes every Chinese character
+        assert not re.search(r"\bgeo_json_[0-9a-f]+_add\(", r.text)
 
 
 def test_landing_page_links_every_map(client) -> None:

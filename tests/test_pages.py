@@ -2,9 +2,77 @@
 
 from __future__ import annotations
 
+import html
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 
 from tests.browser import Visit, not_blank, shoot
+
+AT = "2026-08-01T08:00"
+# Every map page with every parameter it takes (repeated ones included), valid on the sample.
+MAP_QUERIES: dict[str, list[tuple[str, str]]] = {
+    "/maps/overview": [("at", AT)],
+    "/maps/heatmap": [
+        ("start", "2026-08-01"),
+        ("end", "2026-10-01"),
+        ("days", "30"),
+        ("categories", "theft"),
+        ("categories", "fraud"),
+        ("beat", "B05"),
+        ("hours", "8-17"),
+        ("weekdays", "1-5"),
+    ],
+    "/maps/hexagons": [
+        ("start", "2026-08-01"),
+        ("end", "2026-10-01"),
+        ("village", "330681109002"),
+        ("resolution", "9"),
+    ],
+    "/maps/animation": [("start", "2026-08-01"), ("end", "2026-10-01"), ("by", "weekday")],
+    "/maps/patrol": [
+        ("from", "2026-09-01"),
+        ("to", "2026-10-01"),
+        ("plan", "2026"),
+        ("beat", "B05"),
+    ],
+    "/maps/cameras": [("beat", "B05"), ("at", AT), ("plan", "2026")],
+    "/maps/water": [("distance_m", "200"), ("at", AT), ("due_days", "60")],
+}
+OTHER_LANG = re.compile(r'<a class="gs-other-lang" href="([^"]+)">([^<]+)</a>')
+
+
+def test_every_map_page_is_listed(client: TestClient) -> None:
+    """MAP_QUERIES names every HTML page under /maps/ (the tile route is not a page)."""
+    paths = client.get("/openapi.json").json()["paths"]
+    pages = {p for p in paths if p.startswith("/maps/") and "{" not in p}
+    assert pages == set(MAP_QUERIES)
+    assert len(pages) == 7
+
+
+@pytest.mark.parametrize("path", sorted(MAP_QUERIES))
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_language_link_keeps_every_query_parameter(
+    client: TestClient, path: str, lang: str
+) -> None:
+    query = MAP_QUERIES[path]
+    r = client.get(path, params=[*query, ("lang", lang)])
+    assert r.status_code == 200, r.text
+    links = OTHER_LANG.findall(r.text)
+    assert len(links) == 1, links
+    href, text = links[0]
+    target = urlsplit(html.unescape(href))
+    assert target.path == path
+    want = [*query, ("lang", "en")] if lang == "zh" else query  # zh is the default
+    assert sorted(parse_qsl(target.query, keep_blank_values=True)) == sorted(want)
+    assert text == ("English" if lang == "zh" else "中文")
+    # and the link leads to the same page in the other language, with the same answer
+    other = client.get(f"{target.path}?{target.query}")
+    assert other.status_code == 200
+    assert f'document.documentElement.lang="{"en" if lang == "zh" else "zh"}"' in other.text
 
 
 def test_landing_page_answers_a_linked_point(browser: Browser, live_url: str, grids) -> None:

@@ -9,8 +9,10 @@ import folium
 import psycopg
 from folium.plugins import HeatMapWithTime
 
-from geo_service.maps.base import Lang, add_html, add_title, add_words, base_map, finish, words
+from geo_service.maps.basemap import base_map
+from geo_service.maps.elements import add_html, add_title, finish
 from geo_service.maps.heatmap import GRADIENT, filter_form, filter_note
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.services.incidents import FrameBy, IncidentFilter, heat
 from geo_service.settings import Settings
 
@@ -120,7 +122,7 @@ async def animation_page(
             + "</div>"
         ),
     )
-    finish(m, lang)
+    finish(m)
     return m, {
         "filter": flt.as_json(),
         "by": by,

@@ -11,16 +11,9 @@ import folium
 import psycopg
 import shapely
 
-from geo_service.maps.base import (
-    Lang,
-    add_html,
-    add_legend,
-    add_title,
-    add_words,
-    base_map,
-    finish,
-    words,
-)
+from geo_service.maps.basemap import base_map
+from geo_service.maps.elements import add_html, add_legend, add_title, finish
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.services.cameras import blind_roads, camera_sectors
 from geo_service.services.patrol import beat_outlines
 from geo_service.settings import Settings
@@ -136,8 +129,10 @@ async def camera_page(
     at: datetime,
     plan: str | None,
     beat: str | None,
-) -> folium.Map:
-    """The camera map: view sectors by status, beats, blind road stretches and a per-beat table."""
+    links: str = "",
+) -> tuple[folium.Map, dict[str, Any]]:
+    """The camera map (view sectors by status, beats, blind road stretches, a per-beat table)
+    and the blind roads it shows; ``links`` (trusted HTML) go into the title panel."""
     w = words(lang)
     blind = await blind_roads(conn, beat=beat, at=at, plan=plan)
     sectors = await camera_sectors(conn)
@@ -212,15 +207,9 @@ async def camera_page(
     if beat:
         note += f" · {w['cam_beat']}: {beat}"
     link = {"plan": blind["plan"], "lang": lang}
-    other = html.escape(
-        urlencode(
-            {**link, **({"beat": beat} if beat else {}), "lang": "zh" if lang == "en" else "en"}
-        )
-    )
-    links = (
+    links += (
         f'<a href="/maps/cameras?{html.escape(urlencode(link))}">'
         f"{html.escape(w['cam_all_beats'])}</a>"
-        f'<a href="/maps/cameras?{other}">{"中文" if lang == "en" else "English"}</a>'
     )
     add_title(m, w["cam_title"], note, links)
     add_legend(
@@ -230,5 +219,5 @@ async def camera_page(
         + [(BLIND_COLOUR, w["cam_blind"])],
     )
     add_html(m, _table(blind, w, link))
-    finish(m, lang)
-    return m
+    finish(m)
+    return m, blind

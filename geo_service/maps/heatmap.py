@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 from datetime import timedelta
-from typing import Any
 
 import folium
 import orjson
@@ -12,16 +11,9 @@ import psycopg
 from folium.plugins import HeatMap
 from folium.template import Template
 
-from geo_service.maps.base import (
-    DataInPage,
-    Lang,
-    add_html,
-    add_title,
-    add_words,
-    base_map,
-    finish,
-    words,
-)
+from geo_service.maps.basemap import base_map
+from geo_service.maps.elements import DataInPage, add_html, add_title, finish
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.moments import STATION_TZ
 from geo_service.services.incidents import CATEGORIES, Heat, IncidentFilter, heat
 from geo_service.settings import Settings
@@ -214,10 +206,5 @@ async def heatmap_page(
     heat_layer(data.frames.get(0, []), name=w["heatmap"]).add_to(m)
     add_title(m, w["heatmap"], filter_note(flt, lang), links + filter_form(flt, lang))
     heat_legend(m, data, lang)
-    finish(m, lang)
+    finish(m)
     return m, data
-
-
-def heat_summary(data: Heat) -> dict[str, Any]:
-    """Counts of a heat answer, for logs and the benchmark."""
-    return {"incidents": data.total, "points": data.points, "h3_resolution": data.resolution}

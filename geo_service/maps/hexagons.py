@@ -11,17 +11,10 @@ from branca.element import JavascriptLink
 from folium.map import Layer
 from folium.template import Template
 
-from geo_service.maps.base import (
-    DataInPage,
-    Lang,
-    add_legend,
-    add_title,
-    add_words,
-    base_map,
-    finish,
-    words,
-)
+from geo_service.maps.basemap import base_map
+from geo_service.maps.elements import DataInPage, add_header, add_legend, add_title, finish
 from geo_service.maps.heatmap import filter_form, filter_note
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.services.incidents import IncidentFilter, hexagons
 from geo_service.settings import Settings
 
@@ -66,13 +59,6 @@ def count_classes(values: list[int], k: int = 5) -> list[int]:
     return bounds
 
 
-def _class_of(value: int, bounds: list[int]) -> int:
-    for i, b in enumerate(bounds):
-        if value <= b:
-            return i
-    return len(bounds) - 1
-
-
 class HexLayer(DataInPage, Layer):
     """H3 cells drawn by web_map/static/map_hexagons.js from compact arrays
     [incidents, previous, lat0, lon0, ...], with a control switching count / change colours."""
@@ -114,7 +100,7 @@ async def hexagon_page(
     m = await base_map(conn, settings=settings, lang=lang)
     bounds = count_classes([f["properties"]["incidents"] for f in data["features"]])
     colours = COUNT_COLOURS[-len(bounds) :] if bounds else []
-    m.get_root().header.add_child(JavascriptLink("/static/map_hexagons.js"), name="map_hexagons")
+    add_header(m, JavascriptLink("/static/map_hexagons.js"), name="map_hexagons")
     HexLayer(
         data,
         name=w["hex_counts"],
@@ -161,5 +147,5 @@ async def hexagon_page(
     if not data["incidents"]:
         rows.append(("", w["no_data"]))
     add_legend(m, w["hex_counts"], rows)
-    finish(m, lang)
+    finish(m)
     return m, data

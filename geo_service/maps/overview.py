@@ -8,26 +8,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 import folium
+import orjson
 import psycopg
 from branca.element import JavascriptLink
 from folium.map import Layer
 from folium.template import Template
 
-from geo_service.maps.base import (
-    Lang,
-    add_basemap,
+from geo_service.maps.basemap import add_basemap, new_map
+from geo_service.maps.elements import (
+    RawGeoJson,
+    add_header,
     add_html,
     add_legend,
     add_script,
     add_title,
-    add_words,
-    basemap,
     finish,
-    new_map,
-    words,
 )
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.moments import STATION_TZ
-from geo_service.services.maps import overview_layers
+from geo_service.services.maps import basemap, overview_layers
 from geo_service.settings import Settings
 
 add_words(
@@ -155,11 +154,6 @@ def _flatten(fc: dict[str, Any] | None, w: dict[str, str]) -> dict[str, Any]:
     return fc
 
 
-def _tooltip(fc: dict[str, Any], fields: list[str], w: dict[str, str]) -> Any:
-    present = [f for f in fields if fc["features"] and f in fc["features"][0]["properties"]]
-    return folium.GeoJsonTooltip(fields=present, aliases=[w.get(f, f) for f in present])
-
-
 def _lookup_script(lang: Lang) -> str:
     """Click anywhere: ask /api/v1/lookup and show the answer in a popup (words in lang)."""
     w = words(lang)
@@ -197,39 +191,33 @@ async def overview_page(
     at: datetime,
     links: str = "",
 ) -> tuple[folium.Map, dict[str, Any]]:
-    """The overview page's map (every layer in the layer control) and the layers it embeds
-    (villages and beats); grids, water markers, rentals, cameras and work points are loaded by
-    the page for the area in view while switched on (at most LAZY_LIMIT each)."""
+    """The overview page's map (every layer in the layer control) and the layer it embeds
+    (villages); beats, grids, water markers, rentals, cameras and work points are loaded by the
+    page for the area in view while switched on (at most LAZY_LIMIT each)."""
     w = words(lang)
     base = await basemap(conn)
-    layers = await overview_layers(conn, at=at, layers=("villages", "beats"))
-    data = {k: _flatten(layers.get(k), w) for k in ("villages", "beats")}
+    layers = await overview_layers(conn, at=at, layers=("villages",))
+    data = {"villages": _flatten(layers.get("villages"), w)}
     m = new_map(settings=settings, lang=lang, bbox=base.bbox)
     add_basemap(m, base, lang=lang, layers=("water", "roads", "town"))
-    folium.GeoJson(
-        data["villages"],
+    RawGeoJson(  # compact JSON, UTF-8: no per-feature work in Python
+        orjson.dumps(data["villages"]).decode(),
         name=w["villages"],
-        style_function=lambda _f: {
-            "color": "#6b6b6b",
-            "weight": 1.5,
-            "fillColor": "#f4f1ea",
-            "fillOpacity": 0.35,
-        },
-        tooltip=_tooltip(data["villages"], ["name", "code", "people"], w),
+        style={"color": "#6b6b6b", "weight": 1.5, "fillColor": "#f4f1ea", "fillOpacity": 0.35},
+        tooltip_fields={k: w[k] for k in ("name", "code", "people")},
     ).add_to(m)
-    folium.GeoJson(
-        data["beats"],
-        name=w["beats"],
-        style_function=lambda _f: {
-            "color": BEAT_COLOUR,
-            "weight": 2.5,
-            "fillColor": BEAT_COLOUR,
-            "fillOpacity": 0.04,
+    add_header(m, JavascriptLink("/static/map_overview.js"), name="map_overview")
+    lazy = {  # beats and grids are many on a large station: loaded for the area in view
+        "beats": {
+            "style": {
+                "color": BEAT_COLOUR,
+                "weight": 2.5,
+                "fillColor": BEAT_COLOUR,
+                "fillOpacity": 0.04,
+            },
+            "fields": ["code", "name", "plan", "people"],
+            "show": True,
         },
-        tooltip=_tooltip(data["beats"], ["code", "name", "plan", "people"], w),
-    ).add_to(m)
-    m.get_root().header.add_child(JavascriptLink("/static/map_overview.js"), name="map_overview")
-    lazy = {
         "grids": {
             "style": {"color": "#8c6bb1", "weight": 0.8, "fill": False},
             "fields": ["name", "code", "village", "people"],
@@ -254,7 +242,7 @@ async def overview_page(
         },
         "work_points": {"icon": "shield-halved", "fields": ["name", "code", "kind"], "show": True},
     }
-    moment = at.astimezone(STATION_TZ).isoformat()
+    at_text = at.astimezone(STATION_TZ).isoformat()
     for layer, opts in lazy.items():
         show = bool(opts.pop("show"))
         LazyLayer(
@@ -265,12 +253,12 @@ async def overview_page(
                 "layer": layer,
                 "name": w[layer],
                 "url": "/api/v1/overview/layers?"
-                + urlencode({"layers": layer, "at": moment, "limit": LAZY_LIMIT}),
+                + urlencode({"layers": layer, "at": at_text, "limit": LAZY_LIMIT}),
                 "words": w,
             },
         ).add_to(m)
     add_html(m, '<div id="gs-lazy-note" class="gs-panel gs-lazy-note"></div>')
-    m.get_root().header.add_child(JavascriptLink("/static/map_lookup.js"), name="map_lookup")
+    add_header(m, JavascriptLink("/static/map_lookup.js"), name="map_lookup")
     add_script(m, _lookup_script(lang))
     moment = at.astimezone(STATION_TZ)
     add_title(m, w["overview"], f"{w['as_of']} {moment:%Y-%m-%d %H:%M} · {w['click_hint']}", links)
@@ -286,7 +274,7 @@ async def overview_page(
             ("#984ea3", w["rental_houses"]),
         ],
     )
-    finish(m, lang)
+    finish(m)
     return m, data
 
 

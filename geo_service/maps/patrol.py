@@ -10,16 +10,9 @@ from urllib.parse import urlencode
 import folium
 import psycopg
 
-from geo_service.maps.base import (
-    Lang,
-    add_html,
-    add_legend,
-    add_title,
-    add_words,
-    base_map,
-    finish,
-    words,
-)
+from geo_service.maps.basemap import base_map
+from geo_service.maps.elements import add_html, add_legend, add_title, finish
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.services.patrol import beat_outlines, patrol_cells, patrol_coverage
 from geo_service.settings import Settings
 
@@ -152,9 +145,11 @@ async def patrol_page(
     end: datetime | None,
     plan: str | None,
     beat: str | None,
-) -> folium.Map:
-    """The patrol coverage map: beats, visited cells coloured by time since the last visit (all
-    cells, never visited ones grey, when a beat is chosen) and the per-beat table."""
+    links: str = "",
+) -> tuple[folium.Map, dict[str, Any]]:
+    """The patrol coverage map (beats, visited cells coloured by time since the last visit, all
+    cells with never visited ones grey when a beat is chosen, the per-beat table) and the
+    coverage it shows; ``links`` (trusted HTML) go into the title panel."""
     w = words(lang)
     data = await patrol_coverage(conn, start=start, end=end, plan=plan)
     plan_code = data["plan"]["code"]
@@ -226,17 +221,9 @@ async def patrol_page(
     note += f" · {w['pc_beat']}: {beat}" if beat else f" · {w['pc_note_all']}"
     link = {"from": data["from"], "to": data["to"], "plan": plan_code}
     all_link = html.escape(urlencode({**link, "lang": lang}))
-    other = html.escape(
-        urlencode(
-            {**link, **({"beat": beat} if beat else {}), "lang": "zh" if lang == "en" else "en"}
-        )
-    )
-    links = (
-        f'<a href="/maps/patrol?{all_link}">{html.escape(w["pc_all_beats"])}</a>'
-        f'<a href="/maps/patrol?{other}">{"中文" if lang == "en" else "English"}</a>'
-    )
+    links += f'<a href="/maps/patrol?{all_link}">{html.escape(w["pc_all_beats"])}</a>'
     add_title(m, w["pc_title"], note, links)
     add_legend(m, w["pc_since"], _ramp_rows(w))
     add_html(m, _table(data, w, link, lang))
-    finish(m, lang)
-    return m
+    finish(m)
+    return m, data

@@ -5,21 +5,13 @@ from __future__ import annotations
 import html
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import folium
 import psycopg
 
-from geo_service.maps.base import (
-    Lang,
-    add_html,
-    add_legend,
-    add_title,
-    add_words,
-    base_map,
-    finish,
-    words,
-)
+from geo_service.maps.basemap import base_map
+from geo_service.maps.elements import add_html, add_legend, add_title, finish
+from geo_service.maps.words import Lang, add_words, words
 from geo_service.services.water import marker_status, shore_gaps
 from geo_service.settings import Settings
 
@@ -134,8 +126,10 @@ async def water_page(
     at: datetime,
     distance_m: float,
     due_days: int,
-) -> folium.Map:
-    """The water-safety map: reach of working poles, shore gaps, markers by kind and status."""
+    links: str = "",
+) -> tuple[folium.Map, dict[str, Any]]:
+    """The water-safety map (reach of working poles, shore gaps, markers by kind and status)
+    and the shore gaps it shows; ``links`` (trusted HTML) go into the title panel."""
     w = words(lang)
     gaps = await shore_gaps(conn, distance_m=distance_m)
     markers = await marker_status(conn, at=at, due_days=due_days)
@@ -198,10 +192,6 @@ async def water_page(
             tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
         ).add_to(m)
     note = f"{w['ws_distance']}: {distance_m:g} · {w['ws_due_ring'].format(days=due_days)}"
-    other = html.escape(
-        urlencode({"distance_m": f"{distance_m:g}", "lang": "zh" if lang == "en" else "en"})
-    )
-    links = f'<a href="/maps/water?{other}">{"中文" if lang == "en" else "English"}</a>'
     add_title(m, w["ws_title"], note, links)
     add_legend(
         m,
@@ -214,5 +204,5 @@ async def water_page(
         ],
     )
     add_html(m, _table(gaps, w))
-    finish(m, lang)
-    return m
+    finish(m)
+    return m, gaps

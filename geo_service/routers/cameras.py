@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo_service.db import Connection
-from geo_service.maps.base import html_response
 from geo_service.maps.cameras import camera_page
 from geo_service.moments import parse_moment
+from geo_service.routers.map_page import map_page
 from geo_service.routers.params import AppSettings, AtQuery, BeatQuery, LangQuery, PlanQuery
 from geo_service.services.cameras import blind_roads, camera_sectors
 
@@ -37,6 +37,7 @@ async def blind(
 
 @router.get("/maps/cameras", response_class=HTMLResponse, summary="Camera and blind road map")
 async def camera_map(
+    request: Request,
     conn: Connection,
     settings: AppSettings,
     beat: BeatQuery = None,
@@ -45,7 +46,12 @@ async def camera_map(
     lang: LangQuery = "zh",
 ) -> HTMLResponse:
     """View sectors by camera status, beats, blind road stretches and a per-beat table."""
-    m = await camera_page(
-        conn, settings=settings, lang=lang, at=parse_moment(at), plan=plan, beat=beat
+    moment = parse_moment(at)
+    return await map_page(
+        request,
+        settings=settings,
+        lang=lang,
+        build=lambda links: camera_page(
+            conn, settings=settings, lang=lang, at=moment, plan=plan, beat=beat, links=links
+        ),
     )
-    return html_response(m, settings=settings)

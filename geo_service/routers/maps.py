@@ -13,17 +13,16 @@ from starlette.concurrency import run_in_threadpool
 from geo_service.db import Connection
 from geo_service.errors import NotFound
 from geo_service.maps.animation import animation_page
-from geo_service.maps.base import lang_links, render
 from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
 from geo_service.maps.overview import overview_page
 from geo_service.moments import parse_moment
+from geo_service.routers.map_page import map_page
 from geo_service.routers.params import (
     AppSettings,
     AtQuery,
     BboxQuery,
     BeatQuery,
-    Lang,
     LangQuery,
     VillageQuery,
 )
@@ -41,7 +40,6 @@ from geo_service.services.maps import (
     parse_bbox,
     parse_layers,
 )
-from geo_service.settings import Settings
 
 router = APIRouter(tags=["maps"])
 
@@ -92,16 +90,6 @@ Filter = Annotated[IncidentFilter, Depends(incident_filter_of)]
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution, 7..10")]
 
 
-def _links(request: Request, lang: Lang) -> str:
-    return lang_links(lang, request.url.path, list(request.query_params.multi_items()))
-
-
-async def _page(settings: Settings, m: object) -> HTMLResponse:
-    """Render off the event loop (Folium builds large strings)."""
-    page = await run_in_threadpool(render, m, settings=settings)
-    return HTMLResponse(page)
-
-
 def _json(body: object, media_type: str = "application/json") -> Response:
     return Response(orjson.dumps(body), media_type=media_type)
 
@@ -119,10 +107,15 @@ async def overview_map(
 ) -> HTMLResponse:
     """Villages, grids, beats, water, markers by status, rentals, cameras and work points, each
     a layer; tooltips name the people responsible; a click anywhere shows the lookup answer."""
-    m, _ = await overview_page(
-        conn, settings=settings, lang=lang, at=parse_moment(at), links=_links(request, lang)
+    moment = parse_moment(at)
+    return await map_page(
+        request,
+        settings=settings,
+        lang=lang,
+        build=lambda links: overview_page(
+            conn, settings=settings, lang=lang, at=moment, links=links
+        ),
     )
-    return await _page(settings, m)
 
 
 @router.get("/maps/heatmap", response_class=HTMLResponse, summary="Incident heatmap")
@@ -134,14 +127,18 @@ async def heatmap_map(
     lang: LangQuery = "zh",
 ) -> HTMLResponse:
     """Incidents aggregated per H3 cell in PostGIS (at most ~50,000 weighted points)."""
-    m, _ = await heatmap_page(
-        conn,
+    return await map_page(
+        request,
         settings=settings,
         lang=lang,
-        flt=flt,
-        links=_links(request, lang),
+        build=lambda links: heatmap_page(
+            conn,
+            settings=settings,
+            lang=lang,
+            flt=flt,
+            links=links,
+        ),
     )
-    return await _page(settings, m)
 
 
 @router.get("/maps/hexagons", response_class=HTMLResponse, summary="H3 hexagon map")
@@ -154,15 +151,19 @@ async def hexagon_map(
     resolution: Resolution = 8,
 ) -> HTMLResponse:
     """Incidents per H3 cell, with change against the previous period of the same length."""
-    m, _ = await hexagon_page(
-        conn,
+    return await map_page(
+        request,
         settings=settings,
         lang=lang,
-        flt=flt,
-        resolution=resolution,
-        links=_links(request, lang),
+        build=lambda links: hexagon_page(
+            conn,
+            settings=settings,
+            lang=lang,
+            flt=flt,
+            resolution=resolution,
+            links=links,
+        ),
     )
-    return await _page(settings, m)
 
 
 @router.get("/maps/animation", response_class=HTMLResponse, summary="Incidents by hour or weekday")
@@ -175,15 +176,19 @@ async def animation_map(
     by: Annotated[Literal["hour", "weekday"], Query(description="hour or weekday")] = "hour",
 ) -> HTMLResponse:
     """An animated heatmap, one frame per station hour (0..23) or ISO weekday."""
-    m, _ = await animation_page(
-        conn,
+    return await map_page(
+        request,
         settings=settings,
         lang=lang,
-        flt=flt,
-        by=by,
-        links=_links(request, lang),
+        build=lambda links: animation_page(
+            conn,
+            settings=settings,
+            lang=lang,
+            flt=flt,
+            by=by,
+            links=links,
+        ),
     )
-    return await _page(settings, m)
 
 
 @router.get("/maps/tiles/{z}/{x}/{y}", summary="Tiles of the configured MBTiles file")

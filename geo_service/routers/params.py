@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from geo_service.maps.words import Lang as Lang  # re-exported: the page language
 from geo_service.settings import Settings
-
-Lang = Literal["zh", "en"]
 
 AT_DOC = "ISO 8601 moment; without an offset, station time (UTC+8). Default: now."
 CRS_DOC = "CRS of lon/lat: EPSG:4326 (default), EPSG:4490, gcj02 or bd09."

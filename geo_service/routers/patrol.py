@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo_service.db import Connection
-from geo_service.maps.base import html_response
 from geo_service.maps.patrol import patrol_page
 from geo_service.moments import parse_moment
+from geo_service.routers.map_page import map_page
 from geo_service.routers.params import AppSettings, LangQuery
 from geo_service.services.patrol import parse_cell, patrol_cells, patrol_coverage
 
@@ -104,6 +104,7 @@ async def cells(
 
 @router.get("/maps/patrol", response_class=HTMLResponse, summary="Patrol coverage map")
 async def patrol_map(
+    request: Request,
     conn: Connection,
     settings: AppSettings,
     start: Annotated[str | None, Query(alias="from", description=FROM_DOC)] = None,
@@ -115,13 +116,19 @@ async def patrol_map(
     lang: LangQuery = "zh",
 ) -> HTMLResponse:
     """Beats with their visited cells coloured by time since the last visit, and a table."""
-    m = await patrol_page(
-        conn,
+    period_start, period_end = _moment(start, "from"), _moment(end, "to")
+    return await map_page(
+        request,
         settings=settings,
         lang=lang,
-        start=_moment(start, "from"),
-        end=_moment(end, "to"),
-        plan=plan,
-        beat=beat,
+        build=lambda links: patrol_page(
+            conn,
+            settings=settings,
+            lang=lang,
+            start=period_start,
+            end=period_end,
+            plan=plan,
+            beat=beat,
+            links=links,
+        ),
     )
-    return html_response(m, settings=settings)

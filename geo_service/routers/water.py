@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo_service.db import Connection
-from geo_service.maps.base import html_response
 from geo_service.maps.water import water_page
 from geo_service.moments import parse_moment
+from geo_service.routers.map_page import map_page
 from geo_service.routers.params import AppSettings, AtQuery, LangQuery
 from geo_service.services.water import marker_status, shore_gaps
 
@@ -48,6 +48,7 @@ async def markers(
 
 @router.get("/maps/water", response_class=HTMLResponse, summary="Water-safety map")
 async def water_map(
+    request: Request,
     conn: Connection,
     settings: AppSettings,
     distance_m: Distance = None,
@@ -56,12 +57,18 @@ async def water_map(
     lang: LangQuery = "zh",
 ) -> HTMLResponse:
     """Markers by status and inspection age, the reach of working poles and the shore gaps."""
-    m = await water_page(
-        conn,
+    moment = parse_moment(at)
+    return await map_page(
+        request,
         settings=settings,
         lang=lang,
-        at=parse_moment(at),
-        distance_m=distance_m or settings.shore_gap_m,
-        due_days=due_days or settings.inspection_due_days,
+        build=lambda links: water_page(
+            conn,
+            settings=settings,
+            lang=lang,
+            at=moment,
+            distance_m=distance_m or settings.shore_gap_m,
+            due_days=due_days or settings.inspection_due_days,
+            links=links,
+        ),
     )
-    return html_response(m, settings=settings)

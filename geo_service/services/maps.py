@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,17 +11,32 @@ import psycopg
 
 from geo_service.errors import InvalidParameter
 
-# Simplified basemaps by (server, database, tolerance): (basemap_version, bbox, {layer: JSON}).
+# Simplified basemaps by (server, database, tolerance): (basemap_version, Basemap).
 # The version is bumped by triggers on station, village, road and water_body (migration 007).
-_BASEMAPS: dict[tuple[str, str, float | None], tuple[int, list[float], dict[str, str]]] = {}
+_BASEMAPS: dict[tuple[str, str, float | None], tuple[int, Basemap]] = {}
 
 
-async def basemap_layers(
-    conn: psycopg.AsyncConnection, *, tolerance_m: float | None = None
-) -> tuple[list[float], dict[str, str]]:
+BASEMAP_LAYERS = ("villages", "water", "roads", "town")
+_EMPTY = '{"type":"FeatureCollection","features":[]}'
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """The jurisdiction's own layers as GeoJSON FeatureCollection text, and the station's bbox."""
+
+    bbox: tuple[float, float, float, float]  # west, south, east, north
+    layers_json: dict[str, str]  # villages, water, roads, town
+
+    @property
+    def layers(self) -> dict[str, dict[str, Any]]:
+        """The layers parsed (a fresh copy)."""
+        return {k: orjson.loads(v) for k, v in self.layers_json.items()}
+
+
+async def basemap(conn: psycopg.AsyncConnection, *, tolerance_m: float | None = None) -> Basemap:
     """The station's bbox and town, villages, roads and water as GeoJSON FeatureCollection text
-    (simplified by tolerance_m metres; None: by the width of the jurisdiction). Kept in memory
-    until those tables change, so a page pays one tiny query for it."""
+    (simplified by tolerance_m metres; None: a 1500th of the jurisdiction's width). Kept in
+    memory until those tables change, so a page pays one tiny query for it."""
     key = (f"{conn.info.host}:{conn.info.port}", conn.info.dbname, tolerance_m)
     cur = await conn.execute("SELECT basemap_version()")
     row = await cur.fetchone()
@@ -30,10 +46,20 @@ async def basemap_layers(
         cur = await conn.execute("SELECT basemap_layers(%(tol)s)::text", {"tol": tolerance_m})
         row = await cur.fetchone()
         data = orjson.loads(row[0]) if row and row[0] else {}
-        layers = {k: orjson.dumps(v).decode() for k, v in (data.get("layers") or {}).items()}
-        cached = (version, data.get("bbox") or [], layers)
+        layers = data.get("layers") or {}
+        bbox = data.get("bbox") or []
+        cached = (
+            version,
+            Basemap(
+                bbox=tuple(bbox) if len(bbox) == 4 else (120.0, 29.5, 120.6, 30.0),
+                layers_json={
+                    k: orjson.dumps(layers[k]).decode() if layers.get(k) else _EMPTY
+                    for k in BASEMAP_LAYERS
+                },
+            ),
+        )
         _BASEMAPS[key] = cached
-    return cached[1], cached[2]
+    return cached[1]
 
 
 OVERVIEW_LAYERS = (
