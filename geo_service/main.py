@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_service.db import make_pool
 from geo_service.errors import DomainError, problem, status_of
 from geo_service.maps.base import mount_assets
+from geo_service.openapi import document_contract
 from geo_service.routers import (
     areas,
     cameras,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount(pages.SWAGGER_UI, StaticFiles(directory=swagger), name="swagger-ui")
     mount_assets(app, settings)  # /assets/npm (web_map/node_modules), /assets/folium
     _add_error_handlers(app)
+    document_contract(app)  # problem+json errors, 404/503 where true (geo_service/openapi.py)
     return app
 
 

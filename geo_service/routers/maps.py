@@ -18,6 +18,7 @@ from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
 from geo_service.maps.overview import overview_page
 from geo_service.moments import parse_moment
+from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.params import (
     AppSettings,
     AtQuery,
@@ -27,6 +28,8 @@ from geo_service.routers.params import (
     LangQuery,
     VillageQuery,
 )
+from geo_service.schemas.incidents import HeatmapAnswer, HexagonCollection, HourlyAnswer
+from geo_service.schemas.overview import OverviewLayers
 from geo_service.services.incidents import (
     MAX_WINDOW_DAYS,
     IncidentFilter,
@@ -186,7 +189,21 @@ async def animation_map(
     return await _page(settings, m)
 
 
-@router.get("/maps/tiles/{z}/{x}/{y}", summary="Tiles of the configured MBTiles file")
+@router.get(
+    "/maps/tiles/{z}/{x}/{y}",
+    summary="Tiles of the configured MBTiles file",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The tile, in the MBTiles file's format",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("image/png", "image/jpeg", "image/webp", "application/x-protobuf")
+            },
+        },
+        404: {"description": "No MBTiles file is configured, or it has no such tile"},
+    },
+)
 async def mbtiles_tile(
     settings: AppSettings,
     z: Annotated[int, Path(ge=0, le=24)],
@@ -217,7 +234,11 @@ async def mbtiles_tile(
 # ------------------------------------------------------------------------------ data endpoints
 
 
-@router.get("/api/v1/incidents/heatmap", summary="Heatmap weights of incidents")
+@router.get(
+    "/api/v1/incidents/heatmap",
+    summary="Heatmap weights of incidents",
+    response_model=HeatmapAnswer,
+)
 async def incidents_heatmap(conn: Connection, flt: Filter) -> Response:
     """Weighted points [lat, lon, incidents] at H3 cell centres, as fine as at most ~50,000
     points allow (``h3_resolution``); the weights sum to the matching incidents."""
@@ -227,21 +248,34 @@ async def incidents_heatmap(conn: Connection, flt: Filter) -> Response:
     return _json(body)
 
 
-@router.get("/api/v1/incidents/hexagons", summary="Incidents per H3 cell with change")
+@router.get(
+    "/api/v1/incidents/hexagons",
+    summary="Incidents per H3 cell with change",
+    response_model=HexagonCollection,
+    response_class=GeoJSONResponse,
+)
 async def incidents_hexagons(conn: Connection, flt: Filter, resolution: Resolution = 8) -> Response:
     """GeoJSON hexagons with incidents in the window, in the previous period of the same
     length, and the change."""
     return _json(await hexagons(conn, flt=flt, resolution=resolution), GEOJSON)
 
 
-@router.get("/api/v1/incidents/hourly", summary="Incidents per weekday and hour")
+@router.get(
+    "/api/v1/incidents/hourly",
+    summary="Incidents per weekday and hour",
+    response_model=HourlyAnswer,
+)
 async def incidents_hourly(conn: Connection, flt: Filter) -> Response:
     """Incidents per ISO weekday × station hour (7 × 24), with totals by hour and weekday
     (the hours and weekdays filters do not apply here)."""
     return _json(await hourly(conn, flt=flt))
 
 
-@router.get("/api/v1/overview/layers", summary="The overview map's layers")
+@router.get(
+    "/api/v1/overview/layers",
+    summary="The overview map's layers",
+    response_model=OverviewLayers,
+)
 async def overview_data(
     conn: Connection,
     at: AtQuery = None,
