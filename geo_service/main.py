@@ -111,7 +111,9 @@ def _add_error_handlers(app: FastAPI) -> None:
             "status": exc.status_code,
             "detail": str(exc.detail),
         }
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
+        )  # a 405 keeps its Allow header
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

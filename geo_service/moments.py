@@ -31,7 +31,7 @@ _LEAP_YEAR = (
 _DATE = rf"({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 _TIME = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
 _OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
-MOMENT_PATTERN = rf"^{_DATE}({_TIME}{_OFFSET}?)?$"
+MOMENT_PATTERN = rf"^({_DATE}({_TIME}{_OFFSET}?)?)?$"  # empty: the default
 _MOMENT = re.compile(rf"{_DATE}({_TIME}{_OFFSET}?)?")
 
 MOMENT_DOC = (

@@ -5,8 +5,8 @@ Routers declare what they answer (``response_model`` and the statuses particular
 
 - every error status is ``application/problem+json`` with the ProblemDetails schema, 422 in
   place of FastAPI's own validation shape (the service never sends that one);
-- 404 on every operation with a path parameter (an unknown code or id), 503 on every operation
-  (the database is down);
+- 404 on every operation with a path parameter, or a beat, plan or village parameter (an
+  unknown code or id), 503 on every operation (the database is down);
 - query parameters that hold a moment or a coordinate show the shape parse_moment and crs.py
   accept, so a client (or schemathesis) knows which values are valid.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 
 from geo_service.moments import MOMENT_DOC, MOMENT_PATTERN
 from geo_service.schemas.problem import PROBLEM_MEDIA_TYPE, ProblemDetails
@@ -25,8 +25,9 @@ from geo_service.schemas.problem import PROBLEM_MEDIA_TYPE, ProblemDetails
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 
 
-class GeoJSONResponse(Response):
-    """A response whose body is GeoJSON (RFC 7946): ``application/geo+json``."""
+class GeoJSONResponse(JSONResponse):
+    """A response whose body is GeoJSON (RFC 7946): ``application/geo+json`` (a JSON response,
+    so a route's ``response_model`` is documented under it)."""
 
     media_type = GEOJSON_MEDIA_TYPE
 
@@ -47,6 +48,8 @@ QUERY_SHAPES: dict[str, dict[str, Any]] = {
     "lon": {"type": "number", "minimum": -180, "maximum": 180},
     "lat": {"type": "number", "minimum": -90, "maximum": 90},
 }
+# Query parameters naming something by code: an unknown code answers 404.
+CODE_PARAMETERS = frozenset({"beat", "plan", "village"})
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 
@@ -87,7 +90,7 @@ def _document_operation(operation: dict[str, Any]) -> None:
     """One operation: error statuses, and the shapes of its moment and coordinate parameters."""
     parameters = operation.get("parameters", [])
     responses = operation.setdefault("responses", {})
-    if any(p.get("in") == "path" for p in parameters):
+    if any(p.get("in") == "path" or p.get("name") in CODE_PARAMETERS for p in parameters):
         responses.setdefault("404", {})
     if parameters or "requestBody" in operation:
         responses.setdefault("422", {})

@@ -48,7 +48,12 @@ async def blind(
     return Response(orjson.dumps(body), media_type="application/geo+json")
 
 
-@router.get("/maps/cameras", response_class=HTMLResponse, summary="Camera and blind road map")
+@router.get(
+    "/maps/cameras",
+    response_class=HTMLResponse,
+    summary="Camera and blind road map",
+    responses={404: {"description": "Unknown beat or plan, or no plan in force then"}},
+)
 async def camera_map(
     conn: Connection,
     settings: AppSettings,

@@ -31,7 +31,10 @@ from geo_service.routers.params import (
 from geo_service.schemas.incidents import HeatmapAnswer, HexagonCollection, HourlyAnswer
 from geo_service.schemas.overview import OverviewLayers
 from geo_service.services.incidents import (
+    CATEGORIES_PATTERN,
+    HOURS_PATTERN,
     MAX_WINDOW_DAYS,
+    WEEKDAYS_PATTERN,
     IncidentFilter,
     heat,
     hexagons,
@@ -49,6 +52,8 @@ from geo_service.settings import Settings
 router = APIRouter(tags=["maps"])
 
 GEOJSON = "application/geo+json"
+_LAYER = f" *({'|'.join(OVERVIEW_LAYERS)})? *"
+LAYERS_PATTERN = rf"^{_LAYER}(,{_LAYER})*$"  # what parse_layers accepts
 
 
 async def incident_filter_of(
@@ -60,21 +65,35 @@ async def incident_filter_of(
     days: Annotated[
         int | None,
         Query(
+            json_schema_extra={"minimum": 1, "maximum": MAX_WINDOW_DAYS},
             description=f"Window length in days (1..{MAX_WINDOW_DAYS}; default 30) when "
-            "start or end is missing; with neither, the last days that have incidents"
+            "start or end is missing; with neither, the last days that have incidents",
         ),
     ] = None,
     categories: Annotated[
         list[str] | None,
-        Query(description="Incident categories, repeated or comma-separated (default all)"),
+        Query(
+            description="Incident categories, repeated or comma-separated (default all)",
+            json_schema_extra={"items": {"type": "string", "pattern": CATEGORIES_PATTERN}},
+        ),
     ] = None,
     beat: BeatQuery = None,
     village: VillageQuery = None,
     hours: Annotated[
-        str | None, Query(max_length=100, description="Station hours, e.g. 0-6,22,23")
+        str | None,
+        Query(
+            max_length=100,
+            description="Station hours, e.g. 0-6,22,23 (22-2 wraps around midnight)",
+            json_schema_extra={"pattern": HOURS_PATTERN},
+        ),
     ] = None,
     weekdays: Annotated[
-        str | None, Query(max_length=40, description="ISO weekdays 1 (Mon)..7, e.g. 6-7")
+        str | None,
+        Query(
+            max_length=40,
+            description="ISO weekdays 1 (Mon)..7, e.g. 6-7 (7-1 wraps around)",
+            json_schema_extra={"pattern": WEEKDAYS_PATTERN},
+        ),
     ] = None,
 ) -> IncidentFilter:
     """The incident filter every incident map and data endpoint shares (validated)."""
@@ -281,7 +300,11 @@ async def overview_data(
     at: AtQuery = None,
     layers: Annotated[
         str | None,
-        Query(max_length=200, description=f"Comma-separated, of {', '.join(OVERVIEW_LAYERS)}"),
+        Query(
+            max_length=200,
+            description=f"Comma-separated, of {', '.join(OVERVIEW_LAYERS)}",
+            json_schema_extra={"pattern": LAYERS_PATTERN},
+        ),
     ] = None,
     bbox: BboxQuery = None,
     limit: Annotated[

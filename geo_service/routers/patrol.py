@@ -83,7 +83,12 @@ async def cells(
     return Response(orjson.dumps(body), media_type="application/geo+json")
 
 
-@router.get("/maps/patrol", response_class=HTMLResponse, summary="Patrol coverage map")
+@router.get(
+    "/maps/patrol",
+    response_class=HTMLResponse,
+    summary="Patrol coverage map",
+    responses={404: {"description": "Unknown beat or plan, or no plan in force at the end"}},
+)
 async def patrol_map(
     conn: Connection,
     settings: AppSettings,
