@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_service.db import make_pool
 from geo_service.errors import DomainError, problem, status_of
 from geo_service.maps.assets import FOLIUM, FOLIUM_TEMPLATES, NPM
+from geo_service.openapi import document_contract
 from geo_service.routers import (
     areas,
     cameras,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount(NPM, StaticFiles(directory=node_modules), name="npm")
     app.mount(FOLIUM, StaticFiles(directory=FOLIUM_TEMPLATES), name="folium-assets")
     _add_error_handlers(app)
+    document_contract(app)  # problem+json errors, 404/503 where true (geo_service/openapi.py)
     return app
 
 
@@ -112,7 +114,9 @@ def _add_error_handlers(app: FastAPI) -> None:
             "status": exc.status_code,
             "detail": str(exc.detail),
         }
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
+        )  # a 405 keeps its Allow header
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -257,8 +257,6 @@ def test_overview_layers_in_a_bbox_with_a_limit(client, sample_path) -> None:
         ("/api/v1/incidents/heatmap?categories=theft,nope", "categories"),
         ("/maps/hexagons?resolution=6", "resolution"),
         ("/api/v1/incidents/hexagons?resolution=11", "resolution"),
-        ("/maps/heatmap?beat=NOPE", "beat"),
-        ("/api/v1/incidents/hourly?village=999999999999", "village"),
         ("/maps/heatmap?start=2026-10-01&end=2026-09-01", "start"),
         ("/maps/heatmap?start=yesterday", "start"),
         ("/maps/heatmap?end=2026-13-01", "end"),
@@ -475,3 +473,17 @@ def test_mbtiles_file_is_served_under_the_basemap(settings: Settings, tmp_path) 
         assert "/maps/tiles/{z}/{x}/{y}" in page
     with TestClient(create_app(settings)) as c:
         assert c.get("/maps/tiles/2/1/1").status_code == 404  # none configured
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("/maps/heatmap?beat=NOPE", "beat"),
+        ("/api/v1/incidents/hourly?village=999999999999", "village"),
+    ],
+)
+def test_unknown_codes_are_404_naming_the_parameter(client, query, parameter) -> None:
+    r = client.get(query)
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["parameter"] == parameter

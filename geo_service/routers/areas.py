@@ -9,13 +9,21 @@ from fastapi.responses import Response
 
 from geo_service.db import Connection
 from geo_service.moments import parse_moment
+from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.params import AtQuery, PlanQuery
+from geo_service.schemas.areas import AreaFeature, PersonCoverage
 from geo_service.services.areas import AreaKind, area_details, person_coverage
 
 router = APIRouter(prefix="/api/v1", tags=["areas"])
 
 
-@router.get("/areas/{kind}/{code}", summary="One area with its people and neighbours")
+@router.get(
+    "/areas/{kind}/{code}",
+    summary="One area with its people and neighbours",
+    response_model=AreaFeature,
+    response_class=GeoJSONResponse,
+    responses={404: {"description": "No area of that kind has that code (in that plan)"}},
+)
 async def area(
     conn: Connection,
     kind: Annotated[AreaKind, Path(description="station, village, grid or beat")],
@@ -29,7 +37,12 @@ async def area(
     return Response(body, media_type="application/geo+json")
 
 
-@router.get("/people/{code}/coverage", summary="The areas a person covers")
+@router.get(
+    "/people/{code}/coverage",
+    summary="The areas a person covers",
+    response_model=PersonCoverage,
+    responses={404: {"description": "No person has that code"}},
+)
 async def coverage(
     conn: Connection,
     code: Annotated[str, Path(max_length=64, description="Person code, e.g. P00001")],

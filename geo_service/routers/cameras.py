@@ -9,20 +9,33 @@ from fastapi.responses import HTMLResponse, Response
 from geo_service.db import Connection
 from geo_service.maps.cameras import camera_page
 from geo_service.moments import parse_moment
+from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.map_page import map_page
 from geo_service.routers.params import AppSettings, AtQuery, BeatQuery, LangQuery, PlanQuery
+from geo_service.schemas.cameras import BlindRoads, CameraSectors
 from geo_service.services.cameras import blind_roads, camera_sectors
 
 router = APIRouter(tags=["cameras"])
 
 
-@router.get("/api/v1/cameras/sectors", summary="Camera view sectors")
+@router.get(
+    "/api/v1/cameras/sectors",
+    summary="Camera view sectors",
+    response_model=CameraSectors,
+    response_class=GeoJSONResponse,
+)
 async def sectors(conn: Connection) -> Response:
     """Every camera's view sector (from heading, field of view and range) as GeoJSON."""
     return Response(orjson.dumps(await camera_sectors(conn)), media_type="application/geo+json")
 
 
-@router.get("/api/v1/cameras/blind-roads", summary="Road stretches no working camera sees")
+@router.get(
+    "/api/v1/cameras/blind-roads",
+    summary="Road stretches no working camera sees",
+    response_model=BlindRoads,
+    response_class=GeoJSONResponse,
+    responses={404: {"description": "Unknown beat or plan, or no plan in force then"}},
+)
 async def blind(
     conn: Connection,
     beat: BeatQuery = None,
@@ -35,7 +48,12 @@ async def blind(
     return Response(orjson.dumps(body), media_type="application/geo+json")
 
 
-@router.get("/maps/cameras", response_class=HTMLResponse, summary="Camera and blind road map")
+@router.get(
+    "/maps/cameras",
+    response_class=HTMLResponse,
+    summary="Camera and blind road map",
+    responses={404: {"description": "Unknown beat or plan, or no plan in force then"}},
+)
 async def camera_map(
     request: Request,
     conn: Connection,

@@ -6,11 +6,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from geo_service.db import pooled
+from geo_service.schemas.health import Health, HealthDown
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Is the service and its PostGIS up")
+@router.get(
+    "/healthz",
+    summary="Is the service and its PostGIS up",
+    response_model=Health,
+    responses={503: {"model": HealthDown, "description": "The database is down: what failed"}},
+)
 async def healthz(request: Request) -> JSONResponse:
     """PostGIS version and loaded station, or 503 naming what is down."""
     pool = request.app.state.pool

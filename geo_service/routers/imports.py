@@ -16,6 +16,7 @@ from geo_service.db import connect
 from geo_service.errors import InvalidParameter, PayloadTooLarge
 from geo_service.ingest.imports import IMPORT_LAYERS, import_layer, parse_mapping
 from geo_service.routers.params import AppSettings
+from geo_service.schemas.imports import ImportReport
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -24,7 +25,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 @router.post(
     "/imports",
     summary="Import one layer from an uploaded file",
+    status_code=201,
+    response_model=ImportReport,
     responses={
+        200: {"model": ImportReport, "description": "Dry run: the report; nothing stored"},
         422: {"description": "Refused: problem+json with the report under `report`"},
         413: {"description": "The upload is over the size limit"},
     },

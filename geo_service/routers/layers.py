@@ -38,8 +38,12 @@ AT_DOC = (
     responses={
         200: {
             "description": "The layer as a file",
-            "content": {f.media_type: {} for f in FORMATS.values()},
-        }
+            "content": {
+                f.media_type: {"schema": {"type": "string", "format": "binary"}}
+                for f in FORMATS.values()
+            },
+        },
+        404: {"description": "Unknown layer, or a format the layer has not"},
     },
 )
 async def download_layer(

@@ -12,7 +12,9 @@ from geo_service.crs import parse_crs
 from geo_service.db import pooled
 from geo_service.errors import PayloadTooLarge
 from geo_service.moments import parse_moment
+from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.params import AppSettings, AtQuery, CrsQuery
+from geo_service.schemas.lookup import BATCH_CSV_DOC, BatchFeatureCollection, LookupAnswer
 from geo_service.services.batch import grid_index, located_chunks, parse_batch
 from geo_service.services.lookup import lookup_point
 
@@ -22,6 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["lookup"])
 @router.get(
     "/lookup",
     summary="Who covers this point",
+    response_model=LookupAnswer,
     responses={404: {"description": "Outside the jurisdiction (names the nearest area)"}},
 )
 async def lookup(
@@ -52,6 +55,16 @@ async def lookup(
 @router.post(
     "/lookup/batch",
     summary="Village, grid and beat codes of many points",
+    response_class=GeoJSONResponse,
+    responses={
+        200: {
+            "model": BatchFeatureCollection,
+            "description": "Every point in input order with its codes: GeoJSON for GeoJSON "
+            "input, CSV for CSV input",
+            "content": {"text/csv": {"schema": {"type": "string", "description": BATCH_CSV_DOC}}},
+        },
+        413: {"description": "Over the size or point limit: split the file"},
+    },
     openapi_extra={
         "requestBody": {
             "content": {

@@ -17,6 +17,7 @@ from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
 from geo_service.maps.overview import overview_page
 from geo_service.moments import parse_moment
+from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.map_page import map_page
 from geo_service.routers.params import (
     AppSettings,
@@ -26,8 +27,13 @@ from geo_service.routers.params import (
     LangQuery,
     VillageQuery,
 )
+from geo_service.schemas.incidents import HeatmapAnswer, HexagonCollection, HourlyAnswer
+from geo_service.schemas.overview import OverviewLayers
 from geo_service.services.incidents import (
+    CATEGORIES_PATTERN,
+    HOURS_PATTERN,
     MAX_WINDOW_DAYS,
+    WEEKDAYS_PATTERN,
     IncidentFilter,
     heat,
     hexagons,
@@ -44,6 +50,8 @@ from geo_service.services.maps import (
 router = APIRouter(tags=["maps"])
 
 GEOJSON = "application/geo+json"
+_LAYER = f" *({'|'.join(OVERVIEW_LAYERS)})? *"
+LAYERS_PATTERN = rf"^{_LAYER}(,{_LAYER})*$"  # what parse_layers accepts
 
 
 async def incident_filter_of(
@@ -55,21 +63,35 @@ async def incident_filter_of(
     days: Annotated[
         int | None,
         Query(
+            json_schema_extra={"minimum": 1, "maximum": MAX_WINDOW_DAYS},
             description=f"Window length in days (1..{MAX_WINDOW_DAYS}; default 30) when "
-            "start or end is missing; with neither, the last days that have incidents"
+            "start or end is missing; with neither, the last days that have incidents",
         ),
     ] = None,
     categories: Annotated[
         list[str] | None,
-        Query(description="Incident categories, repeated or comma-separated (default all)"),
+        Query(
+            description="Incident categories, repeated or comma-separated (default all)",
+            json_schema_extra={"items": {"type": "string", "pattern": CATEGORIES_PATTERN}},
+        ),
     ] = None,
     beat: BeatQuery = None,
     village: VillageQuery = None,
     hours: Annotated[
-        str | None, Query(max_length=100, description="Station hours, e.g. 0-6,22,23")
+        str | None,
+        Query(
+            max_length=100,
+            description="Station hours, e.g. 0-6,22,23 (22-2 wraps around midnight)",
+            json_schema_extra={"pattern": HOURS_PATTERN},
+        ),
     ] = None,
     weekdays: Annotated[
-        str | None, Query(max_length=40, description="ISO weekdays 1 (Mon)..7, e.g. 6-7")
+        str | None,
+        Query(
+            max_length=40,
+            description="ISO weekdays 1 (Mon)..7, e.g. 6-7 (7-1 wraps around)",
+            json_schema_extra={"pattern": WEEKDAYS_PATTERN},
+        ),
     ] = None,
 ) -> IncidentFilter:
     """The incident filter every incident map and data endpoint shares (validated)."""
@@ -191,7 +213,21 @@ async def animation_map(
     )
 
 
-@router.get("/maps/tiles/{z}/{x}/{y}", summary="Tiles of the configured MBTiles file")
+@router.get(
+    "/maps/tiles/{z}/{x}/{y}",
+    summary="Tiles of the configured MBTiles file",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The tile, in the MBTiles file's format",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("image/png", "image/jpeg", "image/webp", "application/x-protobuf")
+            },
+        },
+        404: {"description": "No MBTiles file is configured, or it has no such tile"},
+    },
+)
 async def mbtiles_tile(
     settings: AppSettings,
     z: Annotated[int, Path(ge=0, le=24)],
@@ -222,7 +258,11 @@ async def mbtiles_tile(
 # ------------------------------------------------------------------------------ data endpoints
 
 
-@router.get("/api/v1/incidents/heatmap", summary="Heatmap weights of incidents")
+@router.get(
+    "/api/v1/incidents/heatmap",
+    summary="Heatmap weights of incidents",
+    response_model=HeatmapAnswer,
+)
 async def incidents_heatmap(conn: Connection, flt: Filter) -> Response:
     """Weighted points [lat, lon, incidents] at H3 cell centres, as fine as at most ~50,000
     points allow (``h3_resolution``); the weights sum to the matching incidents."""
@@ -232,27 +272,44 @@ async def incidents_heatmap(conn: Connection, flt: Filter) -> Response:
     return _json(body)
 
 
-@router.get("/api/v1/incidents/hexagons", summary="Incidents per H3 cell with change")
+@router.get(
+    "/api/v1/incidents/hexagons",
+    summary="Incidents per H3 cell with change",
+    response_model=HexagonCollection,
+    response_class=GeoJSONResponse,
+)
 async def incidents_hexagons(conn: Connection, flt: Filter, resolution: Resolution = 8) -> Response:
     """GeoJSON hexagons with incidents in the window, in the previous period of the same
     length, and the change."""
     return _json(await hexagons(conn, flt=flt, resolution=resolution), GEOJSON)
 
 
-@router.get("/api/v1/incidents/hourly", summary="Incidents per weekday and hour")
+@router.get(
+    "/api/v1/incidents/hourly",
+    summary="Incidents per weekday and hour",
+    response_model=HourlyAnswer,
+)
 async def incidents_hourly(conn: Connection, flt: Filter) -> Response:
     """Incidents per ISO weekday × station hour (7 × 24), with totals by hour and weekday
     (the hours and weekdays filters do not apply here)."""
     return _json(await hourly(conn, flt=flt))
 
 
-@router.get("/api/v1/overview/layers", summary="The overview map's layers")
+@router.get(
+    "/api/v1/overview/layers",
+    summary="The overview map's layers",
+    response_model=OverviewLayers,
+)
 async def overview_data(
     conn: Connection,
     at: AtQuery = None,
     layers: Annotated[
         str | None,
-        Query(max_length=200, description=f"Comma-separated, of {', '.join(OVERVIEW_LAYERS)}"),
+        Query(
+            max_length=200,
+            description=f"Comma-separated, of {', '.join(OVERVIEW_LAYERS)}",
+            json_schema_extra={"pattern": LAYERS_PATTERN},
+        ),
     ] = None,
     bbox: BboxQuery = None,
     limit: Annotated[

@@ -24,10 +24,23 @@ PlanQuery = Annotated[str | None, Query(max_length=64, description=PLAN_DOC)]
 BeatQuery = Annotated[str | None, Query(max_length=64, description=BEAT_DOC)]
 VillageQuery = Annotated[str | None, Query(max_length=64, description="Village code")]
 LangQuery = Annotated[Lang, Query(description="Language of the page: zh (default) or en")]
-CrsQuery = Annotated[str | None, Query(max_length=32, description=CRS_DOC)]
+CrsQuery = Annotated[
+    str | None,
+    Query(
+        max_length=32,
+        description=CRS_DOC,
+        json_schema_extra={"enum": ["", "EPSG:4326", "EPSG:4490", "gcj02", "bd09"]},
+    ),
+]
 OutputCrsQuery = Annotated[str | None, Query(max_length=32, description=OUTPUT_CRS_DOC)]
+_DEGREES = r"-?[0-9]{1,3}(\.[0-9]{1,12})?"
 BboxQuery = Annotated[
-    str | None, Query(max_length=100, description="west,south,east,north (WGS 84)")
+    str | None,
+    Query(
+        max_length=100,
+        description="west,south,east,north (WGS 84), west < east and south < north",
+        json_schema_extra={"pattern": rf"^(({_DEGREES},){{3}}{_DEGREES})?$"},
+    ),
 ]
 FromQuery = Annotated[str | None, Query(alias="from", description=FROM_DOC)]
 ToQuery = Annotated[str | None, Query(alias="to", description=TO_DOC)]

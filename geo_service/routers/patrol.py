@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 from geo_service.db import Connection
 from geo_service.maps.patrol import patrol_page
 from geo_service.moments import parse_moment
+from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.map_page import map_page
 from geo_service.routers.params import AppSettings, LangQuery
+from geo_service.schemas.patrol import PatrolCells, PatrolCoverage
 from geo_service.services.patrol import parse_cell, patrol_cells, patrol_coverage
 
 router = APIRouter(tags=["patrol"])
@@ -38,7 +40,12 @@ def _moment(text: str | None, name: str) -> datetime | None:
     return None if text in (None, "") else parse_moment(text, parameter=name)
 
 
-@router.get("/api/v1/patrol/coverage", summary="Patrol coverage per beat")
+@router.get(
+    "/api/v1/patrol/coverage",
+    summary="Patrol coverage per beat",
+    response_model=PatrolCoverage,
+    responses={404: {"description": "Unknown plan, or no plan in force at the end"}},
+)
 async def coverage(
     conn: Connection,
     start: Annotated[str | None, Query(alias="from", description=FROM_DOC)] = None,
@@ -53,7 +60,13 @@ async def coverage(
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/api/v1/patrol/cells", summary="A beat's H3 cells with their last visit, in pages")
+@router.get(
+    "/api/v1/patrol/cells",
+    summary="A beat's H3 cells with their last visit, in pages",
+    response_model=PatrolCells,
+    response_class=GeoJSONResponse,
+    responses={404: {"description": "Unknown beat or plan, or no plan in force at the end"}},
+)
 async def cells(
     request: Request,
     conn: Connection,
@@ -102,7 +115,12 @@ async def cells(
     return Response(orjson.dumps(body), media_type=GEOJSON)
 
 
-@router.get("/maps/patrol", response_class=HTMLResponse, summary="Patrol coverage map")
+@router.get(
+    "/maps/patrol",
+    response_class=HTMLResponse,
+    summary="Patrol coverage map",
+    responses={404: {"description": "Unknown beat or plan, or no plan in force at the end"}},
+)
 async def patrol_map(
     request: Request,
     conn: Connection,

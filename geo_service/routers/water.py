@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from geo_service.db import Connection
 from geo_service.maps.water import water_page
 from geo_service.moments import parse_moment
+from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.map_page import map_page
 from geo_service.routers.params import AppSettings, AtQuery, LangQuery
+from geo_service.schemas.water import MarkerStatus, ShoreGaps
 from geo_service.services.water import marker_status, shore_gaps
 
 router = APIRouter(tags=["water"])
@@ -23,7 +25,12 @@ Distance = Annotated[float | None, Query(gt=0, le=5000, description=DISTANCE_DOC
 DueDays = Annotated[int | None, Query(gt=0, le=3650, description=DUE_DOC)]
 
 
-@router.get("/api/v1/water/shore-gaps", summary="Shore out of reach of a working rescue pole")
+@router.get(
+    "/api/v1/water/shore-gaps",
+    summary="Shore out of reach of a working rescue pole",
+    response_model=ShoreGaps,
+    response_class=GeoJSONResponse,
+)
 async def gaps(conn: Connection, settings: AppSettings, distance_m: Distance = None) -> Response:
     """GeoJSON of the stretches of water-body shore farther than ``distance_m`` from every
     working (status ok) rescue pole, with lengths in metres (EPSG:4549) per water body."""
@@ -32,7 +39,12 @@ async def gaps(conn: Connection, settings: AppSettings, distance_m: Distance = N
     return Response(orjson.dumps(body), media_type="application/geo+json")
 
 
-@router.get("/api/v1/water/markers", summary="Water markers by status and inspection age")
+@router.get(
+    "/api/v1/water/markers",
+    summary="Water markers by status and inspection age",
+    response_model=MarkerStatus,
+    response_class=GeoJSONResponse,
+)
 async def markers(
     conn: Connection,
     settings: AppSettings,

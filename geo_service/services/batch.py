@@ -83,13 +83,42 @@ def parse_batch(body: bytes, content_type: str, *, crs: InputCRS, max_points: in
 
 
 def _parse_csv(body: bytes) -> Parsed:
+    """lon, lat and optional id columns of a UTF-8 CSV; anything undecodable or ambiguous is
+    an InvalidParameter saying what to fix: bytes that are not UTF-8, rows with more or fewer
+    fields than the header, a column named twice, a missing column, a value that is not a
+    finite number."""
+    _check_utf8(body)
+    ragged: list[str] = []
+
+    def refuse_row(row: pacsv.InvalidRow) -> str:
+        where = f"Row {row.number - 1} of the CSV" if row.number else "A row of the CSV"
+        ragged.append(
+            f"{where} has {row.actual_columns} fields where the header has "
+            f"{row.expected_columns}: {row.text[:80]!r}"
+        )
+        return "error"
+
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body), convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
+            io.BytesIO(body),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=refuse_row),
+            convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=False, null_values=[], quoted_strings_can_be_null=False
+            ),
         )
-    except pa.ArrowInvalid as exc:
-        raise InvalidParameter(f"The CSV cannot be read: {exc}", parameter="body") from None
-    columns = {c.strip().lower(): c for c in table.column_names}
+    except pa.ArrowException as exc:
+        detail = ragged[0] if ragged else f"The CSV cannot be read: {exc}"
+        raise InvalidParameter(detail, parameter="body") from None
+    columns: dict[str, int] = {}
+    for position, name in enumerate(table.column_names):
+        key = name.strip().lower()
+        if key in columns:
+            raise InvalidParameter(
+                f"The CSV names the column '{key}' more than once (columns "
+                f"{columns[key] + 1} and {position + 1}); keep one",
+                parameter="body",
+            )
+        columns[key] = position
     if "lon" not in columns or "lat" not in columns:
         raise InvalidParameter(
             f"The CSV needs columns named lon and lat; it has {', '.join(table.column_names)}",
@@ -103,14 +132,28 @@ def _parse_csv(body: bytes) -> Parsed:
     return lon, lat, ids, "csv"
 
 
+def _check_utf8(body: bytes) -> None:
+    """Refuse a body that is not UTF-8, naming the line and the first bad byte."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        raise InvalidParameter(
+            f"The CSV is not UTF-8: line {line} has the byte 0x{body[exc.start]:02x} "
+            f"(at offset {exc.start}); save the file as UTF-8",
+            parameter="body",
+        ) from None
+
+
 def _numbers(column: pa.ChunkedArray, name: str) -> np.ndarray:
-    """A column as floats; the first value that is not a number is named with its row."""
+    """A column as floats; the first value that is not a number is named with its row
+    (non-finite values are refused later, with the coordinates' ranges)."""
     numeric = pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
     if numeric and column.null_count == 0:
         return column.to_numpy().astype(float)
-    text = pd.Series(column.to_pandas(), dtype=object)
+    text = pd.Series(column.cast(pa.string()).to_pandas(), dtype=object)
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(values))
+    bad = np.flatnonzero(np.isnan(values) & ~text.str.strip().str.lower().eq("nan").to_numpy())
     if bad.size:
         row = int(bad[0])
         raise InvalidParameter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -11,7 +12,7 @@ import h3.api.basic_int as h3
 import psycopg
 
 from geo_service.cells import INCIDENT_RESOLUTIONS
-from geo_service.errors import InvalidParameter
+from geo_service.errors import InvalidParameter, NotFound
 from geo_service.moments import parse_moment
 
 CATEGORIES = (
@@ -28,6 +29,18 @@ MAX_HEAT_POINTS = 50_000
 MAX_WINDOW_DAYS = 3 * 366
 DEFAULT_DAYS = 30
 FrameBy = Literal["hour", "weekday"]
+
+
+def _list_pattern(value: str, *, ranges: bool) -> str:
+    """A comma-separated list of values (or of ranges a-b when ``ranges``), spaces allowed
+    around each part, empty parts ignored: the shape the filters below accept."""
+    item = rf" *({value}( *- *{value})?)? *" if ranges else rf" *({value})? *"
+    return rf"^{item}(,{item})*$"
+
+
+HOURS_PATTERN = _list_pattern("([01]?[0-9]|2[0-3])", ranges=True)
+WEEKDAYS_PATTERN = _list_pattern("[1-7]", ranges=True)
+CATEGORIES_PATTERN = _list_pattern("|".join(CATEGORIES), ranges=False)
 
 
 @dataclass(frozen=True)
@@ -67,34 +80,41 @@ class IncidentFilter:
         }
 
 
-def _int_set(text: str | None, *, parameter: str, low: int, high: int) -> tuple[int, ...] | None:
-    """'0-6,22,23' → (0, 1, ..., 6, 22, 23); every value within [low, high]."""
+def _int_set(
+    text: str | None, *, parameter: str, pattern: str, low: int, high: int
+) -> tuple[int, ...] | None:
+    """'0-6,22,23' → (0, 1, ..., 6, 22, 23); a range written backwards wraps around ('22-1' is
+    22, 23, 0, 1). Anything not matching ``pattern`` (values within [low, high]) is refused."""
     if text is None or not text.strip():
         return None
+    if not re.fullmatch(pattern, text):
+        raise InvalidParameter(
+            f"'{text}' is not a list of numbers {low}..{high} or ranges; write e.g. "
+            f"{low}-{low + 2},{high}",
+            parameter=parameter,
+        )
     values: set[int] = set()
     for part in text.split(","):
-        part = part.strip()
-        try:
-            a, _, b = part.partition("-")
-            first, last = int(a), int(b) if b else int(a)
-        except ValueError:
-            raise InvalidParameter(
-                f"'{part}' is not a number or range; write e.g. {low}-{low + 2},{high}",
-                parameter=parameter,
-            ) from None
-        if not (low <= first <= last <= high):
-            raise InvalidParameter(
-                f"'{part}' is outside {low}..{high} (or a range written backwards)",
-                parameter=parameter,
-            )
-        values.update(range(first, last + 1))
-    return tuple(sorted(values))
+        if not part.strip():
+            continue
+        a, _, b = part.partition("-")
+        first, last = int(a), int(b) if b.strip() else int(a)
+        if first <= last:
+            values.update(range(first, last + 1))
+        else:  # wraps around: 22-1 is 22, 23, 0, 1
+            values.update(range(first, high + 1), range(low, last + 1))
+    return tuple(sorted(values)) or None
 
 
 def parse_categories(text: str | None, *, parameter: str = "categories") -> tuple[str, ...] | None:
     """'theft,fraud' → ('fraud', 'theft'); an unknown category is a 422 naming it."""
     if text is None or not text.strip():
         return None
+    if not re.fullmatch(r"[\w ,]*", text):
+        raise InvalidParameter(
+            f"'{text}' is not a comma-separated list of categories; known: {', '.join(CATEGORIES)}",
+            parameter=parameter,
+        )
     cats = tuple(sorted({c.strip() for c in text.split(",") if c.strip()}))
     unknown = [c for c in cats if c not in CATEGORIES]
     if unknown:
@@ -147,18 +167,18 @@ async def incident_filter(
         categories=parse_categories(categories),
         beat=beat.strip() if beat and beat.strip() else None,
         village=village.strip() if village and village.strip() else None,
-        hours=_int_set(hours, parameter="hours", low=0, high=23),
-        weekdays=_int_set(weekdays, parameter="weekdays", low=1, high=7),
+        hours=_int_set(hours, parameter="hours", pattern=HOURS_PATTERN, low=0, high=23),
+        weekdays=_int_set(weekdays, parameter="weekdays", pattern=WEEKDAYS_PATTERN, low=1, high=7),
     )
 
 
 async def _rows(conn: psycopg.AsyncConnection, query: str, params: dict[str, Any]) -> list[tuple]:
-    """Rows of one SQL function call; an unknown beat or village code is a 422 naming it."""
+    """Rows of one SQL function call; an unknown beat or village code is a 404 naming it."""
     try:
         cur = await conn.execute(query, params)
         return await cur.fetchall()
     except psycopg.errors.NoDataFound as exc:
-        raise InvalidParameter(
+        raise NotFound(
             exc.diag.message_primary or "unknown code", parameter=exc.diag.message_hint
         ) from None
 

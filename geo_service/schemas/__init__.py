@@ -1,0 +1,1 @@
+"""Typed answers of the JSON endpoints (pydantic models), one module per subject, for OpenAPI."""
