@@ -176,13 +176,13 @@ BEGIN
         SELECT json_build_object(
             'type', 'FeatureCollection',
             'numberMatched', (SELECT count(*) FROM %1$I v WHERE %2$s),
-            'numberReturned', count(*) FILTER (WHERE p.n <= $7),
+            'numberReturned', count(*) FILTER (WHERE p.n <= $7 + $8),
             'more', count(*) > $7,
             'features', coalesce(json_agg(json_build_object(
                 'type', 'Feature', 'id', p.id, 'geometry', p.geometry, 'properties', p.properties)
-                ORDER BY p.id) FILTER (WHERE p.n <= $7), '[]'))
+                ORDER BY p.id) FILTER (WHERE p.n <= $7 + $8), '[]'))
         FROM (
-            -- one feature more than the page: whether there is a next page
+            -- one feature more than the page: whether there is a next page (n counts skipped ones)
             SELECT row_number() OVER (ORDER BY v.%3$I) AS n, v.%3$I AS id,
                    %4$s AS geometry, json_build_object(%5$s) AS properties
             FROM %1$I v WHERE %2$s AND ($9 IS NULL OR v.%3$I > $9::%6$s)
