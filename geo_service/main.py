@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount(pages.SWAGGER_UI, StaticFiles(directory=swagger), name="swagger-ui")
     mount_assets(app, settings)  # /assets/npm (web_map/node_modules), /assets/folium
     _add_error_handlers(app)
-    app.openapi = lambda generate=app.openapi: ogc.declare_limit(generate())  # type: ignore[method-assign]
+    app.openapi = ogc.with_limit(app.openapi)  # type: ignore[method-assign]
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -421,3 +422,12 @@ def declare_limit(document: dict[str, Any]) -> dict[str, Any]:
             for p in operation.get("parameters", [])
         ]
     return document
+
+
+def with_limit(generate: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """An app's openapi() that declares the limit (see declare_limit) in what generate gives."""
+
+    def openapi() -> dict[str, Any]:
+        return declare_limit(generate())
+
+    return openapi

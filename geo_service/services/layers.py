@@ -106,7 +106,7 @@ def layer_query(
     Beats and beat grids are those of the plan named, else of the plan in force at `at`, else
     of every plan; assignments are those in force at `at`, else all of them (history).
     """
-    fields = [sql.Identifier(c) for c in layer.columns]
+    fields: list[sql.Composable] = [sql.Identifier(c) for c in layer.columns]
     if layer.geometry:
         fields.append(sql.SQL("ST_AsBinary(geom) AS geom"))
     where: list[sql.Composable] = []
