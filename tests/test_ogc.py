@@ -414,6 +414,24 @@ def test_gdal_oapif_reads_every_collection_and_filters_by_bbox(
     assert info["features"] == len(sample.layer("position_fix"))
 
 
+def test_gdal_pages_incidents_by_cursor(
+    live_url: str, sample: Sample, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """GDAL's OAPIF driver follows the next links: every page by cursor, none by offset."""
+    pyogrio.set_gdal_config_options({"CPL_DEBUG": "ON"})  # GDAL logs each URL to stderr
+    try:
+        frame = pyogrio.read_dataframe(f"OAPIF:{live_url}/ogc", layer="incident")
+    finally:
+        pyogrio.set_gdal_config_options({"CPL_DEBUG": None})
+    log = capfd.readouterr().err.splitlines()
+    fetched = [line for line in log if "/ogc/collections/incident/items?" in line]
+    pages = [url for url in fetched if "cursor=" in url]
+    assert len(frame) == len(sample.layer("incident")) == frame["call_no"].nunique()
+    assert not [url for url in fetched if "offset=" in url]
+    page_size = 1000  # GDAL asks for 1,000 at a time, within the maximum the API declares
+    assert len(pages) == len(frame) // page_size - 1, fetched  # after the first page
+
+
 def test_owslib_lists_collections_and_items(live_url: str, sample: Sample) -> None:
     api = Features(f"{live_url}/ogc")
     assert (
