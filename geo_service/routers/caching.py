@@ -25,9 +25,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def cached(
-    request: Request, body: bytes, *, media_type: str, status_code: int = 200
-) -> Response:
+def cached(request: Request, body: bytes, *, media_type: str, status_code: int = 200) -> Response:
     """The answer with Cache-Control and ETag; 304 Not Modified when the client holds it."""
     etag = etag_of(body)
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
