@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount(NPM, StaticFiles(directory=node_modules), name="npm")
     app.mount(FOLIUM, StaticFiles(directory=FOLIUM_TEMPLATES), name="folium-assets")
     _add_error_handlers(app)
-    document_contract(app)  # problem+json errors, 404/503 where true (geo_service/openapi.py)
+    # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it
+    document_contract(app, ogc.declare_limit)
     return app
 
 

@@ -13,6 +13,7 @@ Routers declare what they answer (``response_model`` and the statuses particular
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,6 +22,8 @@ from fastapi.responses import JSONResponse
 
 from geo_service.moments import MOMENT_DOC, MOMENT_PATTERN
 from geo_service.schemas.problem import PROBLEM_MEDIA_TYPE, ProblemDetails
+
+Document = dict[str, Any]
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 
@@ -54,8 +57,9 @@ _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 
 
-def document_contract(app: FastAPI) -> None:
-    """Make ``app.openapi()`` answer the document with the additions above (built once)."""
+def document_contract(app: FastAPI, *amendments: Callable[[Document], Document]) -> None:
+    """Make ``app.openapi()`` answer the document with the additions above, then each of the
+    routers' own amendments (built once)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -66,7 +70,10 @@ def document_contract(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = contract(document)
+            document = contract(document)
+            for amend in amendments:
+                document = amend(document)
+            app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

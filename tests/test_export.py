@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 import shapely
 from fastapi.testclient import TestClient
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 from typer.testing import CliRunner
 
 from geo_service.cli import app as cli
@@ -155,6 +155,44 @@ def test_position_fixes_export_as_csv(
     assert reply.content.startswith("\ufeff".encode())  # spreadsheets read it as UTF-8
     got = read_export(reply.content, "csv", "position_fix", tmp_path)
     assert_same_features(got, sample_layer(sample_path, "position_fix"), "position_fix", tol=2e-7)
+
+
+def test_csv_opens_in_gdal_with_geometry_and_text_codes(
+    client: TestClient, sample_path: Path, tmp_path: Path, database_url: str
+) -> None:
+    """A point layer's CSV as QGIS opens a dropped file (GDAL, no open options): geometry from
+    the WKT column, codes and phones as text with every leading zero."""
+    want = sample_layer(sample_path, "rental_house").set_index("code")
+    reply = client.get("/api/v1/layers/rental_house.csv")
+    path = tmp_path / "download" / "rental_house.csv"
+    path.parent.mkdir()
+    path.write_bytes(reply.content)
+    info = pyogrio.read_info(path)
+    assert info["geometry_type"] in ("Point", "Unknown")
+    types = dict(zip(info["fields"], info["ogr_types"], strict=True))
+    assert types["code"] == types["phone"] == "OFTString"
+    got = pyogrio.read_dataframe(path).set_index("code")
+    assert got.geometry.notna().all() and len(got) == len(want) > 0
+    assert list(got["phone"]) == list(want.loc[got.index, "phone"])
+    distance = shapely.distance(got.geometry.values, want.loc[got.index].geometry.values)
+    assert float(np.max(distance)) < 1e-12
+    # the command line leaves the .csvt and .prj beside it: types hold even when a reader
+    # guesses them (QGIS's delimited-text path, AUTODETECT_TYPE), and the CRS is known
+    out = tmp_path / "cli" / "rental_house.csv"
+    result = CliRunner().invoke(
+        cli,
+        ["export", "--layer", "rental_house", "--format", "csv", "--out", str(out)],
+        env={"DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 0, result.output
+    assert out.with_suffix(".csvt").is_file() and out.with_suffix(".prj").is_file()
+    guessed = pyogrio.read_info(out, AUTODETECT_TYPE="YES")
+    types = dict(zip(guessed["fields"], guessed["ogr_types"], strict=True))
+    assert types["code"] == types["phone"] == "OFTString", types
+    assert types["rooms"] == "OFTInteger64" and types["lon"] == "OFTReal"
+    assert CRS(pyogrio.read_dataframe(out).crs).equals(CRS(4326), ignore_axis_order=True)
+    plain = pyogrio.read_info(path, AUTODETECT_TYPE="YES")  # what the sidecar prevents
+    assert dict(zip(plain["fields"], plain["ogr_types"], strict=True))["phone"] == "OFTInteger64"
 
 
 def test_at_and_plan_pick_beats_and_assignments(

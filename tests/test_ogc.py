@@ -3,10 +3,12 @@ read every collection from the running service."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import pyogrio
 import pytest
@@ -14,7 +16,9 @@ import shapely
 from fastapi.testclient import TestClient
 from owslib.ogcapi.features import Features
 
+from geo_service.db import connect
 from geo_service.services.layers import SPATIAL_LAYERS
+from geo_service.services.ogc import encode_cursor
 
 PLANS = ("2025", "2026")
 # in the order /ogc/collections lists them: beats of each published plan follow `beat`
@@ -174,13 +178,130 @@ def test_items_paging_links_walk_every_feature(client: TestClient, sample: Sampl
         seen += [f["id"] for f in body["features"]]
         links = {link["rel"]: link["href"] for link in body["links"]}
         assert {"self", "alternate", "collection"} <= set(links)
-        assert ("prev" in links) == (pages > 0)
+        assert "prev" not in links  # key paging goes forward only
+        if "next" in links:
+            assert "cursor=" in links["next"] and "offset=" not in links["next"]
         url = links.get("next", "").replace("http://testserver", "")
         pages += 1
     assert seen == sorted(sample.layer("grid")["code"])
-    assert pages == -(-len(seen) // 7)
+    assert pages == -(-len(seen) // 7)  # no empty page at the end
     capped = client.get("/ogc/collections/incident/items", params={"limit": 50_000}).json()
     assert capped["numberReturned"] == 10_000 and capped["numberMatched"] == 20_000
+    # offset is still accepted, with a prev link; its next link goes on by cursor
+    middle = client.get("/ogc/collections/grid/items", params={"limit": 7, "offset": 14}).json()
+    assert [f["id"] for f in middle["features"]] == seen[14:21]
+    links = {link["rel"]: link["href"] for link in middle["links"]}
+    assert "offset=7" in links["prev"]
+    after = client.get(links["next"].replace("http://testserver", "")).json()
+    assert [f["id"] for f in after["features"]] == seen[21:28]
+
+
+def _page_plan_rows(database_url: str, *, after: str | None, offset: int, limit: int) -> int:
+    """Rows the incident page query of layer_features read under its LIMIT (auto_explain's
+    plan of the nested statement, actual rows of the scans below the page's Limit node)."""
+    notices: list[str] = []
+    with connect(database_url) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        conn.execute(
+            "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; "
+            "SET auto_explain.log_analyze = on; SET auto_explain.log_nested_statements = on; "
+            "SET auto_explain.log_format = json; SET auto_explain.log_level = notice"
+        )
+        conn.execute(
+            "SELECT layer_features('incident', lim => %s, off => %s, after => %s)",
+            (limit, offset, after),
+        )
+    plans = [
+        orjson.loads(n[n.index("{") :])
+        for n in notices
+        if "row_number() OVER" in n and '"Plan"' in n
+    ]
+    assert len(plans) == 1, notices
+
+    def limits(node: dict) -> list[dict]:
+        found = [node] if node["Node Type"] == "Limit" else []
+        return found + [x for child in node.get("Plans", []) for x in limits(child)]
+
+    def scanned(node: dict) -> int:
+        own = node["Actual Rows"] * node["Actual Loops"] if "Relation Name" in node else 0
+        return own + sum(scanned(child) for child in node.get("Plans", []))
+
+    (page_limit,) = limits(plans[0]["Plan"])
+    return scanned(page_limit)
+
+
+def test_key_paging_walks_every_incident_once_at_the_same_cost(
+    client: TestClient, sample: Sample, database_url: str
+) -> None:
+    limit = 1000
+    url, seen, afters = f"/ogc/collections/incident/items?limit={limit}", [], [None]
+    while url:
+        body = client.get(url).json()
+        seen += [f["id"] for f in body["features"]]
+        links = {link["rel"]: link["href"] for link in body["links"]}
+        url = links.get("next", "").replace("http://testserver", "")
+        if url:
+            afters.append(body["features"][-1]["id"])
+    want = sample.layer("incident")["call_no"]
+    assert len(seen) == len(set(seen)) == len(want) == 20_000
+    assert set(seen) == set(want) and seen == sorted(seen)
+    assert len(afters) == 20
+    # the last page reads about as many rows as the first (the key's index: no skipping) ...
+    first = _page_plan_rows(database_url, after=None, offset=0, limit=limit)
+    last = _page_plan_rows(database_url, after=afters[-1], offset=0, limit=limit)
+    assert limit <= first <= 2 * (limit + 1) and limit <= last <= 2 * (limit + 1), (first, last)
+    # ... where the same page by offset reads every feature before it
+    by_offset = _page_plan_rows(database_url, after=None, offset=19 * limit, limit=limit)
+    assert by_offset >= 20 * limit, by_offset
+
+
+def test_openapi_declares_the_page_limit(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    limit = document["components"]["parameters"]["limit"]
+    assert limit["in"] == "query" and limit["name"] == "limit"
+    assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 10}
+    operation = document["paths"]["/ogc/collections/{collectionId}/items"]["get"]
+    refs = [p for p in operation["parameters"] if "$ref" in p]
+    assert refs == [{"$ref": "#/components/parameters/limit"}]
+    assert "limit" not in {p.get("name") for p in operation["parameters"]}
+    assert {p.get("name") for p in operation["parameters"]} >= {"cursor", "offset", "bbox"}
+
+
+def test_head_answers_like_get_without_a_body(client: TestClient) -> None:
+    urls = (
+        "/ogc",
+        "/ogc/conformance",
+        "/ogc/collections",
+        "/ogc/collections/grid",
+        "/ogc/collections/grid/items?limit=5",
+        "/ogc/collections/incident/items",
+    )
+    for url in urls:
+        get, head = client.get(url), client.head(url)
+        assert head.status_code == get.status_code == 200, url
+        assert head.content == b"", url
+        assert head.headers["content-type"] == get.headers["content-type"], url
+        assert head.headers["content-length"] == str(len(get.content)), url
+    assert client.head("/ogc/collections/nope/items").status_code == 404
+    assert len(urls) == 6
+
+
+def test_polygon_outer_rings_are_counter_clockwise(client: TestClient, sample: Sample) -> None:
+    """RFC 7946: exterior rings counter-clockwise, holes clockwise, in every polygon collection."""
+    checked = want = 0
+    polygonal = [c for c in COLLECTIONS if c in ("station", "village", "grid", "water_body")]
+    polygonal += [c for c in COLLECTIONS if c.startswith("beat")]
+    for collection_id in polygonal:
+        body = client.get(f"/ogc/collections/{collection_id}/items?limit=10000").json()
+        assert body["numberReturned"] == body["numberMatched"]
+        for feature in body["features"]:
+            for polygon in shapely.get_parts(shapely.geometry.shape(feature["geometry"])):
+                assert polygon.exterior.is_ccw, (collection_id, feature["id"])
+                assert not any(ring.is_ccw for ring in polygon.interiors), feature["id"]
+                checked += 1
+        want += int(shapely.get_num_geometries(sample.collection(collection_id).geometry).sum())
+    assert len(polygonal) == 7
+    assert checked == want > 100
 
 
 def test_items_datetime_for_incidents(client: TestClient, sample: Sample) -> None:
@@ -228,7 +349,8 @@ def test_single_item_and_unknown_ids(client: TestClient, sample: Sample) -> None
     want = sample.layer("grid").set_index("code").loc[code]
     assert body["properties"] == {"code": code, "name": want["name"], "village_code":
                                   want["village_code"]}  # fmt: skip
-    assert shapely.equals_exact(shapely.geometry.shape(body["geometry"]), want.geometry, 1e-7)
+    got = shapely.geometry.shape(body["geometry"])  # rings turned counter-clockwise
+    assert shapely.equals_exact(shapely.normalize(got), shapely.normalize(want.geometry), 1e-7)
     assert {link["rel"] for link in body["links"]} >= {"self", "collection"}
     beat = client.get("/ogc/collections/beat_2025/items/B05").json()
     assert beat["properties"]["plan_code"] == "2025"
@@ -250,7 +372,13 @@ def test_single_item_and_unknown_ids(client: TestClient, sample: Sample) -> None
         ({"datetime": "yesterday"}, "datetime"),
         ({"datetime": "2026-02-01/2026-01-01"}, "datetime"),
         ({"limit": "0"}, "limit"),
+        ({"limit": str(10**18)}, "limit"),
         ({"offset": "-1"}, "offset"),
+        ({"offset": str(10**18)}, "offset"),
+        ({"offset": str(2**31)}, "offset"),
+        ({"cursor": "not a cursor!"}, "cursor"),
+        ({"cursor": "x" * 300}, "cursor"),
+        ({"cursor": "MTIz"}, "cursor"),  # 123: a number, but incidents are keyed by call number
         ({"f": "html"}, "f"),
         ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}, "bbox-crs"),
     ],
@@ -260,6 +388,19 @@ def test_bad_parameters_are_problems(client: TestClient, params: dict, parameter
     assert reply.status_code in (400, 422)
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.json()["parameter"] == parameter
+
+
+def test_cursor_of_another_kind_of_key_is_refused(client: TestClient) -> None:
+    for collection_id, token in (
+        ("position_fix", encode_cursor("P001")),  # fixes are keyed by number
+        ("position_fix", base64.urlsafe_b64encode(b"9223372036854775808").decode()),  # > bigint
+        ("grid", encode_cursor(5)),  # grids by code
+    ):
+        reply = client.get(f"/ogc/collections/{collection_id}/items", params={"cursor": token})
+        assert reply.status_code == 422, (collection_id, reply.text)
+        assert reply.json()["parameter"] == "cursor"
+    fine = client.get("/ogc/collections/position_fix/items", params={"cursor": encode_cursor(5)})
+    assert [f["id"] for f in fine.json()["features"]] == list(range(6, 16))
 
 
 def test_gdal_oapif_reads_every_collection_and_filters_by_bbox(
@@ -276,6 +417,24 @@ def test_gdal_oapif_reads_every_collection_and_filters_by_bbox(
             assert keys(name, part) == sample.keys_in(name, box), (name, box)
     info = pyogrio.read_info(source, layer="position_fix")
     assert info["features"] == len(sample.layer("position_fix"))
+
+
+def test_gdal_pages_incidents_by_cursor(
+    live_url: str, sample: Sample, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """GDAL's OAPIF driver follows the next links: every page by cursor, none by offset."""
+    pyogrio.set_gdal_config_options({"CPL_DEBUG": "ON"})  # GDAL logs each URL to stderr
+    try:
+        frame = pyogrio.read_dataframe(f"OAPIF:{live_url}/ogc", layer="incident")
+    finally:
+        pyogrio.set_gdal_config_options({"CPL_DEBUG": None})
+    log = capfd.readouterr().err.splitlines()
+    fetched = [line for line in log if "/ogc/collections/incident/items?" in line]
+    pages = [url for url in fetched if "cursor=" in url]
+    assert len(frame) == len(sample.layer("incident")) == frame["call_no"].nunique()
+    assert not [url for url in fetched if "offset=" in url]
+    page_size = 1000  # GDAL asks for 1,000 at a time, within the maximum the API declares
+    assert len(pages) == len(frame) // page_size - 1, fetched  # after the first page
 
 
 def test_owslib_lists_collections_and_items(live_url: str, sample: Sample) -> None:

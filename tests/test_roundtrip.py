@@ -76,7 +76,7 @@ def test_export_then_import_gives_back_the_same_features(
         geoms = (
             shapely.points(back["lon"].astype(float), back["lat"].astype(float))
             if "lon" in back
-            else shapely.from_wkt(back["wkt"])
+            else shapely.from_wkt(back["WKT"])
         )
     else:
         geoms = shapely.force_2d(np.asarray(back.geometry.values))

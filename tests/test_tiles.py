@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
+
+from geo_service.routers.caching import CACHE_CONTROL
 
 EXTENT = 4096
 BUFFER = 64
@@ -188,3 +191,48 @@ def test_empty_tiles_and_bad_requests(client: TestClient) -> None:
         assert reply.status_code == status, url
         assert reply.headers["content-type"] == "application/problem+json"
         assert reply.json()["parameter"] == parameter, url
+
+
+def test_tiles_carry_cache_headers_and_answer_304(
+    client: TestClient, incidents: gpd.GeoDataFrame
+) -> None:
+    lon, lat = incidents.geometry.values[0].x, incidents.geometry.values[0].y
+    tags = set()
+    for z in (11, 13):
+        x, y = tile_of(lon, lat, z)
+        url = f"/tiles/incident/{z}/{x}/{y}.mvt"
+        first = client.get(url)
+        assert first.status_code == 200
+        assert first.headers["cache-control"] == CACHE_CONTROL
+        etag = first.headers["etag"]
+        assert etag == '"' + hashlib.blake2b(first.content, digest_size=16).hexdigest() + '"'
+        assert client.get(url).headers["etag"] == etag  # the same bytes, the same tag
+        for header in (etag, f'W/{etag}, "other"', "*"):
+            again = client.get(url, headers={"If-None-Match": header})
+            assert again.status_code == 304 and again.content == b"", header
+            assert again.headers["etag"] == etag
+        changed = client.get(url, headers={"If-None-Match": '"something else"'})
+        assert changed.status_code == 200 and changed.content == first.content
+        filtered = client.get(url, params={"category": "theft"})
+        assert filtered.headers["etag"] != etag  # other bytes, another tag
+        tags.add(etag)
+    assert len(tags) == 2
+    empty = client.get("/tiles/incident/10/0/0.mvt")
+    assert empty.status_code == 204 and empty.headers["cache-control"] == CACHE_CONTROL
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        (f"/tiles/incident/{10**18}/0/0.mvt", "z"),
+        (f"/tiles/incident/3/{10**18}/0.mvt", "x"),
+        (f"/tiles/incident/3/0/{2**63}.mvt", "y"),
+        ("/tiles/incident/-1/0/0.mvt", "z"),
+        (f"/tiles/incident/22/{2**22}/0.mvt", "x"),
+    ],
+)
+def test_huge_tile_numbers_are_refused(client: TestClient, url: str, parameter: str) -> None:
+    reply = client.get(url)
+    assert reply.status_code == 422
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["parameter"] == parameter

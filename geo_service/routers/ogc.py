@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.db import Connection
 from geo_service.errors import InvalidParameter, NotFound
@@ -17,10 +19,15 @@ from geo_service.services.ogc import (
     CRS84,
     DEFAULT_LIMIT,
     GREGORIAN,
+    LIMIT_BOUND,
+    MAX_CURSOR,
     MAX_LIMIT,
+    MAX_OFFSET,
     Collection,
     collection,
     collections,
+    decode_cursor,
+    encode_cursor,
     items,
     parse_bbox,
     parse_datetime,
@@ -28,6 +35,80 @@ from geo_service.services.ogc import (
 )
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+ITEMS_PATH = "/ogc/collections/{collectionId}/items"
+
+
+class Link(BaseModel):
+    """A link of an OGC answer."""
+
+    href: str
+    rel: str
+    type: str
+    title: str | None = None
+
+
+class LandingPage(BaseModel):
+    """The landing page: title, description and links."""
+
+    title: str
+    description: str
+    links: list[Link]
+
+
+class Conformance(BaseModel):
+    """The conformance classes implemented."""
+
+    conformsTo: list[str]
+
+
+class Extent(BaseModel):
+    """A collection's spatial (CRS84) and, for events, temporal extent."""
+
+    spatial: dict[str, Any] | None = None
+    temporal: dict[str, Any] | None = None
+
+
+class CollectionInfo(BaseModel):
+    """One collection: a layer, or the beats of a plan."""
+
+    id: str
+    title: str
+    description: str
+    itemType: str
+    crs: list[str]
+    storageCrs: str
+    extent: Extent
+    links: list[Link]
+
+
+class Collections(BaseModel):
+    """Every collection."""
+
+    links: list[Link]
+    collections: list[CollectionInfo]
+
+
+class Feature(BaseModel):
+    """A GeoJSON feature; its id is the layer's code (a number for position fixes)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "Feature"
+    id: str | int
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any]
+    links: list[Link] | None = None
+
+
+class FeatureCollection(BaseModel):
+    """A page of features with its counts and links (next carries the cursor)."""
+
+    type: str = "FeatureCollection"
+    numberMatched: int = Field(description="Features that match the filters")
+    numberReturned: int = Field(description="Features in this page")
+    features: list[Feature]
+    timeStamp: str
+    links: list[Link]
+
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -70,7 +151,12 @@ def _link(href: str, rel: str, media_type: str, title: str | None = None) -> dic
     return link
 
 
-@router.get("", summary="Landing page")
+@router.get(
+    "",
+    summary="Landing page",
+    response_class=Response,
+    responses={200: {"model": LandingPage, "content": {JSON: {}}}},
+)
 async def landing_page(request: Request, f: F = None) -> Response:
     """Links to the API definition, the conformance classes and the collections."""
     media = _media(f, JSON)
@@ -93,7 +179,12 @@ async def landing_page(request: Request, f: F = None) -> Response:
     )
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get(
+    "/conformance",
+    summary="Conformance classes",
+    response_class=Response,
+    responses={200: {"model": Conformance, "content": {JSON: {}}}},
+)
 async def conformance(f: F = None) -> Response:
     """The conformance classes implemented: Core and GeoJSON."""
     return _json({"conformsTo": list(CONFORMANCE)}, _media(f, JSON))
@@ -133,7 +224,12 @@ def _collection_json(request: Request, item: Collection) -> dict[str, Any]:
     }
 
 
-@router.get("/collections", summary="Collections")
+@router.get(
+    "/collections",
+    summary="Collections",
+    response_class=Response,
+    responses={200: {"model": Collections, "content": {JSON: {}}}},
+)
 async def list_collections(request: Request, conn: Connection, f: F = None) -> Response:
     """One collection per spatial layer, and `beat_<plan>` for each published beat plan
     (`beat` is the plan in force now)."""
@@ -152,7 +248,12 @@ async def list_collections(request: Request, conn: Connection, f: F = None) -> R
 CollectionId = Annotated[str, Path(description="Collection id, e.g. grid, incident, beat_2026")]
 
 
-@router.get("/collections/{collectionId}", summary="One collection")
+@router.get(
+    "/collections/{collectionId}",
+    summary="One collection",
+    response_class=Response,
+    responses={200: {"model": CollectionInfo, "content": {JSON: {}}}},
+)
 async def describe_collection(
     request: Request, conn: Connection, collectionId: CollectionId, f: F = None
 ) -> Response:
@@ -161,32 +262,54 @@ async def describe_collection(
     return _json(_collection_json(request, await collection(conn, collectionId)), media)
 
 
-@router.get("/collections/{collectionId}/items", summary="Features of a collection")
+LIMIT_DOC = (
+    f"Page size: 1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}; a larger value (up to "
+    f"{LIMIT_BOUND:,}) gets pages of {MAX_LIMIT}."
+)
+OFFSET_DOC = (
+    f"Features to skip, 0 to {MAX_OFFSET:,} (kept for compatibility: a deep offset reads every "
+    "feature it skips; the `next` link pages by cursor instead)."
+)
+CURSOR_DOC = (
+    "Where the page starts: the opaque token of a page's `next` link (the key of the last "
+    "feature seen). Every page costs the same, however deep."
+)
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    summary="Features of a collection",
+    response_class=Response,
+    responses={200: {"model": FeatureCollection, "content": {GEOJSON: {}}}},
+)
 async def collection_items(
     request: Request,
     conn: Connection,
     collectionId: CollectionId,
     bbox: Annotated[
         str | None,
-        Query(description="minLon,minLat,maxLon,maxLat (CRS84): features that intersect it"),
+        Query(
+            max_length=200,
+            description="minLon,minLat,maxLon,maxLat (CRS84): features that intersect it",
+        ),
     ] = None,
     datetime_: Annotated[
         str | None,
         Query(
             alias="datetime",
+            max_length=100,
             description="Instant or interval start/end ('..' open) for incident, position_fix",
         ),
     ] = None,
-    limit: Annotated[
-        int,
-        Query(ge=1, description=f"Page size, at most {MAX_LIMIT} (larger values give that)"),
-    ] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Features to skip (paging)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_BOUND, description=LIMIT_DOC)] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description=OFFSET_DOC)] = 0,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR, description=CURSOR_DOC)] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description=CRS_DOC)] = None,
     crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
     f: F = None,
 ) -> Response:
-    """A page of features as GeoJSON with numberMatched, numberReturned and next/prev links."""
+    """A page of features as GeoJSON with numberMatched, numberReturned and a `next` link that
+    carries a cursor (key paging); `offset` is accepted too."""
     media = _media(f, GEOJSON)
     _check_crs(bbox_crs, "bbox-crs")
     _check_crs(crs, "crs")
@@ -194,6 +317,7 @@ async def collection_items(
     time_from, time_to = parse_datetime(datetime_)
     limit = min(limit, MAX_LIMIT)
     layer, plan_id = await resolve(conn, collectionId)
+    after = decode_cursor(cursor, layer=layer)
     page = await items(
         conn,
         layer=layer,
@@ -203,6 +327,7 @@ async def collection_items(
         time_to=time_to,
         limit=limit,
         offset=offset,
+        after=after,
     )
     url = request.url
     links = [
@@ -210,19 +335,29 @@ async def collection_items(
         _link(str(url.include_query_params(f="json")), "alternate", JSON, "This page as JSON"),
         _link(f"{_base(request)}/collections/{collectionId}", "collection", JSON, "Collection"),
     ]
-    if offset + page.returned < page.matched:
-        next_url = url.include_query_params(offset=offset + page.returned, limit=limit)
+    if page.more and page.last_id is not None:
+        # the next page starts after this one's last feature, by key (no offset)
+        next_url = url.remove_query_params("offset").include_query_params(
+            cursor=encode_cursor(page.last_id), limit=limit
+        )
         links.append(_link(str(next_url), "next", media, "Next page"))
-    if offset > 0:
+    if offset > 0 and after is None:
         prev_url = url.include_query_params(offset=max(0, offset - limit), limit=limit)
         links.append(_link(str(prev_url), "prev", media, "Previous page"))
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    tail = b', "timeStamp": "' + stamp.encode() + b'", "links": ' + orjson.dumps(links) + b"}"
-    body = page.body.encode()
-    return Response(body[: body.rindex(b"}")] + tail, media_type=media)
+    answer = {
+        **page.collection,
+        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": links,
+    }
+    return _json(answer, media)
 
 
-@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature")
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    summary="One feature",
+    response_class=Response,
+    responses={200: {"model": Feature, "content": {GEOJSON: {}}}},
+)
 async def collection_item(
     request: Request,
     conn: Connection,
@@ -245,10 +380,44 @@ async def collection_item(
             f"There is no feature '{featureId}' in collection {collectionId}.",
             parameter="featureId",
         )
-    feature = orjson.loads(page.body)["features"][0]
+    feature = page.features[0]
     base = f"{_base(request)}/collections/{collectionId}"
     feature["links"] = [
         _link(str(request.url), "self", media, "This feature"),
         _link(base, "collection", JSON, "Collection"),
     ]
     return _json(feature, media)
+
+
+# HEAD answers as GET does, without the body (clients check a resource before reading it).
+for _route in [r for r in router.routes if isinstance(r, APIRoute)]:
+    router.add_api_route(
+        _route.path.removeprefix(router.prefix),
+        _route.endpoint,
+        methods=["HEAD"],
+        name=f"{_route.name}_head",
+        summary=f"{_route.summary} (headers only)",
+        response_class=Response,
+    )
+
+
+def declare_limit(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with `limit` declared once in components.parameters and referred to
+    by the items operation: QGIS and GDAL read the page size they may ask for from there."""
+    components = document.setdefault("components", {})
+    components.setdefault("parameters", {})["limit"] = {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": LIMIT_DOC,
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    }
+    reference = {"$ref": "#/components/parameters/limit"}
+    for operation in document.get("paths", {}).get(ITEMS_PATH, {}).values():
+        operation["parameters"] = [
+            reference if p.get("name") == "limit" or p == reference else p
+            for p in operation.get("parameters", [])
+        ]
+    return document

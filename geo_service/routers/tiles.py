@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from geo_service.db import Connection
 from geo_service.errors import InvalidParameter, NotFound
 from geo_service.moments import parse_moment
+from geo_service.routers.caching import CACHE_CONTROL, cached
 from geo_service.routers.params import PlanQuery
 from geo_service.services.incidents import CATEGORIES, parse_categories
 from geo_service.services.ogc import parse_datetime
-from geo_service.services.tiles import TILE_LAYERS, tile_layer, vector_tile
+from geo_service.services.tiles import MAX_ZOOM, TILE_LAYERS, tile_layer, vector_tile
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
 TIME_DOC = "ISO 8601 (station time without an offset), inclusive; incidents and position fixes."
+MAX_INDEX = (1 << MAX_ZOOM) - 1
+CACHING = {
+    "Cache-Control": {"description": f"`{CACHE_CONTROL}`", "schema": {"type": "string"}},
+    "ETag": {"description": "Hash of the tile's bytes", "schema": {"type": "string"}},
+}
 
 
 @router.get(
@@ -26,16 +32,22 @@ TIME_DOC = "ISO 8601 (station time without an offset), inclusive; incidents and 
     summary="A Mapbox vector tile of a layer",
     response_class=Response,
     responses={
-        200: {"content": {MVT: {}}, "description": "The tile (one MVT layer named after it)"},
-        204: {"description": "Nothing in this tile"},
+        200: {
+            "content": {MVT: {}},
+            "description": "The tile (one MVT layer named after it)",
+            "headers": CACHING,
+        },
+        204: {"description": "Nothing in this tile", "headers": CACHING},
+        304: {"description": "Not modified (If-None-Match names the tile's ETag)"},
     },
 )
 async def tile(
+    request: Request,
     conn: Connection,
     layer: Annotated[str, Path(description=f"One of: {', '.join(TILE_LAYERS)}")],
-    z: Annotated[int, Path(description="Zoom, 0-22")],
-    x: Annotated[int, Path(description="Column, 0 to 2^z - 1")],
-    y: Annotated[int, Path(description="Row from the top, 0 to 2^z - 1")],
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM, description=f"Zoom, 0-{MAX_ZOOM}")],
+    x: Annotated[int, Path(ge=0, le=MAX_INDEX, description="Column, 0 to 2^z - 1")],
+    y: Annotated[int, Path(ge=0, le=MAX_INDEX, description="Row from the top, 0 to 2^z - 1")],
     from_: Annotated[str | None, Query(alias="from", description=TIME_DOC)] = None,
     to: Annotated[str | None, Query(description=TIME_DOC)] = None,
     datetime_: Annotated[
@@ -48,7 +60,8 @@ async def tile(
     plan: PlanQuery = None,
 ) -> Response:
     """The features of a layer in tile z/x/y (Web Mercator, 4096 units), clipped with a buffer,
-    with the layer's attributes; 204 when the tile is empty."""
+    with the layer's attributes; 204 when the tile is empty. Answers carry Cache-Control and an
+    ETag; If-None-Match with that tag gets 304."""
     spec = tile_layer(layer)
     if datetime_ is not None and (from_ is not None or to is not None):
         raise InvalidParameter("Give datetime or from/to, not both", parameter="datetime")
@@ -77,6 +90,4 @@ async def tile(
         categories=parse_categories(category, parameter="category"),
         plan_id=plan_id,
     )
-    if not body:
-        return Response(status_code=204)
-    return Response(body, media_type=MVT)
+    return cached(request, body, media_type=MVT, status_code=200 if body else 204)

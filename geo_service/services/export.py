@@ -168,19 +168,45 @@ def _write(frame: pd.DataFrame, *, layer: Layer, fmt: ExportFormat, path: Path) 
         )
 
 
+def csv_column_types(table: pd.DataFrame) -> list[str]:
+    """GDAL's .csvt types of the columns: codes and phones stay String (leading zeros kept),
+    counts Integer64, measures Real, `WKT` the geometry."""
+    types = []
+    for name, dtype in table.dtypes.items():
+        if name == "WKT":
+            types.append("WKT")
+        elif pd.api.types.is_integer_dtype(dtype):
+            types.append("Integer64")
+        elif pd.api.types.is_float_dtype(dtype):
+            types.append("Real")
+        else:
+            types.append("String")
+    return types
+
+
 def _write_csv(frame: pd.DataFrame, *, layer: Layer, path: Path) -> None:
-    """CSV in UTF-8 with a byte-order mark (spreadsheets read the Chinese right): lon/lat (x/y
-    when projected) columns for points, a `wkt` column for lines and polygons; every digit."""
+    """CSV in UTF-8 with a byte-order mark (spreadsheets read the Chinese right), every digit.
+
+    Geometry is in a `WKT` column, which GDAL (QGIS dropping the file, ogr2ogr) reads as the
+    geometry with no options; points have lon/lat (x/y when projected) columns as well, for
+    spreadsheets. Beside the file go the sidecars GDAL reads: `.csvt` with the column types
+    (so codes and phones stay text whatever a reader guesses) and `.prj` with the CRS. Only the
+    CSV itself is downloaded over HTTP; `geo-service export` leaves all three.
+    """
     table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    path.with_suffix(".prj").unlink(missing_ok=True)
     if isinstance(frame, gpd.GeoDataFrame):
         if layer.geometry == "Point":
             xy = shapely.get_coordinates(frame.geometry.values)
             projected = frame.crs is not None and frame.crs.is_projected
             x, y = ("x", "y") if projected else ("lon", "lat")
             table[x], table[y] = xy[:, 0], xy[:, 1]
-        else:
-            table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)
+        table["WKT"] = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)
+        if frame.crs is not None:
+            path.with_suffix(".prj").write_text(frame.crs.to_wkt("WKT1_ESRI"), encoding="utf-8")
     table.to_csv(path, index=False, encoding="utf-8-sig")
+    types = ",".join(f'"{t}"' for t in csv_column_types(table))
+    path.with_suffix(".csvt").write_text(types + "\n", encoding="utf-8")
 
 
 def _write_shapefile_zip(frame: pd.DataFrame, *, layer: Layer, path: Path) -> None:

@@ -34,6 +34,7 @@ class Layer:
     by_plan: bool = False  # one set per beat plan (filter: plan, or the plan in force at `at`)
     by_validity: bool = False  # valid_from/valid_to (filter: in force at `at`)
     tiles: bool = False  # served as Mapbox vector tiles
+    integer_id: bool = False  # the feature id is a number (no code), not text
 
     @property
     def view(self) -> sql.Identifier:
@@ -74,7 +75,14 @@ LAYERS: dict[str, Layer] = {
         _layer("place", "Places (警务工作点、治理工作站等)", "Point"),
         _layer("road", "Roads (道路)", "LineString"),
         _layer("incident", "Incidents (警情)", "Point", timed=True, tiles=True),
-        _layer("position_fix", "Patrol position fixes (定位点)", "Point", timed=True, tiles=True),
+        _layer(
+            "position_fix",
+            "Patrol position fixes (定位点)",
+            "Point",
+            timed=True,
+            tiles=True,
+            integer_id=True,
+        ),
     )
 }
 SPATIAL_LAYERS = tuple(name for name, layer in LAYERS.items() if layer.geometry)
@@ -98,7 +106,7 @@ def layer_query(
     Beats and beat grids are those of the plan named, else of the plan in force at `at`, else
     of every plan; assignments are those in force at `at`, else all of them (history).
     """
-    fields = [sql.Identifier(c) for c in layer.columns]
+    fields: list[sql.Composable] = [sql.Identifier(c) for c in layer.columns]
     if layer.geometry:
         fields.append(sql.SQL("ST_AsBinary(geom) AS geom"))
     where: list[sql.Composable] = []

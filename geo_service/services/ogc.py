@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +23,11 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 )
 DEFAULT_LIMIT = 10
-MAX_LIMIT = 10_000
+MAX_LIMIT = 10_000  # a larger limit (up to LIMIT_BOUND) gets pages of this size
+LIMIT_BOUND = 1_000_000_000  # beyond it limit is refused (422)
+MAX_OFFSET = 1_000_000_000  # beyond it offset is refused (422); PostgreSQL int holds it
+MAX_CURSOR = 200  # characters
+POSITION_FIX_MAX_ID = 2**63 - 1  # PostgreSQL bigint
 BEAT_PREFIX = "beat_"
 
 
@@ -159,13 +165,55 @@ def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
+def encode_cursor(feature_id: str | int) -> str:
+    """The opaque `cursor` of the page after the feature with this id (its last one)."""
+    return base64.urlsafe_b64encode(orjson.dumps(feature_id)).decode().rstrip("=")
+
+
+def decode_cursor(token: str | None, *, layer: Layer) -> str | None:
+    """The feature id a cursor carries (as text for SQL), or InvalidParameter naming cursor."""
+    if token is None or token == "":
+        return None
+    value: object = None
+    if len(token) <= MAX_CURSOR:
+        try:
+            value = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (binascii.Error, ValueError):
+            value = None
+    integer = layer.integer_id
+    fits = (
+        isinstance(value, int) and not isinstance(value, bool) and abs(value) <= POSITION_FIX_MAX_ID
+        if integer
+        else isinstance(value, str)
+    )
+    if not fits:
+        raise InvalidParameter(
+            f"cursor '{token[:MAX_CURSOR]}' is not one this service gave for collection "
+            f"{layer.name}: follow the `next` link of a page, or leave cursor out for the first.",
+            parameter="cursor",
+        )
+    return str(value)
+
+
 @dataclass(frozen=True)
 class ItemsPage:
-    """A page of features: the FeatureCollection JSON text and its counts."""
+    """A page of features (the FeatureCollection as data) and its counts."""
 
-    body: str
+    collection: dict[str, Any]
     matched: int
     returned: int
+    more: bool  # features follow this page
+
+    @property
+    def features(self) -> list[dict[str, Any]]:
+        """The page's features, in id order."""
+        features: list[dict[str, Any]] = self.collection["features"]
+        return features
+
+    @property
+    def last_id(self) -> str | int | None:
+        """The id of the page's last feature (what the next page's cursor carries)."""
+        return self.features[-1]["id"] if self.features else None
 
 
 async def items(
@@ -178,16 +226,18 @@ async def items(
     time_to: datetime | None = None,
     limit: int = DEFAULT_LIMIT,
     offset: int = 0,
+    after: str | None = None,
     feature_id: str | None = None,
 ) -> ItemsPage:
-    """A page of a layer's features (one SQL call), ordered by id."""
+    """A page of a layer's features (one SQL call), ordered by id: those after the id `after`
+    (key paging, see decode_cursor), skipping `offset`."""
     cur = await conn.execute(
-        """SELECT r::text, (r->>'numberMatched')::int, (r->>'numberReturned')::int
+        """SELECT r::text
            FROM layer_features(
                %(layer)s,
                CASE WHEN %(x0)s::float8 IS NULL THEN NULL
                     ELSE ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) END,
-               %(t0)s, %(t1)s, %(plan)s, %(limit)s, %(offset)s, %(fid)s) r""",
+               %(t0)s, %(t1)s, %(plan)s, %(limit)s, %(offset)s, %(fid)s, %(after)s) r""",
         {
             "layer": layer.name,
             "x0": bbox[0] if bbox else None,
@@ -200,9 +250,12 @@ async def items(
             "limit": limit,
             "offset": offset,
             "fid": feature_id,
+            "after": after,
         },
     )
     row = await cur.fetchone()
     if row is None or row[0] is None:
         raise NotFound(f"There is no layer '{layer.name}'.", parameter="collectionId")
-    return ItemsPage(row[0], int(row[1]), int(row[2]))
+    body: dict[str, Any] = orjson.loads(row[0])
+    more = bool(body.pop("more"))
+    return ItemsPage(body, int(body["numberMatched"]), int(body["numberReturned"]), more)

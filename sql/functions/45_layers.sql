@@ -127,6 +127,11 @@ COMMENT ON FUNCTION layer_filter(text[], text)
     IS 'WHERE clause over layer view v for bbox ($1), time_from/time_to ($2/$3, inclusive), plan id ($4), categories ($5) and feature id ($6).';
 
 -- A page of a layer as a GeoJSON FeatureCollection with numberMatched and numberReturned.
+-- Pages go by key: `after` is the id of the last feature of the page before (the next page
+-- starts after it, whatever its depth, by the index on the id); `off` skips features (kept for
+-- clients that page by offset; it reads every feature it skips). Polygon outer rings are
+-- counter-clockwise, holes clockwise (RFC 7946).
+DROP FUNCTION IF EXISTS layer_features(text, geometry, timestamptz, timestamptz, int, int, int, text);
 CREATE OR REPLACE FUNCTION layer_features(
     layer text,
     bbox geometry DEFAULT NULL,
@@ -135,13 +140,15 @@ CREATE OR REPLACE FUNCTION layer_features(
     plan int DEFAULT NULL,
     lim int DEFAULT 10,
     off int DEFAULT 0,
-    fid text DEFAULT NULL
+    fid text DEFAULT NULL,
+    after text DEFAULT NULL
 )
 RETURNS json
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
     cols text[] := layer_columns(layer);
     id_column text;
+    id_type text;
     props text;
     geometry_json text;
     result json;
@@ -150,35 +157,48 @@ BEGIN
         RETURN NULL;
     END IF;
     id_column := CASE WHEN '_id' = ANY (cols) THEN '_id' ELSE cols[1] END;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO id_type
+    FROM pg_attribute a
+    WHERE a.attrelid = to_regclass(quote_ident('layer_' || layer)) AND a.attname = id_column;
+    IF after IS NOT NULL AND id_type IN ('bigint', 'integer')
+       AND after !~ '^-?[0-9]{1,18}$' THEN
+        RAISE EXCEPTION 'cursor does not come from a page of layer %', layer
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'cursor';
+    END IF;
     SELECT string_agg(format('%L, v.%I', c, c), ', ' ORDER BY o) INTO props
     FROM unnest(cols) WITH ORDINALITY AS u(c, o)
     WHERE c <> 'geom' AND left(c, 1) <> '_';
-    geometry_json := CASE WHEN 'geom' = ANY (cols) THEN 'ST_AsGeoJSON(v.geom, 7)::json'
+    geometry_json := CASE WHEN 'geom' = ANY (cols)
+                          THEN 'ST_AsGeoJSON(ST_ForcePolygonCCW(v.geom), 7)::json'
                           ELSE 'NULL::json' END;
     EXECUTE format(
         $q$
         SELECT json_build_object(
             'type', 'FeatureCollection',
             'numberMatched', (SELECT count(*) FROM %1$I v WHERE %2$s),
-            'numberReturned', count(*),
+            'numberReturned', count(*) FILTER (WHERE p.n <= $7 + $8),
+            'more', count(*) > $7,
             'features', coalesce(json_agg(json_build_object(
                 'type', 'Feature', 'id', p.id, 'geometry', p.geometry, 'properties', p.properties)
-                ORDER BY p.id), '[]'))
+                ORDER BY p.id) FILTER (WHERE p.n <= $7 + $8), '[]'))
         FROM (
-            SELECT v.%3$I AS id, %4$s AS geometry, json_build_object(%5$s) AS properties
-            FROM %1$I v WHERE %2$s
+            -- one feature more than the page: whether there is a next page (n counts skipped ones)
+            SELECT row_number() OVER (ORDER BY v.%3$I) AS n, v.%3$I AS id,
+                   %4$s AS geometry, json_build_object(%5$s) AS properties
+            FROM %1$I v WHERE %2$s AND ($9 IS NULL OR v.%3$I > $9::%6$s)
             ORDER BY v.%3$I
-            LIMIT $7 OFFSET $8
+            LIMIT $7 + 1 OFFSET $8
         ) p
         $q$,
-        'layer_' || layer, layer_filter(cols, id_column), id_column, geometry_json, props)
+        'layer_' || layer, layer_filter(cols, id_column), id_column, geometry_json, props,
+        id_type)
     INTO result
-    USING bbox, time_from, time_to, plan, NULL::text[], fid, lim, off;
+    USING bbox, time_from, time_to, plan, NULL::text[], fid, lim, off, after;
     RETURN result;
 END;
 $$;
-COMMENT ON FUNCTION layer_features(text, geometry, timestamptz, timestamptz, int, int, int, text)
-    IS 'A page (lim, off) of layer_<layer> as a GeoJSON FeatureCollection with numberMatched/numberReturned, filtered by bbox (intersects), inclusive time interval, plan id and feature id; NULL if there is no such layer.';
+COMMENT ON FUNCTION layer_features(text, geometry, timestamptz, timestamptz, int, int, int, text, text)
+    IS 'A page of layer_<layer> as a GeoJSON FeatureCollection with numberMatched/numberReturned (and `more`: whether features follow the page), ordered by feature id: lim features after the id `after` (key paging), skipping off; filtered by bbox (intersects), inclusive time interval, plan id and feature id; outer rings counter-clockwise (RFC 7946); NULL if there is no such layer. A cursor that is no id of the layer raises invalid_parameter_value with HINT cursor.';
 
 -- Extents of layers (bbox, and time interval of event layers) and the published beat plans:
 -- what the OGC collections list.
