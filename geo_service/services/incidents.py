@@ -152,14 +152,10 @@ async def incident_filter(
 
 
 async def _rows(conn: psycopg.AsyncConnection, query: str, params: dict[str, Any]) -> list[tuple]:
-    """Rows of one SQL function call; an unknown beat or village code is a 422 naming it."""
-    try:
-        cur = await conn.execute(query, params)
-        return await cur.fetchall()
-    except psycopg.errors.NoDataFound as exc:
-        raise InvalidParameter(
-            exc.diag.message_primary or "unknown code", parameter=exc.diag.message_hint
-        ) from None
+    """Rows of one SQL function call (an unknown beat or village code leaves as NotFound naming
+    it, by geo_service.db.translate)."""
+    cur = await conn.execute(query, params)
+    return await cur.fetchall()
 
 
 @dataclass
