@@ -27,12 +27,16 @@ MIGRATIONS_TABLE = "schema_migrations"
 MIGRATION_LOCK = 72_0681_109
 
 
-def make_pool(database_url: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
-    """An unopened async pool; the app's lifespan opens and closes it."""
+def make_pool(
+    database_url: str, *, min_size: int, max_size: int, timeout: float = 30.0
+) -> AsyncConnectionPool:
+    """An unopened async pool; the app's lifespan opens and closes it. A request waits at most
+    ``timeout`` seconds for a connection, then is answered 503 (DatabaseUnavailable)."""
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        timeout=timeout,
         open=False,
         # answers speak station time; short OLTP queries gain nothing from JIT compilation
         kwargs={"autocommit": True, "options": f"-c TimeZone={STATION_TZ.key} -c jit=off"},
