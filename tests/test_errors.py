@@ -209,3 +209,14 @@ def test_a_moment_before_any_plan_still_answers_village_and_grid(client: TestCli
     ).json()
     assert body["village"] and body["grid"]
     assert body["beat"] is None and body["plan"] is None
+
+
+@pytest.mark.parametrize("path", ["/api/v1/patrol/coverage", "/api/v1/patrol/cells"])
+def test_a_value_refused_in_sql_names_its_parameter(client: TestClient, path: str) -> None:
+    # the default end (the day of the latest position fix) lies before this start: only the SQL
+    # function knows, and says which parameter in HINT
+    reply = client.get(path, params={"from": "2099-01-01"})
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    assert reply.json()["parameter"] == "from"
+    assert "2099" in reply.json()["detail"]

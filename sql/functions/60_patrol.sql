@@ -63,6 +63,9 @@ CREATE OR REPLACE FUNCTION patrol_period(
     INOUT period_from timestamptz, INOUT period_to timestamptz
 )
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    -- the bound to fix: the end when it was given, else the start that lies past the default end
+    wrong text := CASE WHEN period_to IS NULL THEN 'from' ELSE 'to' END;
 BEGIN
     IF period_to IS NULL THEN
         SELECT (date_trunc('day', max(f.recorded_at) AT TIME ZONE 'Asia/Shanghai')
@@ -73,13 +76,13 @@ BEGIN
     END IF;
     period_from := coalesce(period_from, period_to - interval '30 days');
     IF period_to <= period_from THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', HINT = 'to',
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', HINT = wrong,
             MESSAGE = format('The period ends (%s) before it starts (%s).', period_to, period_from);
     END IF;
 END;
 $$;
 COMMENT ON FUNCTION patrol_period(timestamptz, timestamptz)
-    IS 'A patrol period with defaults filled in: the end of the day of the latest position fix, and 30 days before the end.';
+    IS 'A patrol period with defaults filled in: the end of the day of the latest position fix, and 30 days before the end; invalid_parameter_value (HINT from or to) when it runs backwards.';
 -- A beat's cells are the H3 cells (resolution 10) whose centre lies in one of its grids by the
 -- boundary rule (table grid_cell, migration 008). A cell is visited in a period when at least
 -- one position fix recorded in [period_from, period_to) has that cell (position_fix.h3, stamped
