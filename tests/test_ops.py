@@ -3,6 +3,7 @@ database, and database errors mapped by SQL state."""
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -264,3 +265,28 @@ def test_serve_writes_one_json_line_per_request_to_stderr(database_url: str) -> 
         assert line["client"] == "127.0.0.1" and line["ms"] >= 0
     assert len(asked) == 4
     assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's own, as JSON
+
+
+# ---------------------------------------------------------------------------------- imports
+
+
+def test_an_import_leaves_the_cyclic_collector_running(
+    database_url: str, sample_path: Path
+) -> None:
+    from geo_service.ingest.imports import import_layer
+
+    collections: list[int] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        with connect(database_url) as conn:  # a dry run: checks and stores, then rolls back
+            report = import_layer(conn, sample_path, layer="rental_house", dry_run=True)
+    finally:
+        gc.callbacks.remove(seen)
+    assert report.status == "dry-run" and report.rows_read > 1000
+    assert len(collections) > 0  # other threads (requests) kept their collector meanwhile
+    assert gc.isenabled() and gc.get_freeze_count() == 0
