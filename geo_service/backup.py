@@ -181,7 +181,7 @@ def _run(args: list[str], database_url: str | None, *, what: str) -> str:
         password = params.pop("password", None)
         if password is not None:
             env["PGPASSWORD"] = str(password)
-        args = [*args, f"--dbname={make_conninfo(**params)}"]
+        args = [*args, f"--dbname={make_conninfo('', **params)}"]
     try:
         done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:

@@ -118,14 +118,14 @@ def redact(database_url: str) -> str:
     """The URL without its password, for messages."""
     params = conninfo_to_dict(database_url)
     params.pop("password", None)
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def create_database(database_url: str) -> bool:
     """Create the database named in the URL when it does not exist; True if created."""
     params = conninfo_to_dict(database_url)
-    name = params.get("dbname") or "postgres"
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    name = str(params.get("dbname") or "postgres")
+    admin = make_conninfo("", **{**params, "dbname": "postgres"})
     with connect(admin, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return False
@@ -136,11 +136,11 @@ def create_database(database_url: str) -> bool:
 def drop_database(database_url: str) -> None:
     """Drop the database named in the URL (tests use throwaway databases)."""
     params = conninfo_to_dict(database_url)
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    admin = make_conninfo("", **{**params, "dbname": "postgres"})
     with connect(admin, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(params["dbname"])
+                sql.Identifier(str(params["dbname"]))
             )
         )
 
