@@ -1,4 +1,4 @@
-"""The geo-service command: migrate, make and load the sample, serve."""
+"""The geo-service command: migrate, make and load the sample, import, export, back up, serve."""
 
 from __future__ import annotations
 
@@ -172,14 +172,60 @@ def export_command(
     typer.echo(str(written))
 
 
+@app.command("backup")
+def backup_command(
+    path: Annotated[Path, typer.Argument(help="File to write (pg_dump custom format).")],
+) -> None:
+    """Back up the whole database to a file (pg_dump custom format), with its schema version."""
+    from geo_service.backup import backup
+
+    try:
+        migrations = backup(load_settings().database_url, path)
+    except DomainError as error:
+        _fail(error)
+    size = path.stat().st_size / 1e6
+    typer.echo(f"backed up to {path} ({size:.1f} MB), schema version {migrations[-1]}")
+
+
+@app.command("restore")
+def restore_command(
+    path: Annotated[Path, typer.Argument(help="A file written by geo-service backup.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Drop a database that already holds tables and create it anew first."
+        ),
+    ] = False,
+) -> None:
+    """Restore a backup into the database (created when missing), then migrate.
+
+    Refuses a backup made by a newer version of geo-service (unknown migrations), and a database
+    that already holds tables unless --force.
+    """
+    from geo_service.backup import restore
+
+    settings = load_settings()
+    try:
+        done = restore(settings.database_url, path, sql_dir=settings.sql_dir, force=force)
+    except DomainError as error:
+        _fail(error)
+    typer.echo(
+        f"restored {path}, schema version {done.migrations[-1]}; "
+        f"newer migrations applied: {', '.join(done.applied) or 'none'}"
+    )
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the API, the OpenAPI docs (/docs) and the landing page."""
+    """Serve the API, the OpenAPI docs (/docs) and the landing page; one line of JSON per
+    request and per error on stderr."""
     import uvicorn
+
+    from geo_service.logs import logging_config
 
     uvicorn.run(
         "geo_service.main:create_app",
@@ -187,7 +233,8 @@ def serve_command(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=logging_config("INFO"),  # applied in every worker
+        access_log=False,  # RequestLog writes the request lines
     )
 
 

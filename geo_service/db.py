@@ -14,7 +14,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from geo_service.cells import stamp_incident_cells
-from geo_service.errors import DatabaseUnavailable, DomainError, InvalidParameter
+from geo_service.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    InternalError,
+    InvalidParameter,
+    NotFound,
+)
 from geo_service.moments import STATION_TZ
 
 MIGRATIONS_TABLE = "schema_migrations"
@@ -27,12 +33,16 @@ MIGRATION_STEPS: dict[str, Callable[[psycopg.Connection], object]] = {
 }
 
 
-def make_pool(database_url: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
-    """An unopened async pool; the app's lifespan opens and closes it."""
+def make_pool(
+    database_url: str, *, min_size: int, max_size: int, timeout: float = 30.0
+) -> AsyncConnectionPool:
+    """An unopened async pool; the app's lifespan opens and closes it. A request waits at most
+    ``timeout`` seconds for a connection, then is answered 503 (DatabaseUnavailable)."""
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        timeout=timeout,
         open=False,
         # answers speak station time; short OLTP queries gain nothing from JIT compilation
         kwargs={"autocommit": True, "options": f"-c TimeZone={STATION_TZ.key} -c jit=off"},
@@ -58,13 +68,42 @@ async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]
 Connection = Annotated[psycopg.AsyncConnection, Depends(connection)]
 
 
+# SQL states the SQL functions raise on purpose, with the request parameter's name in HINT.
+UNKNOWN_CODE = "P0002"  # no_data_found: a code (beat, plan, village, ...) that names nothing
+# Classes of SQL state that mean the database cannot answer now (client-side failures, such as a
+# refused connection or a pool timeout, have no SQL state): connection exception, insufficient
+# resources, operator intervention (shutdown, statement timeout).
+UNREACHABLE = ("08", "53", "57")
+
+
 def translate(exc: psycopg.Error) -> DomainError:
-    """The one place a database error becomes a domain error a user can act on."""
-    if isinstance(exc, psycopg.errors.DataError | psycopg.errors.InvalidParameterValue):
-        return InvalidParameter(f"The database refused a value: {exc.diag.message_primary}")
+    """The one place a database error becomes a domain error, by its SQL state (never its text).
+
+    An unknown code (P0002 with HINT) is NotFound naming the parameter; a refused value (class
+    22, such as invalid_parameter_value 22023 with HINT naming the parameter) and a broken rule
+    of the model
+    (class 23) are InvalidParameter; a database that cannot be reached is DatabaseUnavailable;
+    anything else is a bug: InternalError carrying the SQL state, logged by the error handler.
+    """
+    state = exc.sqlstate
+    message = exc.diag.message_primary or str(exc).strip()
+    hint = exc.diag.message_hint
+    parameter = hint if hint and hint.isidentifier() else None  # not PostgreSQL's own hints
+    if state == UNKNOWN_CODE and parameter:
+        return NotFound(message, parameter=parameter)
+    if isinstance(exc, psycopg.errors.DataError):
+        return InvalidParameter(f"The database refused a value: {message}", parameter=parameter)
     if isinstance(exc, psycopg.errors.IntegrityError):
-        return InvalidParameter(f"The data breaks a rule of the model: {exc.diag.message_primary}")
-    return DatabaseUnavailable(f"The database could not answer: {exc.__class__.__name__}")
+        return InvalidParameter(f"The data breaks a rule of the model: {message}")
+    if isinstance(exc, psycopg.OperationalError) and (state is None or state[:2] in UNREACHABLE):
+        return DatabaseUnavailable(
+            f"The database could not answer: {type(exc).__name__}"
+            + (f" (SQL state {state})" if state else "")
+        )
+    return InternalError(
+        f"The database failed unexpectedly (SQL state {state or 'none'}); it is logged.",
+        sqlstate=state,
+    )
 
 
 @contextmanager
@@ -85,14 +124,14 @@ def redact(database_url: str) -> str:
     """The URL without its password, for messages."""
     params = conninfo_to_dict(database_url)
     params.pop("password", None)
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def create_database(database_url: str) -> bool:
     """Create the database named in the URL when it does not exist; True if created."""
     params = conninfo_to_dict(database_url)
-    name = params.get("dbname") or "postgres"
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    name = str(params.get("dbname") or "postgres")
+    admin = make_conninfo("", **{**params, "dbname": "postgres"})
     with connect(admin, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return False
@@ -103,11 +142,11 @@ def create_database(database_url: str) -> bool:
 def drop_database(database_url: str) -> None:
     """Drop the database named in the URL (tests use throwaway databases)."""
     params = conninfo_to_dict(database_url)
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    admin = make_conninfo("", **{**params, "dbname": "postgres"})
     with connect(admin, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(params["dbname"])
+                sql.Identifier(str(params["dbname"]))
             )
         )
 

@@ -59,6 +59,12 @@ class DatabaseUnavailable(DomainError):
     title = "Database unavailable"
 
 
+class InternalError(DomainError):
+    """A failure the code does not expect (a bug, such as a missing SQL function); logged."""
+
+    title = "Internal error"
+
+
 # The one table from domain error to HTTP status.
 STATUS_OF: dict[type[DomainError], int] = {
     InvalidCoordinates: 422,
@@ -68,6 +74,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     OutsideJurisdiction: 404,
     NotFound: 404,
     DatabaseUnavailable: 503,
+    InternalError: 500,
 }
 
 

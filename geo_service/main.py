@@ -13,7 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.db import make_pool
-from geo_service.errors import DomainError, problem, status_of
+from geo_service.errors import DatabaseUnavailable, DomainError, problem, status_of
+from geo_service.logs import RequestLog, log, request_id
 from geo_service.maps.assets import FOLIUM, FOLIUM_TEMPLATES, NPM
 from geo_service.openapi import document_contract
 from geo_service.routers import (
@@ -75,15 +76,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_error_handlers(app)
     # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it
     document_contract(app, ogc.declare_limit)
+    app.add_middleware(RequestLog)  # request id, one log line per request, last-resort 500
     return app
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as application/problem+json."""
+    """Every error leaves as application/problem+json; a failure of the service (5xx) is logged
+    and its answer carries the request id. An exception nothing here handles is answered and
+    logged with its traceback by RequestLog (geo_service/logs.py)."""
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(problem(exc), status_code=status_of(exc), media_type=PROBLEM)
+        status = status_of(exc)
+        body = problem(exc)
+        if status >= 500:
+            body["request_id"] = request_id.get()
+            if isinstance(exc, DatabaseUnavailable):  # the cause is enough: no traceback
+                log.error("database unavailable: %s", exc.__cause__ or exc.detail)
+            else:
+                sqlstate = exc.extra.get("sqlstate")
+                log.error(
+                    "%s: %s",
+                    type(exc).__name__,
+                    exc.detail,
+                    exc_info=exc,
+                    extra={"sqlstate": sqlstate},
+                )
+        return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -118,13 +137,3 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
         )  # a 405 keeps its Allow header
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        body = {
-            "type": "/problems/InternalError",
-            "title": "Internal error",
-            "status": 500,
-            "detail": f"The service failed unexpectedly ({type(exc).__name__}); it is logged.",
-        }
-        return JSONResponse(body, status_code=500, media_type=PROBLEM)

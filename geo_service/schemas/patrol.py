@@ -41,7 +41,7 @@ class CoverageTotals(BaseModel):
 
 
 class PatrolCoverage(BaseModel):
-    """Patrol coverage per beat in [from, to) (sql/functions/60_analysis.sql)."""
+    """Patrol coverage per beat in [from, to) (sql/functions/60_patrol.sql)."""
 
     model_config = {"populate_by_name": True}
 

@@ -12,7 +12,7 @@ import h3.api.basic_int as h3
 import psycopg
 
 from geo_service.cells import INCIDENT_RESOLUTIONS
-from geo_service.errors import InvalidParameter, NotFound
+from geo_service.errors import InvalidParameter
 from geo_service.moments import parse_moment
 
 CATEGORIES = (
@@ -173,14 +173,10 @@ async def incident_filter(
 
 
 async def _rows(conn: psycopg.AsyncConnection, query: str, params: dict[str, Any]) -> list[tuple]:
-    """Rows of one SQL function call; an unknown beat or village code is a 404 naming it."""
-    try:
-        cur = await conn.execute(query, params)
-        return await cur.fetchall()
-    except psycopg.errors.NoDataFound as exc:
-        raise NotFound(
-            exc.diag.message_primary or "unknown code", parameter=exc.diag.message_hint
-        ) from None
+    """Rows of one SQL function call (an unknown beat or village code leaves as NotFound naming
+    it, by geo_service.db.translate)."""
+    cur = await conn.execute(query, params)
+    return await cur.fetchall()
 
 
 @dataclass

@@ -11,7 +11,7 @@ import orjson
 import psycopg
 import shapely
 
-from geo_service.errors import InvalidParameter, NotFound
+from geo_service.errors import InvalidParameter
 
 H3_RESOLUTION = 10  # edge about 66 m: "about 65 m across"
 # Any fixed number: the advisory lock that keeps two refreshes of the cell cache apart.
@@ -107,12 +107,9 @@ async def _fresh_answer(conn: psycopg.AsyncConnection, query: str, params: dict)
 
 
 async def one_json(conn: psycopg.AsyncConnection, query: str, params: dict) -> dict:
-    """One SQL call returning JSON text; an unknown plan or beat (no_data_found) is NotFound."""
-    try:
-        cur = await conn.execute(query, params)
-    except psycopg.errors.NoDataFound as exc:
-        message = exc.diag.message_primary or "Not found"
-        raise NotFound(message, parameter="beat" if "no beat '" in message else "plan") from exc
+    """One SQL call returning JSON text (an unknown plan or beat leaves as NotFound, by
+    geo_service.db.translate)."""
+    cur = await conn.execute(query, params)
     row = await cur.fetchone()
     return orjson.loads(row[0]) if row and row[0] else {}
 

@@ -67,6 +67,10 @@ BEGIN
     IF area_kind = 'beat' THEN
         pid := CASE WHEN plan_code IS NULL THEN plan_in_force(at)
                     ELSE (SELECT id FROM beat_plan WHERE code = plan_code) END;
+        IF pid IS NULL AND plan_code IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'no_data_found', HINT = 'plan',
+                MESSAGE = format('There is no beat plan with code ''%s''.', plan_code);
+        END IF;
         SELECT b.id, b.code, b.name, o.geom,
                json_build_object('plan', p.code, 'plan_status', p.status,
                                  'effective_from', p.effective_from) AS extra
@@ -129,7 +133,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION area_details(text, text, timestamptz, text)
-    IS 'An area (station, village, grid or beat) as a GeoJSON Feature with people, counts and neighbours sharing a border; NULL if unknown.';
+    IS 'An area (station, village, grid or beat) as a GeoJSON Feature with people, counts and neighbours sharing a border; NULL for an unknown area, no_data_found (HINT plan) for an unknown plan.';
 
 -- Assignments with the code and name of the area they name (and the beat's plan).
 CREATE OR REPLACE VIEW assignment_area AS

@@ -4,7 +4,7 @@
 -- each incident when it happened (incident.beat_id, stamped with the plan then in force).
 
 -- Ids of a beat code in every plan, a village id; unknown codes raise no_data_found with the
--- parameter's name as HINT (the service turns it into a 422 naming the parameter).
+-- parameter's name as HINT (the service turns it into a 404 naming the parameter).
 DROP FUNCTION IF EXISTS incident_filter_ids(text, text);
 CREATE OR REPLACE FUNCTION incident_filter_ids(
     beat_code text, village_code text, OUT beat_ids int[], OUT village_id int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -90,25 +91,38 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _collector_paused(function: Callable[P, R]) -> Callable[P, R]:
-    """Run without Python's cyclic garbage collector. An import allocates hundreds of thousands
-    of objects with no cycles among them, and the full collections they trigger cost up to a
-    fifth of a large import; reference counting still frees everything as it goes."""
+_frozen = 0  # imports running with the collector's older objects frozen
+_frozen_lock = threading.Lock()
+
+
+def _collector_spared(function: Callable[P, R]) -> Callable[P, R]:
+    """Run with the objects alive at the start (the loaded libraries: hundreds of thousands)
+    frozen out of the cyclic collector's sight, so that the full collections an import's
+    allocations trigger scan only what the import made; the last import to end unfreezes them.
+
+    The collector keeps running for every thread meanwhile (``gc.disable()`` here stopped it
+    for the whole server while an upload was imported); what other requests had made before
+    the freeze is only collected later, after the unfreeze.
+    """
 
     @functools.wraps(function)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        enabled = gc.isenabled()
-        gc.disable()
+    def spared(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _frozen
+        with _frozen_lock:
+            _frozen += 1
+            gc.freeze()
         try:
             return function(*args, **kwargs)
         finally:
-            if enabled:
-                gc.enable()
+            with _frozen_lock:
+                _frozen -= 1
+                if _frozen == 0:
+                    gc.unfreeze()
 
-    return paused
+    return spared
 
 
-@_collector_paused
+@_collector_spared
 def import_layer(
     conn: psycopg.Connection,
     path: Path,
