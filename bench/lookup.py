@@ -1,0 +1,91 @@
+"""Benchmark: the lookup over HTTP against `/ping` (no database) and `/ping/db` (one SELECT 1).
+
+Run with `python -m bench --only lookup [--scale large] [--workers 2]` (or
+`python -m bench.lookup`). wrk with 16 connections on loopback asks, in turn, for `/ping`,
+`/ping/db` and lookups of 10,000 random points inside the station, from the same service
+process(es) in the same run. `/ping/db` is the floor under any answer that asks the database
+once; the goal is a lookup that serves at least 0.6 of its requests per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import shapely
+
+from bench.harness import (
+    ensure_wrk,
+    machine_line,
+    parser,
+    path_file,
+    print_ratio,
+    print_wrk_table,
+    run_wrk,
+    sample_database,
+    start_service,
+    stop,
+)
+from geo_service.db import connect
+
+GOAL = 0.6  # of /ping/db's requests per second
+
+
+def inside_points(url: str, n: int, seed: int) -> np.ndarray:
+    """n random points inside the station (rejection sampling over its box)."""
+    with connect(url) as conn:
+        row = conn.execute("SELECT ST_AsBinary(geom) FROM station").fetchone()
+    if row is None:
+        raise RuntimeError("the benchmark database holds no station")
+    town = shapely.from_wkb(bytes(row[0]))
+    shapely.prepare(town)
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = town.bounds
+    found: list[np.ndarray] = []
+    while sum(len(f) for f in found) < n:
+        xy = np.column_stack([rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)])
+        found.append(xy[shapely.contains_xy(town, xy[:, 0], xy[:, 1])])
+    return np.vstack(found)[:n]
+
+
+def bench_lookup(url: str, *, seconds: int, workers: int = 1) -> dict[str, dict[str, float]]:
+    """Requests/s and latencies of /ping, /ping/db and the lookup; prints them with both
+    ratios and returns them."""
+    wrk = ensure_wrk()
+    pts = inside_points(url, 10_000, 1)
+    paths = {
+        "/ping (trivial)": path_file(["/ping"]),
+        "/ping/db (one SELECT 1)": path_file(["/ping/db"]),
+        "/api/v1/lookup": path_file(f"/api/v1/lookup?lon={x:.7f}&lat={y:.7f}" for x, y in pts),
+    }
+    proc = start_service(url, workers=workers)
+    try:
+        run_wrk(wrk, paths["/api/v1/lookup"], 3)  # warm the pool and the plans
+        results = {name: run_wrk(wrk, path, seconds) for name, path in paths.items()}
+    finally:
+        stop(proc)
+        for path in paths.values():
+            path.unlink()
+    trivial, floor, lookup = (r["rps"] for r in results.values())
+    print(f"\n## Lookup over HTTP, 16 concurrent clients on loopback, {workers} worker(s)")
+    print_wrk_table(results)
+    print_ratio("lookup / (/ping/db)", lookup / floor, f">= {GOAL:g}", lookup / floor >= GOAL)
+    print_ratio("lookup / (/ping)", lookup / trivial)
+    print_ratio("(/ping/db) / (/ping), the floor", floor / trivial)
+    return results
+
+
+def run(args: argparse.Namespace) -> None:
+    """The lookup benchmark on the sample of args.scale."""
+    url = sample_database(args.scale)
+    print(machine_line(args.scale))
+    bench_lookup(url, seconds=args.seconds, workers=args.workers)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: the options of bench.harness.parser."""
+    run(parser(__doc__).parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
