@@ -3,6 +3,7 @@
 Every figure is printed as a ratio against a baseline measured in the same run, on the same
 machine. Options (see bench/harness.py): --scale small|large, --only NAME, --seconds N (wrk
 runs), --workers N (service processes, lookup), --points N (batch), --repeat N (timed runs).
+With --only, a benchmark's own options follow (`python -m bench.NAME --help` lists them).
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__)
     p.prog = "python -m bench"
     p.add_argument("--only", choices=list(BENCHMARKS), help="run only this benchmark")
-    args = p.parse_args(argv)
+    args, own = p.parse_known_args(argv)  # own: options of one benchmark (--runs, --units...)
+    if own and not args.only:
+        p.error(f"{' '.join(own)}: a benchmark's own options need --only NAME")
     shared = [
         *("--scale", args.scale, "--seconds", str(args.seconds), "--workers", str(args.workers)),
         *("--points", str(args.points), "--repeat", str(args.repeat)),
     ]
     for name in [args.only] if args.only else list(BENCHMARKS):
         print(f"\n# {name}", flush=True)
-        importlib.import_module(BENCHMARKS[name]).main(shared)
+        importlib.import_module(BENCHMARKS[name]).main([*shared, *own])
         sys.stdout.flush()
 
 
