@@ -4,9 +4,18 @@
 -- outside the jurisdiction is never taken to EPSG:4549: that projection is only defined near
 -- its zone, and a point far away (say 25°E 0°N) has no coordinates in it.
 
--- the answer was one json value until 0.2.3; it is now (inside, answer)
-DROP FUNCTION IF EXISTS lookup_point(float8, float8, timestamptz, float8, float8);
-CREATE FUNCTION lookup_point(
+-- The answer was one json value up to 0.2.2; it is now (inside, answer), so that the service
+-- passes an inside answer through without parsing it. The old one is dropped once; every later
+-- migrate replaces the function in place (same oid, so running sessions keep their plans).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'lookup_point'
+               AND prorettype = 'json'::regtype) THEN
+        DROP FUNCTION lookup_point(float8, float8, timestamptz, float8, float8);
+    END IF;
+END;
+$$;
+CREATE OR REPLACE FUNCTION lookup_point(
     lon float8, lat float8, at timestamptz,
     marker_radius_m float8 DEFAULT 500, water_radius_m float8 DEFAULT 200,
     OUT inside boolean, OUT answer json
