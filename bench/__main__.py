@@ -25,18 +25,19 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the shared options and --only, and run the chosen benchmarks in turn."""
-    p = parser(__doc__)
+    """Parse the shared options and --only, and run the chosen benchmarks in turn with the
+    options given (each benchmark keeps its own defaults for the others)."""
+    p = parser(__doc__, defaults=False)
     p.prog = "python -m bench"
     p.add_argument("--only", choices=list(BENCHMARKS), help="run only this benchmark")
-    args, own = p.parse_known_args(argv)  # own: options of one benchmark (--runs, --units...)
-    if own and not args.only:
+    args, own = p.parse_known_args(argv)  # own: options of one benchmark (--runs, --rounds...)
+    if own and "only" not in args:
         p.error(f"{' '.join(own)}: a benchmark's own options need --only NAME")
-    shared = [
-        *("--scale", args.scale, "--seconds", str(args.seconds), "--workers", str(args.workers)),
-        *("--points", str(args.points), "--repeat", str(args.repeat)),
-    ]
-    for name in [args.only] if args.only else list(BENCHMARKS):
+    given = vars(args)
+    only = given.pop("only", None)
+    given.setdefault("scale", "small")  # every benchmark on the same sample (maps: large alone)
+    shared = [part for key, value in given.items() for part in (f"--{key}", str(value))]
+    for name in [only] if only else list(BENCHMARKS):
         print(f"\n# {name}", flush=True)
         importlib.import_module(BENCHMARKS[name]).main([*shared, *own])
         sys.stdout.flush()

@@ -40,15 +40,25 @@ end
 """
 
 
-def parser(doc: str | None) -> argparse.ArgumentParser:
+def parser(doc: str | None, *, defaults: bool = True) -> argparse.ArgumentParser:
     """A command line with the options every benchmark accepts (each uses those it needs):
-    --scale, --seconds (wrk runs), --workers (service processes), --points (batch), --repeat."""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--scale", choices=SCALES, default="small", help="sample to measure on")
-    p.add_argument("--seconds", type=int, default=15, help="length of each wrk run")
-    p.add_argument("--workers", type=int, default=1, help="worker processes of the service")
-    p.add_argument("--points", type=int, default=1_000_000, help="points of the batch")
-    p.add_argument("--repeat", type=int, default=3, help="timed runs (medians compared)")
+    --scale, --seconds (wrk runs), --workers (service processes), --points (batch), --repeat.
+    Without defaults, an option not given is absent from the answer (to pass on only those
+    given)."""
+    p = argparse.ArgumentParser(
+        description=doc,
+        formatter_class=argparse.RawTextHelpFormatter,
+        argument_default=None if defaults else argparse.SUPPRESS,
+    )
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    p.add_argument("--scale", choices=SCALES, default=default("small"), help="sample to use")
+    p.add_argument("--seconds", type=int, default=default(15), help="length of the wrk runs")
+    p.add_argument("--workers", type=int, default=default(1), help="service worker processes")
+    p.add_argument("--points", type=int, default=default(1_000_000), help="points of the batch")
+    p.add_argument("--repeat", type=int, default=default(3), help="timed runs (medians)")
     return p
 
 
