@@ -158,6 +158,7 @@ def run_wrk(wrk: str, paths: Path, seconds: int) -> dict[str, float]:
     ).stdout
     os.unlink(script.name)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if rate is None:
         raise RuntimeError(f"wrk printed no rate:\n{out}")
@@ -171,10 +172,67 @@ def run_wrk(wrk: str, paths: Path, seconds: int) -> dict[str, float]:
 
     return {
         "rps": float(rate.group(1)),
+        "requests": float(total.group(1)) if total else float(rate.group(1)) * seconds,
         "p50_ms": pct("50"),
         "p99_ms": pct("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids(proc: subprocess.Popen[bytes]) -> list[int]:
+    """The service's process and its children (uvicorn's workers)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == proc.pid:
+            children.append(int(stat.parent.name))
+    return [proc.pid, *children]
+
+
+def backend_pids(url: str) -> list[int]:
+    """PostgreSQL's backends serving the other connections to the database at url (the
+    service's pool, while a benchmark runs)."""
+    with connect(url) as conn:
+        rows = conn.execute(
+            """SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+               AND backend_type = 'client backend' AND pid <> pg_backend_pid()"""
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+class CpuMeter:
+    """CPU seconds used by the service's processes and by its PostgreSQL backends between
+    start() and stop(): what a request costs whatever else the machine is doing."""
+
+    def __init__(self, url: str, proc: subprocess.Popen[bytes]) -> None:
+        self.url, self.proc = url, proc
+        self.before: dict[int, float] = {}
+
+    def _now(self) -> dict[int, float]:
+        pids = [*service_pids(self.proc), *(-pid for pid in backend_pids(self.url))]
+        return {pid: cpu_seconds(abs(pid)) for pid in pids}  # backends as negative keys
+
+    def start(self) -> None:
+        """Note the CPU used so far."""
+        self.before = self._now()
+
+    def stop(self) -> tuple[float, float]:
+        """CPU seconds since start(): (service, PostgreSQL)."""
+        used = {pid: t - self.before.get(pid, 0.0) for pid, t in self._now().items()}
+        service = sum(t for pid, t in used.items() if pid > 0)
+        return service, sum(t for pid, t in used.items() if pid < 0)
 
 
 def print_wrk_table(results: dict[str, dict[str, float]], width: int = 34) -> None:

@@ -9,6 +9,9 @@ once; the goal is a lookup that serves at least 0.6 of its requests per second.
 On a machine shared with other work the load changes from one second to the next, so the three
 are measured in several short rounds (--rounds, each wrk run --seconds / --rounds long), and
 each ratio is the median of the rounds' ratios: the three runs of a round are close in time.
+The CPU time the service's processes and its PostgreSQL backends spend per request is measured
+too; it does not depend on what else the machine is doing, and its ratio is the share of the
+floor's requests per second that the lookup reaches when CPU is what limits both.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import shapely
 
 from bench.harness import (
+    CpuMeter,
     ensure_wrk,
     machine_line,
     parser,
@@ -67,12 +71,19 @@ def bench_lookup(
     }
     each = max(2, round(seconds / rounds))
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+    cpu = {name: [0.0, 0.0, 0.0] for name in paths}  # service s, PostgreSQL s, requests
     proc = start_service(url, workers=workers)
     try:
         run_wrk(wrk, paths["/api/v1/lookup"], 3)  # warm the pool and the plans
+        meter = CpuMeter(url, proc)
         for _ in range(rounds):
             for name, path in paths.items():
+                meter.start()
                 runs[name].append(run_wrk(wrk, path, each))
+                service_s, db_s = meter.stop()
+                cpu[name][0] += service_s
+                cpu[name][1] += db_s
+                cpu[name][2] += runs[name][-1]["requests"]
     finally:
         stop(proc)
         for path in paths.values():
@@ -94,6 +105,12 @@ def bench_lookup(
     print_ratio("lookup / (/ping/db)", median, f">= {GOAL:g}", median >= GOAL)
     print_ratio("lookup / (/ping)", statistics.median(to_trivial))
     print_ratio("(/ping/db) / (/ping), the floor", statistics.median(floor_share))
+    print(f"{'CPU ms per request':<34}{'service':>10}{'PostgreSQL':>12}{'sum':>10}")
+    per_request = {name: (a / n * 1e3, b / n * 1e3) for name, (a, b, n) in cpu.items()}
+    for name, (a, b) in per_request.items():
+        print(f"{name:<34}{a:>10.3f}{b:>12.3f}{a + b:>10.3f}")
+    floor_cpu, lookup_cpu = (sum(per_request[name]) for name in list(paths)[1:])
+    print_ratio("CPU per /ping/db request / CPU per lookup", floor_cpu / lookup_cpu)
     print(
         "rounds, lookup / (/ping/db): "
         + ", ".join(f"{r:.2f}" for r in to_floor)
