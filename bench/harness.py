@@ -107,8 +107,10 @@ def ensure_wrk() -> str:
 
 
 def start_service(url: str, *, workers: int = 1) -> subprocess.Popen[bytes]:
-    """The service, as `geo-service serve` runs it, on the benchmark port."""
-    env = {**os.environ, "DATABASE_URL": url}
+    """The service, as `geo-service serve` runs it, on the benchmark port, running the same
+    code as the benchmark (this checkout, whatever the installed package points at)."""
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": path}
     command = [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(PORT)]
     proc = subprocess.Popen(
         [*command, "--workers", str(workers)],
