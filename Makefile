@@ -38,7 +38,7 @@ test: setup
 	@$(DB) && $(BIN)/ruff check geo_service tests bench && $(BIN)/python -m pytest -q
 
 bench: setup
-	@$(DB) && $(BIN)/python -m bench.run
+	@$(DB) && $(BIN)/python -m bench
 
 lint: setup
 	$(BIN)/ruff format geo_service tests bench && $(BIN)/ruff check --fix geo_service tests bench

@@ -1,16 +1,15 @@
 """Benchmark: patrol coverage per beat over a month of GENERATED fixes (30 units every 10 s,
 about 7.8 million) against a bare count of distinct visited cells per beat, in the same run.
 
-Run with `python -m bench.coverage` (or `python -m bench.run --only coverage`). The fixes are
+Run with `python -m bench --only coverage` (or `python -m bench.coverage`). The fixes are
 generated once into the database `geo_bench_coverage` (the small sample's jurisdiction, its own
-fixes replaced) and kept there for later runs.
+fixes replaced, whatever --scale says) and kept there for later runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,16 +18,13 @@ import numpy as np
 import orjson
 import psycopg
 import shapely
-from psycopg.conninfo import make_conninfo
 from pyproj import Transformer
 
-from geo_service.db import connect, create_database, migrate
-from geo_service.ingest.load import database_is_empty, load_jurisdiction
+from bench.harness import median_time, parser, sample_database
+from geo_service.db import connect
 from geo_service.moments import STATION_TZ
-from geo_service.sample import generate_sample
 from geo_service.services.batch import GridIndex, assign
 from geo_service.services.patrol import H3_RESOLUTION, refresh_grid_cells
-from geo_service.settings import REPO_ROOT, load_settings
 
 START = datetime(2026, 10, 1, tzinfo=STATION_TZ)
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -57,24 +53,6 @@ FIX = np.dtype(
 )  # fmt: skip
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
-
-
-def bench_database() -> str:
-    """The benchmark database: the small sample's jurisdiction (made and loaded on first use)."""
-    settings = load_settings()
-    url = make_conninfo(settings.database_url, dbname="geo_bench_coverage")
-    create_database(url)
-    migrate(url, settings.sql_dir)
-    with connect(url) as conn:
-        if database_is_empty(conn):
-            folder = REPO_ROOT / "var" / "bench"
-            path = folder / "fengqiao_small_seed1.gpkg"
-            if not path.exists():
-                path = generate_sample(folder, seed=1, scale="small")
-            print(f"loading {path} ...", flush=True)
-            load_jurisdiction(conn, path)
-            conn.commit()
-    return url
 
 
 def grid_index(conn: psycopg.Connection, at: datetime) -> GridIndex:
@@ -209,17 +187,6 @@ def generate_fixes(url: str, *, units: int, days: int, every_s: int, seed: int) 
     return total
 
 
-def timed(conn: psycopg.Connection, query: str, params: dict, repeat: int) -> tuple[float, list]:
-    """Median wall time (s) of a query over ``repeat`` runs after one warm-up, and its rows."""
-    rows = conn.execute(query, params).fetchall()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        rows = conn.execute(query, params).fetchall()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), rows
-
-
 async def _refresh(url: str) -> int:
     """Make sure the cached H3 cells of the grids are fresh (not part of the timing)."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -240,8 +207,12 @@ def bench_coverage(url: str, *, repeat: int) -> None:
                 "AND recorded_at < %(end)s",
                 params,
             ).fetchone()[0]
-            bare_s, bare = timed(conn, BARE_SQL, params, repeat)
-            cover_s, cover = timed(conn, COVERAGE_SQL, params, repeat)
+            bare_s, bare, _ = median_time(
+                lambda p=params: conn.execute(BARE_SQL, p).fetchall(), repeat
+            )
+            cover_s, cover, _ = median_time(
+                lambda p=params: conn.execute(COVERAGE_SQL, p).fetchall(), repeat
+            )
             ratio = cover_s / bare_s
             verdict = "met" if ratio <= GOAL else "not met"
             print(
@@ -256,15 +227,9 @@ def bench_coverage(url: str, *, repeat: int) -> None:
             )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--units", type=int, default=30)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--every", type=int, default=10, help="seconds between fixes")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
-    url = bench_database()
+def run(args: argparse.Namespace) -> None:
+    """Generate the fixes (once) and time the coverage against the bare count."""
+    url = sample_database("small", name="geo_bench_coverage")
     print("patrol coverage vs bare count(DISTINCT h3) per beat (same fixes, same run)")
     print(
         f"position fixes are GENERATED: {args.units} units, every {args.every} s, "
@@ -273,6 +238,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     generate_fixes(url, units=args.units, days=args.days, every_s=args.every, seed=args.seed)
     bench_coverage(url, repeat=args.repeat)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: the options of bench.harness.parser, and how the fixes are generated."""
+    p = parser(__doc__)
+    p.add_argument("--units", type=int, default=30)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--every", type=int, default=10, help="seconds between fixes")
+    p.add_argument("--seed", type=int, default=1)
+    run(p.parse_args(argv))
 
 
 if __name__ == "__main__":

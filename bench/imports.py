@@ -1,6 +1,7 @@
 """Benchmark: importing the large sample's grids from GeoPackage, against GDAL's ogr2ogr.
 
-Run with `python -m bench.imports` (or `python -m bench.run --only import`). Both load the same
+Run with `python -m bench --only import` (or `python -m bench.imports`); always on the large
+sample, whatever --scale says. Both load the same
 file into the same scratch database in the same run; ogr2ogr only copies, the import reads,
 converts, checks validity, types, codes, gaps, overlaps and villages, and stores. Each is run
 several times (interleaved, the grid table emptied untimed in between) and the medians compared:
@@ -9,7 +10,6 @@ single runs vary by about 15 % on a shared 2-core machine.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import time
@@ -18,23 +18,13 @@ from pathlib import Path
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from bench.run import ensure_tool
+from bench.harness import ensure_tool, parser, sample_file
 from geo_service.db import connect, create_database, drop_database, migrate
 from geo_service.ingest.imports import import_layer
-from geo_service.sample import generate_sample
-from geo_service.settings import REPO_ROOT, load_settings
+from geo_service.settings import load_settings
 
 GOAL = 2.0
 SCRATCH_SCHEMA = "ogr_scratch"
-
-
-def large_sample() -> Path:
-    """The large sample GeoPackage under var/bench (written on first use)."""
-    folder = REPO_ROOT / "var" / "bench"
-    path = folder / "fengqiao_large_seed1.gpkg"
-    if not path.exists():
-        path = generate_sample(folder, seed=1, scale="large", progress=True)
-    return path
 
 
 def scratch_database() -> str:
@@ -98,12 +88,12 @@ def time_import(url: str, path: Path, layer: str) -> tuple[float, str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the import benchmark and print the median times and their ratio."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=7, help="runs of each (medians compared)")
-    args = parser.parse_args(argv)
+    p = parser(__doc__)
+    p.add_argument("--runs", type=int, default=7, help="runs of each (medians compared)")
+    args = p.parse_args(argv)
     ogr2ogr = ensure_tool("ogr2ogr", "gdal-bin")
     version = subprocess.run([ogr2ogr, "--version"], capture_output=True, text=True).stdout.strip()
-    path = large_sample()
+    path = sample_file("large")
     url = scratch_database()
     for layer in ("station", "village"):
         time_import(url, path, layer)

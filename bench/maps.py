@@ -1,6 +1,7 @@
 """Benchmark: server time to build the heatmap and hexagon pages vs a bare GROUP BY of the cells.
 
-Run with `python -m bench.maps --scale large` (1,000,000 incidents). For a 30-day and a 365-day
+Run with `python -m bench --only maps --scale large` (1,000,000 incidents), or
+`python -m bench.maps` (large by default). For a 30-day and a 365-day
 window ending with the latest incident, it times the service functions that build each page
 (aggregation in PostGIS, Folium map, rendered HTML) and the data answer, against a bare
 `SELECT h3_r<r>, count(*) ... GROUP BY 1` (the stored cells at r) over the same rows, in the
@@ -10,7 +11,6 @@ Goals: at most 3x the bare aggregation, under 2 MB of HTML and data per page.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -22,7 +22,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from bench.run import bench_database
+from bench.harness import parser, sample_database
 from geo_service.cells import INCIDENT_CELL_COLUMNS
 from geo_service.maps.heatmap import heatmap_page
 from geo_service.maps.hexagons import hexagon_page
@@ -119,13 +119,12 @@ def _line(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: --scale small|large, --repeat N, --resolution R (hexagons)."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", choices=["small", "large"], default="large")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--resolution", type=int, default=8, choices=range(7, 11))
-    args = parser.parse_args(argv)
-    url = bench_database(args.scale)
+    """Command line: the options of bench.harness.parser (large by default), --resolution R."""
+    p = parser(__doc__)
+    p.set_defaults(scale="large")
+    p.add_argument("--resolution", type=int, default=8, choices=range(7, 11))
+    args = p.parse_args(argv)
+    url = sample_database(args.scale)
     asyncio.run(run(url, repeat=args.repeat, resolution=args.resolution))
 
 

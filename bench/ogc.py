@@ -1,7 +1,7 @@
 """Benchmark: OGC API - Features items with one bbox per request, this service against tipg.
 
-Run with `python -m bench.ogc [--scale small|large] [--seconds N]` (or `python -m bench.run
---only ogc`). tipg (PyPI) is installed by this benchmark into its own venv
+Run with `python -m bench --only ogc [--scale small|large] [--seconds N]` (or
+`python -m bench.ogc`). tipg (PyPI) is installed by this benchmark into its own venv
 `var/bench/tipg-venv` and serves the same `public.grid` table of the same database; both
 servers run on loopback, one after the other, loaded by wrk with 16 connections, the same
 random bboxes and the same limit.
@@ -13,26 +13,31 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 import numpy as np
 from psycopg.conninfo import conninfo_to_dict
 
-from bench.run import (
+from bench.harness import (
     BASE,
+    BENCH_DIR,
     PORT,
-    bench_database,
     ensure_wrk,
+    machine_line,
+    parser,
+    path_file,
+    print_wrk_table,
     run_wrk,
-    start_server,
+    sample_database,
+    start_service,
+    stop,
     wait_until_up,
 )
 from geo_service.db import connect
-from geo_service.settings import REPO_ROOT, load_settings
+from geo_service.settings import load_settings
 
-TIPG_VENV = REPO_ROOT / "var" / "bench" / "tipg-venv"
+TIPG_VENV = BENCH_DIR / "tipg-venv"
 LIMIT = 100
 BOXES = 5_000
 
@@ -46,7 +51,7 @@ def ensure_tipg() -> Path:
     return TIPG_VENV / "bin" / "uvicorn"
 
 
-def start_tipg(url: str, pool_size: int) -> subprocess.Popen:
+def start_tipg(url: str, pool_size: int) -> subprocess.Popen[bytes]:
     """tipg serving only public.grid of the database at url, on the benchmark port."""
     params = conninfo_to_dict(url)
     params.setdefault("host", "127.0.0.1")
@@ -89,13 +94,11 @@ def random_boxes(url: str, n: int, seed: int) -> np.ndarray:
     return np.column_stack([x, y, x + size[:, 0], y + size[:, 1]])
 
 
-def path_file(prefix: str, boxes: np.ndarray) -> Path:
+def box_paths(prefix: str, boxes: np.ndarray) -> Path:
     """wrk's request paths: one bbox per request, all with the same limit."""
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        f.writelines(
-            f"{prefix}?bbox={a:.6f},{b:.6f},{c:.6f},{d:.6f}&limit={LIMIT}\n" for a, b, c, d in boxes
-        )
-        return Path(f.name)
+    return path_file(
+        f"{prefix}?bbox={a:.6f},{b:.6f},{c:.6f},{d:.6f}&limit={LIMIT}" for a, b, c, d in boxes
+    )
 
 
 def matched(path: str) -> list[int]:
@@ -109,17 +112,16 @@ def bench_ogc(url: str, seconds: int) -> None:
     wrk = ensure_wrk()
     ensure_tipg()
     boxes = random_boxes(url, BOXES, 3)
-    ours_paths = path_file("/ogc/collections/grid/items", boxes)
-    tipg_paths = path_file("/collections/public.grid/items", boxes)
+    ours_paths = box_paths("/ogc/collections/grid/items", boxes)
+    tipg_paths = box_paths("/collections/public.grid/items", boxes)
     probes = [line.strip() for line in ours_paths.read_text().splitlines()[:20]]
-    proc = start_server(url)
+    proc = start_service(url)
     try:
         ours_answers = [matched(p) for p in probes]
         run_wrk(wrk, ours_paths, 3)  # warm up
         ours = run_wrk(wrk, ours_paths, seconds)
     finally:
-        proc.terminate()
-        proc.wait()
+        stop(proc)
     proc = start_tipg(url, load_settings().pool_max_size)
     try:
         tipg_probes = [
@@ -129,32 +131,31 @@ def bench_ogc(url: str, seconds: int) -> None:
         run_wrk(wrk, tipg_paths, 3)
         tipg = run_wrk(wrk, tipg_paths, seconds)
     finally:
-        proc.terminate()
-        proc.wait()
+        stop(proc)
+        ours_paths.unlink()
+        tipg_paths.unlink()
     agree = sum(a == b for a, b in zip(ours_answers, tipg_answers, strict=True))
     with connect(url) as conn:
         grids = conn.execute("SELECT count(*) FROM grid").fetchone()[0]
     print(f"\n## OGC API - Features items, one bbox per request, limit {LIMIT}, 16 clients")
     print(f"grid table: {grids:,} grids; {BOXES:,} random boxes of 0.5-2 km")
-    print(f"{'server':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    for name, r in (("tipg (public.grid)", tipg), ("this service (/ogc, grid)", ours)):
-        print(
-            f"{name:<34}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['non_2xx']:>10}"
-        )
+    print_wrk_table({"tipg (public.grid)": tipg, "this service (/ogc, grid)": ours})
     print(
         f"ratio service/tipg: {ours['rps'] / tipg['rps']:.2f} (goal >= 1.0); "
         f"same features on {agree} of {len(probes)} probe boxes"
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", choices=["small", "large"], default="small")
-    parser.add_argument("--seconds", type=int, default=15)
-    args = parser.parse_args()
-    url = bench_database(args.scale)
-    print(f"machine: {os.cpu_count()} cores; data: {args.scale} sample")
+def run(args: argparse.Namespace) -> None:
+    """The OGC benchmark on the sample of args.scale."""
+    url = sample_database(args.scale)
+    print(machine_line(args.scale))
     bench_ogc(url, args.seconds)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: the options of bench.harness.parser."""
+    run(parser(__doc__).parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ import psycopg
 from geo_service.crs import InputCRS, to_wgs84
 from geo_service.errors import OutsideJurisdiction
 
+# The answer comes back as bytea in binary format: PostgreSQL's JSON text, byte for byte, with
+# nothing decoded or encoded on the way; only an outside answer is parsed, to name the nearest.
 LOOKUP_SQL = (
-    "SELECT lookup_point(%(lon)s, %(lat)s, %(at)s, %(marker_radius_m)s, %(water_radius_m)s)::text"
+    "SELECT inside, convert_to(answer::text, 'UTF8') FROM "
+    "lookup_point(%(lon)s, %(lat)s, %(at)s, %(marker_radius_m)s, %(water_radius_m)s)"
 )
 
 
@@ -36,12 +39,13 @@ async def lookup_point(
             "marker_radius_m": marker_radius_m,
             "water_radius_m": water_radius_m,
         },
+        prepare=True,
+        binary=True,
     )
     row = await cur.fetchone()
-    text: str = row[0] if row else '{"outside": true, "nearest": null}'
-    answer = orjson.loads(text)
-    if answer["outside"]:
-        nearest = answer["nearest"]
+    inside, answer = row if row else (False, b'{"outside": true, "nearest": null}')
+    if not inside:
+        nearest = orjson.loads(answer)["nearest"]
         where = (
             f"the nearest area is {nearest['kind']} {nearest['name']} ({nearest['code']}), "
             f"{nearest['distance_m']} m away"
@@ -52,4 +56,4 @@ async def lookup_point(
             f"The point ({x:.6f}, {y:.6f}) is outside the station's jurisdiction; {where}.",
             nearest=nearest,
         )
-    return text.encode()
+    return bytes(answer)
