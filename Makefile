@@ -35,7 +35,7 @@ run: setup $(SAMPLE)
 
 test: setup
 	@scripts/ensure_browser.sh >/dev/null
-	@$(DB) && $(BIN)/ruff check geo_service tests bench && $(BIN)/python -m pytest -q
+	@$(DB) && $(BIN)/ruff check geo_service tests bench && $(BIN)/mypy && $(BIN)/python -m pytest -q
 
 bench: setup
 	@$(DB) && $(BIN)/python -m bench

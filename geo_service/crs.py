@@ -356,8 +356,8 @@ def distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLik
         *(np.asarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2))
     )
     shape = arrays[0].shape
-    flat = (np.ascontiguousarray(a).reshape(-1) for a in arrays)
-    _, _, dist = _wgs84_geod().inv(*flat)
+    lons1, lats1, lons2, lats2 = (np.ascontiguousarray(a).reshape(-1) for a in arrays)
+    _, _, dist = _wgs84_geod().inv(lons1, lats1, lons2, lats2)
     dist = np.asarray(dist, dtype=np.float64).reshape(shape)
     if not shape:
         return float(dist)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request
@@ -74,6 +74,14 @@ UNKNOWN_CODE = "P0002"  # no_data_found: a code (beat, plan, village, ...) that 
 # refused connection or a pool timeout, have no SQL state): connection exception, insufficient
 # resources, operator intervention (shutdown, statement timeout).
 UNREACHABLE = ("08", "53", "57")
+
+
+def one(row: tuple[Any, ...] | None, what: str) -> tuple[Any, ...]:
+    """The row a query that always answers one row gave (``cur.fetchone()``); its absence is a
+    bug, an InternalError naming ``what`` was asked."""
+    if row is None:
+        raise InternalError(f"The database gave no row for {what}; it is logged.")
+    return row
 
 
 def translate(exc: psycopg.Error) -> DomainError:

@@ -250,7 +250,7 @@ def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> 
 def _load_position_fixes(conn: psycopg.Connection, path: Path, *, progress: bool) -> int:
     """Stage position fixes (person codes resolved to ids), then store them stamped."""
     frame = pyogrio.read_dataframe(path, layer="position_fix")
-    ids = dict(conn.execute("SELECT code, id FROM person").fetchall())
+    ids: dict[str, int] = dict(conn.execute("SELECT code, id FROM person").fetchall())
     person_id = frame["person_code"].map(ids)
     if person_id.isna().any():
         unknown = sorted(set(frame.loc[person_id.isna(), "person_code"]))[:5]

@@ -219,7 +219,9 @@ def located_chunks(index: GridIndex, batch: PointBatch) -> Iterator[bytes]:
     """The located points, CSV for CSV input and GeoJSON for GeoJSON input, in chunks."""
     found = assign(index, batch.x, batch.y)
     codes = {
-        name: np.where(found >= 0, column[np.maximum(found, 0)], None)
+        # None outside every grid, as an object array (numpy's stubs read a bare None as the
+        # one-argument np.where)
+        name: np.where(found >= 0, column[np.maximum(found, 0)], np.array(None, dtype=object))
         for name, column in (
             ("village_code", index.village),
             ("grid_code", index.grid),

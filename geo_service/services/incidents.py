@@ -12,6 +12,7 @@ import h3.api.basic_int as h3
 import psycopg
 
 from geo_service.cells import INCIDENT_RESOLUTIONS
+from geo_service.db import one
 from geo_service.errors import InvalidParameter
 from geo_service.moments import parse_moment
 
@@ -144,26 +145,28 @@ async def incident_filter(
     t0 = parse_moment(start, parameter="start") if start else None
     t1 = parse_moment(end, parameter="end") if end else None
     span = timedelta(days=days or DEFAULT_DAYS)
-    if t0 is None and t1 is None:
+    if t0 is not None and t1 is not None:
+        first, last = t0, t1
+    elif t0 is not None:
+        first, last = t0, t0 + span
+    elif t1 is not None:
+        first, last = t1 - span, t1
+    else:
         cur = await conn.execute(
             "SELECT window_start, window_end FROM incident_default_window(%(d)s)",
             {"d": days or DEFAULT_DAYS},
         )
-        t0, t1 = await cur.fetchone()  # type: ignore[misc]
-    elif t0 is None:
-        t0 = t1 - span  # type: ignore[operator]
-    elif t1 is None:
-        t1 = t0 + span
-    if t0 >= t1:  # type: ignore[operator]
+        first, last = one(await cur.fetchone(), "incident_default_window")
+    if first >= last:
         raise InvalidParameter(f"start ({start}) must come before end ({end})", parameter="start")
-    if t1 - t0 > timedelta(days=MAX_WINDOW_DAYS):  # type: ignore[operator]
+    if last - first > timedelta(days=MAX_WINDOW_DAYS):
         raise InvalidParameter(
             f"The window is longer than {MAX_WINDOW_DAYS} days; narrow start or end",
             parameter="start",
         )
     return IncidentFilter(
-        start=t0,  # type: ignore[arg-type]
-        end=t1,  # type: ignore[arg-type]
+        start=first,
+        end=last,
         categories=parse_categories(categories),
         beat=beat.strip() if beat and beat.strip() else None,
         village=village.strip() if village and village.strip() else None,
@@ -268,7 +271,7 @@ async def hexagons(
         "%(cats)s, %(beat)s, %(village)s, %(hours)s, %(weekdays)s)",
         {**flt.params(), "res": resolution},
     )
-    features = []
+    features: list[dict[str, Any]] = []
     for cell, n, prev in rows:
         ring, name = _ring(cell)
         features.append(

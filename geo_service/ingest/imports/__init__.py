@@ -19,6 +19,7 @@ from psycopg import sql
 from tqdm import tqdm
 
 from geo_service.cells import h3_cells, incident_cells
+from geo_service.db import one
 from geo_service.errors import DomainError, InvalidParameter
 from geo_service.ingest.imports.apply import apply_layer, record
 from geo_service.ingest.imports.checks import (
@@ -398,9 +399,12 @@ def _store_snapped(
             list(zip(geoms, codes, strict=True)),
         )
     if layer == "grid":
-        row = conn.execute(
-            "SELECT * FROM restamp_events(ARRAY(SELECT geom FROM grid WHERE code = ANY(%s)))",
-            (codes,),
-        ).fetchone()
+        row = one(
+            conn.execute(
+                "SELECT * FROM restamp_events(ARRAY(SELECT geom FROM grid WHERE code = ANY(%s)))",
+                (codes,),
+            ).fetchone(),
+            "restamp_events",
+        )
         report.restamped_incidents += int(row[0])
         report.restamped_position_fixes += int(row[1])

@@ -12,6 +12,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from geo_service.db import one
 from geo_service.ingest.imports.checks import LayerRules, rows_text
 from geo_service.ingest.imports.report import REFUSAL, WARNING, ImportReport
 from geo_service.ingest.load import LayerLoad
@@ -128,11 +129,12 @@ def copy_into_empty(
     """
     id_column, parent_column, parent = FIRST_COPY[spec.layer]
     table = sql.Identifier(spec.layer)
-    if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]:
+    stored = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()
+    if one(stored, f"whether {spec.layer} holds rows")[0]:
         return False
     if spec.layer == "grid" and events_stored(conn):
         return False
-    ids = dict(
+    ids: dict[str, int] = dict(
         conn.execute(
             sql.SQL("SELECT code, id FROM {} ORDER BY id").format(sql.Identifier(parent))
         ).fetchall()
@@ -170,7 +172,8 @@ def built_after(conn: psycopg.Connection, table: str) -> Iterator[None]:
     keys are dropped, and made again after the rows are in from the catalog's own definitions,
     each built once instead of row by row. Keys, unique and CHECK constraints stay in force.
     The drop locks the table until the transaction ends; a failure rolls it back with the rest."""
-    oid = conn.execute("SELECT %s::regclass::oid", (table,)).fetchone()[0]
+    row = conn.execute("SELECT %s::regclass::oid", (table,)).fetchone()
+    oid = one(row, f"the oid of {table}")[0]
     indexes = conn.execute(
         """SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
            JOIN pg_class c ON c.oid = i.indexrelid
@@ -347,25 +350,28 @@ def apply_code_layer(
         if gone:
             _remove(conn, report, table, gone)
     if restamp and not report.refused:
-        row = conn.execute(
-            "SELECT * FROM restamp_events(ARRAY(SELECT geom FROM import_touched))"
-        ).fetchone()
+        row = one(
+            conn.execute(
+                "SELECT * FROM restamp_events(ARRAY(SELECT geom FROM import_touched))"
+            ).fetchone(),
+            "restamp_events",
+        )
         report.restamped_incidents, report.restamped_position_fixes = int(row[0]), int(row[1])
 
 
 def events_stored(conn: psycopg.Connection) -> bool:
     """Whether any incident or position fix is stored (grids that move must re-stamp them)."""
-    return bool(
-        conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM incident) OR EXISTS (SELECT 1 FROM position_fix)"
-        ).fetchone()[0]
-    )
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM incident) OR EXISTS (SELECT 1 FROM position_fix)"
+    ).fetchone()
+    return bool(one(row, "whether events are stored")[0])
 
 
 def grids_without_beat(conn: psycopg.Connection, report: ImportReport, codes: list[str]) -> None:
     """Warn about the file's grids (codes in row order) that the plan in force now leaves out
     of every beat."""
-    if conn.execute("SELECT plan_in_force(now()) IS NULL").fetchone()[0]:
+    no_plan = conn.execute("SELECT plan_in_force(now()) IS NULL").fetchone()
+    if one(no_plan, "whether a plan is in force")[0]:
         return
     rows = conn.execute(
         """SELECT s.n, s.code, p.code FROM unnest(%s::text[]) WITH ORDINALITY AS s(code, n)
@@ -561,9 +567,12 @@ def apply_beat_grids(
     report.unchanged = report.rows_read - report.added
     for _, _, status, effective_from, filled, _ in plans:
         if status == "published" and not filled:
-            row = conn.execute(
-                "SELECT * FROM restamp_events(NULL, %s)", (effective_from,)
-            ).fetchone()
+            row = one(
+                conn.execute(
+                    "SELECT * FROM restamp_events(NULL, %s)", (effective_from,)
+                ).fetchone(),
+                "restamp_events",
+            )
             report.restamped_incidents += int(row[0])
             report.restamped_position_fixes += int(row[1])
 
@@ -629,10 +638,9 @@ def apply_events(
     table = sql.Identifier(f"{spec.layer}_staging")
     conn.execute(sql.SQL("TRUNCATE {}").format(table))
     conn.execute(sql.SQL(spec.insert).format(s=staging))
-    store = sql.Identifier(
-        f"store_staged_{'incidents' if spec.layer == 'incident' else 'position_fixes'}"
-    )
-    report.added = int(conn.execute(sql.SQL("SELECT {}()").format(store)).fetchone()[0])
+    store = f"store_staged_{'incidents' if spec.layer == 'incident' else 'position_fixes'}"
+    stored = conn.execute(sql.SQL("SELECT {}()").format(sql.Identifier(store))).fetchone()
+    report.added = int(one(stored, store)[0])
     conn.execute(sql.SQL("TRUNCATE {}").format(table))
     report.unchanged = report.rows_read - report.added
 
@@ -658,7 +666,7 @@ def record(conn: psycopg.Connection, report: ImportReport) -> int:
             orjson.dumps(report.to_dict()).decode(),
         ),
     ).fetchone()
-    return int(row[0])
+    return int(one(row, "the new import_run")[0])
 
 
 def apply_layer(
