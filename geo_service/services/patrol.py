@@ -11,6 +11,7 @@ import orjson
 import psycopg
 import shapely
 
+from geo_service.db import one
 from geo_service.errors import InvalidParameter
 
 H3_RESOLUTION = 10  # edge about 66 m: "about 65 m across"
@@ -151,7 +152,7 @@ async def refresh_grid_cells(conn: psycopg.AsyncConnection) -> int:
         row = await cur.fetchone()
         if row and row[0]:
             cur = await conn.execute("SELECT count(*) FROM grid_cell")
-            return int((await cur.fetchone())[0])  # type: ignore[index]
+            return int(one(await cur.fetchone(), "the count of cached cells")[0])
         cur = await conn.execute("SELECT ST_AsBinary(ST_Union(geom)) FROM station")
         row = await cur.fetchone()
         cells = (
