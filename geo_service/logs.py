@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.errors import InternalError, problem
+from geo_service.schemas.problem import PROBLEM_MEDIA_TYPE
 
 log = logging.getLogger("geo_service")
 
@@ -143,7 +144,7 @@ class RequestLog:
                 f"request id {rid}."
             )
             body = {**problem(error), "request_id": rid}
-            await JSONResponse(body, status_code=500, media_type="application/problem+json")(
+            await JSONResponse(body, status_code=500, media_type=PROBLEM_MEDIA_TYPE)(
                 scope, receive, send_with_id
             )
         finally:

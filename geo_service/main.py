@@ -31,9 +31,8 @@ from geo_service.routers import (
     tiles,
     water,
 )
+from geo_service.schemas.problem import PROBLEM_MEDIA_TYPE as PROBLEM
 from geo_service.settings import Settings, load_settings
-
-PROBLEM = "application/problem+json"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
