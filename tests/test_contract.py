@@ -34,6 +34,7 @@ BEYOND_JSON_SCHEMA = {
 }
 CROSS_VALUE = re.compile(
     r"must come before end|longer than \d+ days|ends .* before it starts|is not a box"
+    r"|starts after it ends|is not one this service gave"  # an OGC interval; an opaque cursor
 )
 
 

@@ -89,7 +89,7 @@ def test_an_unknown_beat_plan_or_village_is_the_same_404_on_every_endpoint(
     for template, operations in client.app.openapi()["paths"].items():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                if parameter["in"] == "query" and parameter["name"] in CODE_PARAMETERS:
+                if parameter.get("in") == "query" and parameter["name"] in CODE_PARAMETERS:
                     asked.append((template, parameter["name"]))
     assert {template for template, _ in asked} == CODE_PATHS.keys()
     for template, name in asked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.db import Connection
 from geo_service.errors import InvalidParameter, NotFound
+from geo_service.moments import MOMENT_PATTERN
 from geo_service.services.export import FORMATS
 from geo_service.services.ogc import (
     CONFORMANCE,
@@ -113,7 +115,21 @@ class FeatureCollection(BaseModel):
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 F_DOC = "Output format: json (the only one; geojson is accepted too)."
-F = Annotated[str | None, Query(description=F_DOC)]
+F = Annotated[
+    str | None,
+    Query(
+        description=F_DOC,
+        json_schema_extra={"pattern": "^([jJ][sS][oO][nN]|[gG][eE][oO][jJ][sS][oO][nN])?$"},
+    ),
+]
+# The documented shapes of the items parameters (what the service parses; a box whose west is
+# east of its east, or an interval that runs backwards, is refused all the same).
+_NUMBER = r"-?[0-9]{1,3}(\.[0-9]{1,12})?"
+BBOX_PATTERN = rf"^({_NUMBER},{_NUMBER},({_NUMBER},)?{_NUMBER},{_NUMBER}(,{_NUMBER})?)?$"
+_INSTANT = MOMENT_PATTERN[1:-1]  # without its anchors
+DATETIME_PATTERN = rf"^{_INSTANT}$|^({_INSTANT}|\.\.)/({_INSTANT}|\.\.)$"
+CRS_PATTERN = rf"^({re.escape(CRS84)}|OGC:CRS84)?$"
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 
 
 def _media(f: str | None, default: str) -> str:
@@ -291,6 +307,7 @@ async def collection_items(
         Query(
             max_length=200,
             description="minLon,minLat,maxLon,maxLat (CRS84): features that intersect it",
+            json_schema_extra={"pattern": BBOX_PATTERN},
         ),
     ] = None,
     datetime_: Annotated[
@@ -299,13 +316,26 @@ async def collection_items(
             alias="datetime",
             max_length=100,
             description="Instant or interval start/end ('..' open) for incident, position_fix",
+            json_schema_extra={"pattern": DATETIME_PATTERN},
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=LIMIT_BOUND, description=LIMIT_DOC)] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description=OFFSET_DOC)] = 0,
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR, description=CURSOR_DOC)] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description=CRS_DOC)] = None,
-    crs: Annotated[str | None, Query(description=CRS_DOC)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR,
+            description=CURSOR_DOC,
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+        ),
+    ] = None,
+    bbox_crs: Annotated[
+        str | None,
+        Query(alias="bbox-crs", description=CRS_DOC, json_schema_extra={"pattern": CRS_PATTERN}),
+    ] = None,
+    crs: Annotated[
+        str | None, Query(description=CRS_DOC, json_schema_extra={"pattern": CRS_PATTERN})
+    ] = None,
     f: F = None,
 ) -> Response:
     """A page of features as GeoJSON with numberMatched, numberReturned and a `next` link that

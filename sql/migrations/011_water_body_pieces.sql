@@ -46,7 +46,9 @@ CREATE TRIGGER water_body_pieces_on_insert
     FOR EACH ROW EXECUTE FUNCTION water_body_pieces_follow();
 CREATE TRIGGER water_body_pieces_on_update
     AFTER UPDATE OF geom ON water_body
-    FOR EACH ROW WHEN (OLD.geom IS DISTINCT FROM NEW.geom)
+    -- a function, not IS DISTINCT FROM: geometry's = operator is ambiguous under the empty
+    -- search_path pg_restore runs with, so a backup with that trigger would not restore
+    FOR EACH ROW WHEN (NOT ST_OrderingEquals(OLD.geom, NEW.geom))
     EXECUTE FUNCTION water_body_pieces_follow();
 
 -- the water bodies already stored
