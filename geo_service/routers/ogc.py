@@ -124,8 +124,10 @@ F = Annotated[
 ]
 # The documented shapes of the items parameters (what the service parses; a box whose west is
 # east of its east, or an interval that runs backwards, is refused all the same).
-_NUMBER = r"-?[0-9]{1,3}(\.[0-9]{1,12})?"
-BBOX_PATTERN = rf"^({_NUMBER},{_NUMBER},({_NUMBER},)?{_NUMBER},{_NUMBER}(,{_NUMBER})?)?$"
+_LON = r"-?(180(\.0{1,12})?|(1[0-7][0-9]|[0-9]{1,2})(\.[0-9]{1,12})?)"
+_LAT = r"-?(90(\.0{1,12})?|[0-8]?[0-9](\.[0-9]{1,12})?)"
+_HEIGHT = r"-?[0-9]{1,5}(\.[0-9]{1,6})?"
+BBOX_PATTERN = rf"^({_LON},{_LAT},{_LON},{_LAT}|{_LON},{_LAT},{_HEIGHT},{_LON},{_LAT},{_HEIGHT})?$"
 _INSTANT = MOMENT_PATTERN[1:-1]  # without its anchors
 DATETIME_PATTERN = rf"^{_INSTANT}$|^({_INSTANT}|\.\.)/({_INSTANT}|\.\.)$"
 CRS_PATTERN = rf"^({re.escape(CRS84)}|OGC:CRS84)?$"

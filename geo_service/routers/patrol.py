@@ -83,7 +83,7 @@ async def cells(
         Query(
             max_length=16,
             description="Id of the last cell of the previous page (its next link)",
-            json_schema_extra={"pattern": "^[0-7]?[0-9a-fA-F]{1,15}$"},
+            json_schema_extra={"pattern": "^([0-7]?[0-9a-fA-F]{1,15})?$"},
         ),
     ] = None,
 ) -> Response:

@@ -130,10 +130,13 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         raise InvalidParameter(
             f"bbox longitudes must be in [-180, 180], got '{text}'", parameter="bbox"
         )
-    if not (-90 <= min_lat <= max_lat <= 90):
+    if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
         raise InvalidParameter(
-            f"bbox latitudes must be in [-90, 90] with minLat <= maxLat, got '{text}'",
-            parameter="bbox",
+            f"bbox latitudes must be in [-90, 90], got '{text}'", parameter="bbox"
+        )
+    if min_lat > max_lat:
+        raise InvalidParameter(
+            f"bbox '{text}' is not a box: minLat is north of maxLat", parameter="bbox"
         )
     if min_lon > max_lon:
         raise InvalidParameter(
