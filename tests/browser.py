@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlparse
 
 import httpx
@@ -34,36 +35,43 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live_url(database_url: str) -> Iterator[str]:
-    """The service started as `geo-service serve` starts it, on a free loopback port."""
+@contextmanager
+def served(database_url: str, log: IO[bytes]) -> Iterator[str]:
+    """The service started as `geo-service serve` starts it, on a free loopback port, its
+    stderr (one JSON line per request) written to ``log``; stopped on leaving."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    # a log line per request: a pipe nobody reads would fill up and stop the server
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": database_url},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(150):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            else:
-                proc.kill()
-                log.seek(0)
-                pytest.fail(f"the service did not start: {log.read().decode()[-2000:]}")
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)],
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            log.seek(0)
+            pytest.fail(f"the service did not start: {log.read().decode()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_url(database_url: str) -> Iterator[str]:
+    """The served service's URL, for the page tests of a module (its log in a file: a pipe
+    nobody reads would fill up and stop the server)."""
+    with tempfile.TemporaryFile() as log, served(database_url, log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,8 @@ from __future__ import annotations
 import gc
 import io
 import logging
-import os
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +28,7 @@ from geo_service.errors import (
 from geo_service.logs import JsonFormatter
 from geo_service.main import create_app
 from geo_service.settings import REPO_ROOT, Settings
+from tests.browser import served
 from tests.conftest import throwaway_url
 
 PROBLEM = "application/problem+json"
@@ -225,36 +222,19 @@ def test_a_database_that_cannot_be_reached_is_503(log_lines: io.StringIO) -> Non
 
 
 def test_serve_writes_one_json_line_per_request_to_stderr(database_url: str) -> None:
-    port = _free_port()
+    asked = [
+        ("/ping", {"token": "s3cret"}, 200),
+        ("/api/v1/lookup", {"lon": "120.36", "lat": "29.84"}, 200),
+        ("/api/v1/patrol/cells", {"beat": "NOPE"}, 404),
+        ("/nowhere", {}, 404),
+    ]
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": database_url},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(150):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            asked = [
-                ("/ping", {"token": "s3cret"}, 200),
-                ("/api/v1/lookup", {"lon": "120.36", "lat": "29.84"}, 200),
-                ("/api/v1/patrol/cells", {"beat": "NOPE"}, 404),
-                ("/nowhere", {}, 404),
-            ]
+        with served(database_url, log) as url:
             for n, (path, params, status) in enumerate(asked):
                 reply = httpx.get(url + path, params=params, headers={"X-Request-ID": f"t-{n}"})
                 assert reply.status_code == status, reply.text
                 assert reply.headers["X-Request-ID"] == f"t-{n}"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-        log.seek(0)
+        log.seek(0)  # the server has stopped: all it wrote is in the file
         text = log.read().decode()
     lines = [orjson.loads(line) for line in text.splitlines()]  # every line is JSON
     assert "s3cret" not in text
