@@ -112,17 +112,21 @@ def start_service(url: str, *, workers: int = 1) -> subprocess.Popen[bytes]:
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": path}
     command = [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(PORT)]
-    proc = subprocess.Popen(
-        [*command, "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return wait_until_up(proc, f"{BASE}/healthz", "the service")
+    # the service logs a line per request, as in production: into a file, since a pipe that
+    # nobody reads would fill up and stop it
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    with (BENCH_DIR / "service.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*command, "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
+    return wait_until_up(proc, f"{BASE}/healthz", "the service", log=BENCH_DIR / "service.log")
 
 
-def wait_until_up(proc: subprocess.Popen[bytes], probe: str, name: str) -> subprocess.Popen[bytes]:
-    """proc once probe answers 200; a server that exits or never answers is an error."""
+def wait_until_up(
+    proc: subprocess.Popen[bytes], probe: str, name: str, *, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """proc once probe answers 200; a server that exits or never answers is an error (with the
+    end of its stderr, from the pipe or the log file)."""
     for _ in range(150):
         try:
             if httpx.get(probe, timeout=1).status_code == 200:
@@ -133,7 +137,8 @@ def wait_until_up(proc: subprocess.Popen[bytes], probe: str, name: str) -> subpr
             break
         time.sleep(0.2)
     proc.kill()
-    err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+    err = (log.read_bytes() if log else proc.stderr.read() if proc.stderr else b"").decode()
+    err = err[-2000:]
     raise RuntimeError(f"{name} did not start: {err}")
 
 
