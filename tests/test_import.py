@@ -725,3 +725,30 @@ def test_a_value_the_database_cannot_read_is_refused_with_its_rows(
     assert value[0]["rows"] == [3, 8] and value[0]["codes"] == ["rooms"]
     assert '"three"' in value[0]["message"] and "rooms in rows 3, 8" in value[0]["message"]
     assert checksums(template_url) == before
+
+
+@pytest.mark.parametrize("layer_name", ["water_marker", "water_body"])
+def test_a_feature_too_far_for_metric_work_is_refused_not_a_server_error(
+    template_url: str, sample_path: Path, tmp_path: Path, layer_name: str
+) -> None:
+    """Valid longitude/latitude far from the station has no EPSG:4549 coordinates (where the
+    stored metric columns live): the row is refused, over HTTP too, and nothing changes."""
+    features = layer(sample_path, layer_name)
+    centre = features.geometry[3].centroid
+    features.loc[3, "geometry"] = shapely.affinity.translate(
+        features.geometry[3], xoff=25.0 - centre.x, yoff=-centre.y
+    )  # about 25°E 0°N: inside lon/lat range, beyond the projection's domain
+    path = tmp_path / f"{layer_name}.gpkg"
+    features.to_file(path)
+    before = checksums(template_url)
+    report = refused(template_url, path, layer=layer_name)
+    far = [r for r in report["refusals"] if r["check"] == "coordinates"]
+    assert far and far[0]["rows"] == [4] and "EPSG:4549" in far[0]["message"], report
+    with TestClient(create_app(Settings(database_url=template_url))) as client:
+        reply = client.post(
+            "/api/v1/imports",
+            files={"file": (path.name, path.read_bytes())},
+            data={"layer": layer_name},
+        )
+    assert reply.status_code == 422, reply.text
+    assert checksums(template_url) == before

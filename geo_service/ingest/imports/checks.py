@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from geo_service.ingest.imports.read import metric_transformer
 from geo_service.ingest.imports.report import REFUSAL, REPAIR, SNAPPED, WARNING, ImportReport
 
 # Areas below this many m² are rounding noise, never reported.
@@ -183,11 +184,6 @@ def check_geometry_types(report: ImportReport, geoms: np.ndarray, rules: LayerRu
 
 
 @cache
-def _to_metric() -> Transformer:
-    return Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
-
-
-@cache
 def _to_lonlat() -> Transformer:
     return Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
 
@@ -196,7 +192,7 @@ def metric(geoms: np.ndarray) -> np.ndarray:
     """Geometries in EPSG:4549 (CGCS2000 / 3-degree GK, CM 120°E), for areas in m²."""
 
     def project(xy: np.ndarray) -> np.ndarray:
-        x, y = _to_metric().transform(xy[:, 0], xy[:, 1])
+        x, y = metric_transformer().transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
     return shapely.transform(np.asarray(geoms), project)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -279,14 +280,30 @@ def coordinates_problem(geoms: np.ndarray) -> tuple[int, str] | None:
     xy = shapely.get_coordinates(geoms)
     if not len(xy):
         return None
-    bad = ~(np.isfinite(xy).all(axis=1) & (np.abs(xy[:, 0]) <= 180) & (np.abs(xy[:, 1]) <= 90))
-    if not bad.any():
-        return None
     counts = shapely.get_num_coordinates(geoms)
     owner = np.repeat(np.arange(len(geoms)), counts)
-    first = int(np.argmax(bad))
-    lon, lat = xy[first]
-    return int(owner[first]) + 1, f"coordinates ({lon!r}, {lat!r}) are not longitude/latitude"
+    bad = ~(np.isfinite(xy).all(axis=1) & (np.abs(xy[:, 0]) <= 180) & (np.abs(xy[:, 1]) <= 90))
+    if bad.any():
+        first = int(np.argmax(bad))
+        lon, lat = xy[first]
+        return int(owner[first]) + 1, f"coordinates ({lon!r}, {lat!r}) are not longitude/latitude"
+    # metric work (areas, distances) is in EPSG:4549, which has no coordinates far from its zone
+    x, y = metric_transformer().transform(xy[:, 0], xy[:, 1])
+    far = ~(np.isfinite(x) & np.isfinite(y))
+    if far.any():
+        first = int(np.argmax(far))
+        lon, lat = xy[first]
+        return int(owner[first]) + 1, (
+            f"coordinates ({lon!r}, {lat!r}) are too far from the station for EPSG:4549, "
+            "where the service measures: is the CRS right?"
+        )
+    return None
+
+
+@cache
+def metric_transformer() -> Transformer:
+    """WGS 84 to EPSG:4549 (CGCS2000 / 3-degree GK, CM 120°E)."""
+    return Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 
 
 def checked_conversion(geoms: np.ndarray, conversion: Conversion) -> np.ndarray:
