@@ -200,11 +200,14 @@ def test_scalar_and_array_entry_points_agree(crs):
     lon, lat = _points(ZHUJI_LON, ZHUJI_LAT, 20, seed=3)
     out_lon, out_lat = to_wgs84_arrays(lon, lat, crs)
     assert isinstance(out_lon, np.ndarray) and out_lon.shape == lon.shape
+    checked = 0
     for i in range(lon.size):
         one_lon, one_lat = to_wgs84(float(lon[i]), float(lat[i]), crs)
         assert isinstance(one_lon, float) and isinstance(one_lat, float)
         assert one_lon == pytest.approx(out_lon[i], abs=1e-12)
         assert one_lat == pytest.approx(out_lat[i], abs=1e-12)
+        checked += 1
+    assert checked == lon.size == 20
 
 
 def test_to_wgs84_dispatches_to_the_right_inverse():

@@ -404,6 +404,8 @@ def test_a_grid_spanning_two_villages_is_reported(
         if len(touching):
             other = touching.index[0]
             break
+    else:
+        raise AssertionError("no grid borders another village for 200 m")
     border = grids.geometry[i].intersection(villages.geometry[other])
     grids.loc[i, "geometry"] = grids.geometry[i].union(
         border.interpolate(0.5, normalized=True)

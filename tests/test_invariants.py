@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
+import pyogrio
 import pytest
 
 from geo_service.db import connect
@@ -54,21 +57,28 @@ def test_grids_tile_their_villages(conn: psycopg.Connection) -> None:
     assert 120 <= one(conn, "SELECT count(*) FROM grid") <= 200
 
 
-def test_every_grid_is_in_exactly_one_beat_of_each_plan(conn: psycopg.Connection) -> None:
+def test_every_grid_is_in_exactly_one_beat_of_each_plan(
+    conn: psycopg.Connection, sample_path: Path
+) -> None:
     rows = conn.execute(
         """SELECT p.code, count(bg.grid_id), (SELECT count(*) FROM grid)
            FROM beat_plan p LEFT JOIN beat_grid bg ON bg.plan_id = p.id GROUP BY p.code"""
     ).fetchall()
     assert len(rows) >= 2
+    sample_grids = pyogrio.read_info(sample_path, layer="grid")["features"]
+    checked = 0
     for plan, in_beats, grids in rows:
-        assert in_beats == grids, plan  # the primary key (plan, grid) forbids two beats
+        assert in_beats == grids == sample_grids, plan  # the key (plan, grid) forbids two beats
+        checked += 1
+    assert checked == pyogrio.read_info(sample_path, layer="beat_plan")["features"]
 
 
-def test_every_beat_is_contiguous(conn: psycopg.Connection) -> None:
+def test_every_beat_is_contiguous(conn: psycopg.Connection, sample_path: Path) -> None:
     parts = conn.execute(
         "SELECT plan_id, code, ST_NumGeometries(geom) FROM beat_outline"
     ).fetchall()
     assert len(parts) >= 9
+    assert len(parts) == pyogrio.read_info(sample_path, layer="beat")["features"]  # every beat
     assert all(n == 1 for _, _, n in parts), [p for p in parts if p[2] != 1]
 
 

@@ -69,6 +69,8 @@ def test_coverage_per_beat_matches_h3(
     last = visited(fixes, period)
     got = {b["code"]: b for b in body["beats"]}
     assert set(got) == set(expected)
+    beats = pyogrio.read_dataframe(sample_path, layer="beat", read_geometry=False)
+    checked = with_visits = 0
     for code, cells in expected.items():
         seen = cells & set(last.index)
         b = got[code]
@@ -81,6 +83,10 @@ def test_coverage_per_beat_matches_h3(
             since = pd.Timestamp(datetime.fromisoformat(period["to"])) - last.loc[list(seen)]
             hours = np.median(since.dt.total_seconds()) / 3600
             assert b["median_hours_since_visit"] == pytest.approx(hours, abs=0.051)
+            with_visits += 1
+        checked += 1
+    assert checked == (beats["plan_code"] == plan).sum() > 0  # every beat of the plan
+    assert with_visits > 0
     assert 0 < body["totals"]["visited_cells"] < body["totals"]["cells"]
     assert body["totals"]["cells"] == sum(len(c) for c in expected.values())
 

@@ -53,6 +53,7 @@ def test_export_then_import_gives_back_the_same_features(
     )
     with connect(database_url) as conn:
         stored = conn.execute(f"SELECT count(*) FROM {layer}").fetchone()[0]
+    assert stored == pyogrio.read_info(sample_path, layer=layer)["features"] > 0
     # the importer finds every feature already there, unchanged (a dry run: nothing is written)
     with connect(database_url) as conn:
         try:
@@ -86,3 +87,11 @@ def test_export_then_import_gives_back_the_same_features(
     assert np.max(distance) < 1e-9  # degrees: about 0.1 mm
     if "name" in original:
         assert list(back["name"].astype(str)) == list(original["name"].loc[codes].astype(str))
+
+
+def test_every_layer_of_the_sample_is_a_case(sample_path: Path) -> None:
+    """The cases above are not empty: every layer of the sample but its metadata, in GeoPackage
+    and CSV at least."""
+    layers = {name for name, _ in pyogrio.list_layers(sample_path)} - {"metadata"}
+    assert set(IMPORT_LAYERS) == layers and len(layers) > 1
+    assert {(layer, fmt) for layer in layers for fmt in ("gpkg", "csv")} <= set(CASES)
