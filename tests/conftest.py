@@ -38,8 +38,8 @@ def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def loaded_database(prefix: str, sample_path: Path) -> Iterator[str]:
-    """A throwaway database with the migrations applied and the sample loaded, dropped after.
+def migrated_database(prefix: str) -> Iterator[str]:
+    """A throwaway database with the migrations applied and nothing loaded, dropped after.
 
     A missing PostgreSQL or PostGIS fails the tests: this never skips.
     """
@@ -47,11 +47,18 @@ def loaded_database(prefix: str, sample_path: Path) -> Iterator[str]:
     create_database(url)
     try:
         migrate(url, REPO_ROOT / "sql")
-        with connect(url) as conn:
-            load_jurisdiction(conn, sample_path)
         yield url
     finally:
         drop_database(url)
+
+
+@contextmanager
+def loaded_database(prefix: str, sample_path: Path) -> Iterator[str]:
+    """A throwaway database with the migrations applied and the sample loaded, dropped after."""
+    with migrated_database(prefix) as url:
+        with connect(url) as conn:
+            load_jurisdiction(conn, sample_path)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from geo_service.cli import app as cli
-from geo_service.db import connect, create_database, drop_database, migrate
+from geo_service.db import connect, create_database, drop_database
 from geo_service.main import create_app
-from geo_service.settings import REPO_ROOT, Settings
-from tests.conftest import throwaway_url
+from geo_service.settings import Settings
+from tests.conftest import migrated_database, throwaway_url
 
 runner = CliRunner()
 
@@ -93,17 +93,12 @@ def test_a_restored_backup_has_the_same_rows_and_answers(
 @pytest.fixture
 def future_backup(tmp_path: Path) -> Path:
     """A backup made by a newer version of the code: a migration this code does not know."""
-    url = throwaway_url("geo_future")
-    create_database(url)
-    try:
-        migrate(url, REPO_ROOT / "sql")
+    with migrated_database("geo_future") as url:
         with connect(url) as conn:
             conn.execute("INSERT INTO schema_migrations (version) VALUES ('999_from_the_future')")
         dump = tmp_path / "future.dump"
         code, said = _run(url, "backup", str(dump))
         assert code == 0, said
-    finally:
-        drop_database(url)
     return dump
 
 

@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 
 from geo_service.cli import app as cli_app
 from geo_service.crs import wgs84_to_bd09, wgs84_to_gcj02
-from geo_service.db import connect, create_database, drop_database, migrate
+from geo_service.db import connect, drop_database
 from geo_service.errors import InvalidParameter
 from geo_service.ingest.imports import ImportReport, import_layer
 from geo_service.main import create_app
-from geo_service.settings import REPO_ROOT, Settings
-from tests.conftest import loaded_database, throwaway_url
+from geo_service.settings import Settings
+from tests.conftest import loaded_database, migrated_database, throwaway_url
 
 TABLES = (
     "station",
@@ -634,13 +634,8 @@ def test_a_new_grid_outside_every_beat_is_reported(
 @pytest.fixture
 def empty_db() -> Iterator[str]:
     """A throwaway database with the migrations applied and nothing loaded."""
-    url = throwaway_url("geo_import_empty")
-    create_database(url)
-    try:
-        migrate(url, REPO_ROOT / "sql")
+    with migrated_database("geo_import_empty") as url:
         yield url
-    finally:
-        drop_database(url)
 
 
 def schema_of(url: str, tables: tuple[str, ...]) -> list[tuple]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import h3.api.basic_int as h3
@@ -14,16 +15,14 @@ from geo_service.db import connect, create_database, drop_database, migrate
 from geo_service.errors import InvalidParameter
 from geo_service.ingest.load import load_jurisdiction
 from geo_service.settings import REPO_ROOT
-from tests.conftest import throwaway_url
+from tests.conftest import migrated_database, throwaway_url
 
 
 @pytest.fixture
-def empty_db():
-    url = throwaway_url("geo_empty")
-    create_database(url)
-    migrate(url, REPO_ROOT / "sql")
-    yield url
-    drop_database(url)
+def empty_db() -> Iterator[str]:
+    """A throwaway database with the migrations applied and nothing loaded."""
+    with migrated_database("geo_empty") as url:
+        yield url
 
 
 def test_migrate_twice_applies_migrations_once(empty_db: str) -> None:

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from geo_service.db import connect, create_database, drop_database, make_pool, migrate, translate
+from geo_service.db import connect, make_pool, translate
 from geo_service.errors import (
     DatabaseUnavailable,
     InternalError,
@@ -27,9 +27,9 @@ from geo_service.errors import (
 )
 from geo_service.logs import JsonFormatter
 from geo_service.main import create_app
-from geo_service.settings import REPO_ROOT, Settings
+from geo_service.settings import Settings
 from tests.browser import served
-from tests.conftest import throwaway_url
+from tests.conftest import migrated_database
 
 PROBLEM = "application/problem+json"
 
@@ -150,16 +150,11 @@ def _free_port() -> int:
 
 
 def test_a_missing_sql_function_is_a_logged_500_not_a_503(log_lines: io.StringIO) -> None:
-    url = throwaway_url("geo_ops")
-    create_database(url)
-    try:
-        migrate(url, REPO_ROOT / "sql")
+    with migrated_database("geo_ops") as url:
         with connect(url) as conn:
             conn.execute("DROP FUNCTION camera_sectors()")
         with TestClient(create_app(Settings(database_url=url))) as client:
             reply = client.get("/api/v1/cameras/sectors", headers={"X-Request-ID": "bug-1"})
-    finally:
-        drop_database(url)
     assert reply.status_code == 500
     assert reply.headers["content-type"].startswith(PROBLEM)
     body = reply.json()
