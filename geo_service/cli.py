@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from geo_service.db import connect, create_database, migrate
+from geo_service.db import connect, create_database, migrate, set_service_password
 from geo_service.errors import DomainError
 from geo_service.settings import load_settings
 
@@ -30,6 +30,8 @@ def migrate_command(
         if create and create_database(settings.database_url):
             typer.echo("created the database")
         ran = migrate(settings.database_url, settings.sql_dir)
+        if settings.service_db_password is not None:
+            set_service_password(settings.database_url, settings.service_db_password)
     except DomainError as error:
         _fail(error)
     typer.echo(f"applied: {', '.join(ran) or 'nothing'}")

@@ -5,23 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import psycopg
-from fastapi import Depends, Request
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
+from pydantic import SecretStr
 
 from geo_service.cells import stamp_incident_cells
 from geo_service.errors import (
     DatabaseUnavailable,
     DomainError,
+    Forbidden,
     InternalError,
     InvalidParameter,
     NotFound,
 )
 from geo_service.moments import STATION_TZ
+from geo_service.settings import SERVICE_ROLE
 
 MIGRATIONS_TABLE = "schema_migrations"
 # Any fixed number: the advisory lock that keeps two migrations from running at once.
@@ -59,17 +61,11 @@ async def pooled(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnec
         raise translate(exc) from exc
 
 
-async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
-    """FastAPI dependency: a pooled connection for the length of one request."""
-    async with pooled(request.app.state.pool) as conn:
-        yield conn
-
-
-Connection = Annotated[psycopg.AsyncConnection, Depends(connection)]
-
-
 # SQL states the SQL functions raise on purpose, with the request parameter's name in HINT.
 UNKNOWN_CODE = "P0002"  # no_data_found: a code (beat, plan, village, ...) that names nothing
+# insufficient_privilege with HINT 'areas': a user asking outside their areas (a 403); without
+# that hint it is a missing grant, a bug
+OUTSIDE_AREAS = "42501"
 # Classes of SQL state that mean the database cannot answer now (client-side failures, such as a
 # refused connection or a pool timeout, have no SQL state): connection exception, insufficient
 # resources, operator intervention (shutdown, statement timeout).
@@ -99,6 +95,8 @@ def translate(exc: psycopg.Error) -> DomainError:
     parameter = hint if hint and hint.isidentifier() else None  # not PostgreSQL's own hints
     if state == UNKNOWN_CODE and parameter:
         return NotFound(message, parameter=parameter)
+    if state == OUTSIDE_AREAS and hint == "areas":
+        return Forbidden(message)
     if isinstance(exc, psycopg.errors.DataError):
         return InvalidParameter(f"The database refused a value: {message}", parameter=parameter)
     if isinstance(exc, psycopg.errors.IntegrityError):
@@ -194,6 +192,16 @@ def migrate(database_url: str, sql_dir: Path) -> list[str]:
             conn.execute(path.read_text(encoding="utf-8"))
             applied.append(path.name)
     return applied
+
+
+def set_service_password(database_url: str, password: SecretStr) -> None:
+    """Give the service's role (geo_service_app) its password, for servers that ask for one."""
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(SERVICE_ROLE), sql.Literal(password.get_secret_value())
+            )
+        )
 
 
 def _require_postgis(conn: psycopg.Connection) -> None:

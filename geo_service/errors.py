@@ -41,6 +41,24 @@ class PayloadTooLarge(DomainError):
     title = "Payload too large"
 
 
+class Unauthorized(DomainError):
+    """No valid session or token: sign in, or send `Authorization: Bearer <token>`."""
+
+    title = "Sign-in required"
+
+
+class Forbidden(DomainError):
+    """A signed-in user asking for what their role or areas do not allow; names their areas."""
+
+    title = "Not allowed"
+
+
+class Conflict(DomainError):
+    """A write that clashes with what is stored (a name already taken)."""
+
+    title = "Conflict"
+
+
 class OutsideJurisdiction(DomainError):
     """A point that lies outside the station's jurisdiction."""
 
@@ -71,6 +89,9 @@ STATUS_OF: dict[type[DomainError], int] = {
     UnknownCRS: 422,
     InvalidParameter: 422,
     PayloadTooLarge: 413,
+    Unauthorized: 401,
+    Forbidden: 403,
+    Conflict: 409,
     OutsideJurisdiction: 404,
     NotFound: 404,
     DatabaseUnavailable: 503,

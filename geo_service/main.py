@@ -8,10 +8,16 @@ from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo_service.accounts.gate import (
+    login_url,
+    require_access_declarations,
+    second_factor_roles,
+    wants_page,
+)
 from geo_service.db import make_pool
 from geo_service.errors import DatabaseUnavailable, DomainError, problem, status_of
 from geo_service.logs import RequestLog, log, request_id
@@ -41,8 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = make_pool(
-            settings.database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+        pool = make_pool(  # as the service's own role, bound by row-level security
+            settings.app_database_url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
         )
         await pool.open(wait=False)
         app.state.pool = pool
@@ -61,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.second_factor_roles = second_factor_roles(settings)
     subjects = (health, lookup, areas, pages, maps, patrol, cameras, water, layers, ogc, tiles)
     for subject in (*subjects, imports):  # one router module per subject
         app.include_router(subject.router)
@@ -73,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount(NPM, StaticFiles(directory=node_modules), name="npm")
     app.mount(FOLIUM, StaticFiles(directory=FOLIUM_TEMPLATES), name="folium-assets")
     _add_error_handlers(app)
+    require_access_declarations(app)  # deny by default: a route that declares none is a bug
     # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it
     document_contract(app, ogc.declare_limit)
     app.add_middleware(RequestLog)  # request id, one log line per request, last-resort 500
@@ -85,8 +95,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     logged with its traceback by RequestLog (geo_service/logs.py)."""
 
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
         status = status_of(exc)
+        if status == 401 and wants_page(request):  # a person at a browser: the login page
+            return RedirectResponse(login_url(request), status_code=303)
         body = problem(exc)
         if status >= 500:
             body["request_id"] = request_id.get()
@@ -101,7 +113,8 @@ def _add_error_handlers(app: FastAPI) -> None:
                     exc_info=exc,
                     extra={"sqlstate": sqlstate},
                 )
-        return JSONResponse(body, status_code=status, media_type=PROBLEM)
+        headers = {"WWW-Authenticate": 'Bearer realm="geo-service"'} if status == 401 else None
+        return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The PostgreSQL role the API connects as (created by sql/migrations/012_accounts.sql)
+SERVICE_ROLE = "geo_service_app"
 
 
 class Settings(BaseSettings):
@@ -19,6 +22,12 @@ class Settings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/geo_service",
         description="PostgreSQL/PostGIS connection URL (DATABASE_URL).",
     )
+    service_database_url: str | None = Field(
+        default=None,
+        description="URL the API connects with (SERVICE_DATABASE_URL). Default: DATABASE_URL "
+        "with the service's own role, geo_service_app, and SERVICE_DB_PASSWORD.",
+    )
+    service_db_password: SecretStr | None = None
     pool_min_size: int = 2
     pool_max_size: int = 8
     sql_dir: Path = REPO_ROOT / "sql"
@@ -46,6 +55,26 @@ class Settings(BaseSettings):
         default=None, description="MBTiles file served by the app at /maps/tiles/{z}/{x}/{y}"
     )
     map_tiles_attribution: str = ""
+    # Accounts: browser sessions end after this idle time or this age, whichever comes first
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    # Set when served over HTTPS (directly or behind a proxy): the session cookie gets Secure
+    cookie_secure: bool = False
+    token_days: int = Field(default=90, ge=1, le=3650)
+    # Roles that must sign in with a one-time code besides admin and auditor (comma-separated)
+    second_factor_roles: str = ""
+
+    @property
+    def app_database_url(self) -> str:
+        """The URL the API's pool connects with: the service's own non-owner role."""
+        if self.service_database_url:
+            return self.service_database_url
+        params = conninfo_to_dict(self.database_url)
+        params["user"] = SERVICE_ROLE
+        params.pop("password", None)
+        if self.service_db_password is not None:
+            params["password"] = self.service_db_password.get_secret_value()
+        return make_conninfo("", **params)
 
 
 def load_settings(**overrides: object) -> Settings:

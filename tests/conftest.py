@@ -13,11 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from geo_service.accounts.roles import Role
 from geo_service.db import connect, create_database, drop_database, migrate
 from geo_service.ingest.load import load_jurisdiction
 from geo_service.main import create_app
 from geo_service.sample import generate_sample
 from geo_service.settings import REPO_ROOT, Settings
+from tests.accounts import bearer, make_user
 from tests.browser import browser, live_url  # noqa: F401  (fixtures for every page test)
 from tests.reference import Reference
 
@@ -75,9 +77,15 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def client(settings: Settings) -> Iterator[TestClient]:
-    """The app under test, with its lifespan (pool) running."""
-    with TestClient(create_app(settings)) as test_client:
+def leader_token(database_url: str) -> str:
+    """An API token of a leader (sees everything, phones in full)."""
+    return make_user(database_url, Role.leader)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, leader_token: str) -> Iterator[TestClient]:
+    """The app under test, with its lifespan (pool) running, signed in as a leader."""
+    with TestClient(create_app(settings), headers=bearer(leader_token)) as test_client:
         yield test_client
 
 

@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from geo_service.db import Connection
+from geo_service.accounts.access import PEOPLE, allow
+from geo_service.accounts.deps import Connection
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.params import AtQuery, PlanQuery
 from geo_service.schemas.areas import AreaFeature, PersonCoverage
 from geo_service.services.areas import AreaKind, area_details, person_coverage
 
-router = APIRouter(prefix="/api/v1", tags=["areas"])
+router = APIRouter(prefix="/api/v1", tags=["areas"], dependencies=[allow(PEOPLE)])
 
 
 @router.get(

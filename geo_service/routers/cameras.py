@@ -6,7 +6,8 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo_service.db import Connection
+from geo_service.accounts.access import PEOPLE, allow
+from geo_service.accounts.deps import Connection
 from geo_service.maps.cameras import camera_page
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
@@ -15,7 +16,7 @@ from geo_service.routers.params import AppSettings, AtQuery, BeatQuery, LangQuer
 from geo_service.schemas.cameras import BlindRoads, CameraSectors
 from geo_service.services.cameras import blind_roads, camera_sectors
 
-router = APIRouter(tags=["cameras"])
+router = APIRouter(tags=["cameras"], dependencies=[allow(PEOPLE)])
 
 
 @router.get(

@@ -12,13 +12,14 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from geo_service.accounts.access import IMPORT, allow
 from geo_service.db import connect
 from geo_service.errors import InvalidParameter, PayloadTooLarge
 from geo_service.ingest.imports import IMPORT_LAYERS, import_layer, parse_mapping
 from geo_service.routers.params import AppSettings
 from geo_service.schemas.imports import ImportReport
 
-router = APIRouter(prefix="/api/v1", tags=["imports"])
+router = APIRouter(prefix="/api/v1", tags=["imports"], dependencies=[allow(IMPORT)])
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from geo_service.db import Connection
+from geo_service.accounts.access import BUSINESS, allow
+from geo_service.accounts.deps import Connection
 from geo_service.moments import parse_moment
 from geo_service.routers.params import OutputCrsQuery, PlanQuery
 from geo_service.services.export import (
@@ -23,7 +24,7 @@ from geo_service.services.export import (
 )
 from geo_service.services.layers import LAYERS, get_layer
 
-router = APIRouter(prefix="/api/v1", tags=["layers"])
+router = APIRouter(prefix="/api/v1", tags=["layers"], dependencies=[allow(BUSINESS)])
 
 AT_DOC = (
     "ISO 8601 moment (station time without an offset): beats and beat grids of the plan in "

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from geo_service import audit
+from geo_service.accounts.access import BATCH, PEOPLE, allow
+from geo_service.accounts.deps import Connection
 from geo_service.crs import parse_crs
-from geo_service.db import pooled
 from geo_service.errors import PayloadTooLarge
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
@@ -23,12 +25,14 @@ router = APIRouter(prefix="/api/v1", tags=["lookup"])
 
 @router.get(
     "/lookup",
+    dependencies=[allow(PEOPLE)],
     summary="Who covers this point",
     response_model=LookupAnswer,
     responses={404: {"description": "Outside the jurisdiction (names the nearest area)"}},
 )
 async def lookup(
     request: Request,
+    conn: Connection,
     settings: AppSettings,
     lon: Annotated[float, Query(description="Longitude (degrees)")],
     lat: Annotated[float, Query(description="Latitude (degrees)")],
@@ -38,22 +42,22 @@ async def lookup(
     """Village, grid, beat and plan; the people covering the point with contacts; cameras that
     see it; the nearest working rescue markers within 500 m; water bodies within 200 m."""
     input_crs, moment = parse_crs(crs), parse_moment(at)
-    # the hot path: a connection is taken only once the parameters are known to be good
-    async with pooled(request.app.state.pool) as conn:
-        body = await lookup_point(
-            conn,
-            lon=lon,
-            lat=lat,
-            crs=input_crs,
-            at=moment,
-            marker_radius_m=settings.rescue_marker_radius_m,
-            water_radius_m=settings.water_body_radius_m,
-        )
+    body, grid = await lookup_point(
+        conn,
+        lon=lon,
+        lat=lat,
+        crs=input_crs,
+        at=moment,
+        marker_radius_m=settings.rescue_marker_radius_m,
+        water_radius_m=settings.water_body_radius_m,
+    )
+    audit.record(request, "lookup", grid, lon=lon, lat=lat, crs=str(input_crs))
     return Response(body, media_type="application/json")
 
 
 @router.post(
     "/lookup/batch",
+    dependencies=[allow(BATCH)],
     summary="Village, grid and beat codes of many points",
     response_class=GeoJSONResponse,
     responses={
@@ -77,6 +81,7 @@ async def lookup(
 )
 async def lookup_batch(
     request: Request,
+    conn: Connection,
     settings: AppSettings,
     at: AtQuery = None,
     crs: CrsQuery = None,
@@ -94,8 +99,7 @@ async def lookup_batch(
         crs=input_crs,
         max_points=settings.batch_max_points,
     )
-    async with pooled(request.app.state.pool) as conn:  # held only for this one call
-        index = await grid_index(conn, at=moment)
+    index = await grid_index(conn, at=moment)
     media = "text/csv" if batch.kind == "csv" else "application/geo+json"
     # a plain iterator: Starlette runs it in a worker thread while streaming
     return StreamingResponse(located_chunks(index, batch), media_type=media)

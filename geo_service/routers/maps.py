@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from geo_service.db import Connection
+from geo_service.accounts.access import BUSINESS, INCIDENTS, allow
+from geo_service.accounts.deps import Connection
 from geo_service.errors import NotFound
 from geo_service.maps.animation import animation_page
 from geo_service.maps.heatmap import heatmap_page
@@ -119,7 +120,12 @@ def _json(body: object, media_type: str = "application/json") -> Response:
 # ------------------------------------------------------------------------------------- pages
 
 
-@router.get("/maps/overview", response_class=HTMLResponse, summary="Overview map")
+@router.get(
+    "/maps/overview",
+    response_class=HTMLResponse,
+    summary="Overview map",
+    dependencies=[allow(BUSINESS)],
+)
 async def overview_map(
     request: Request,
     conn: Connection,
@@ -140,7 +146,12 @@ async def overview_map(
     )
 
 
-@router.get("/maps/heatmap", response_class=HTMLResponse, summary="Incident heatmap")
+@router.get(
+    "/maps/heatmap",
+    response_class=HTMLResponse,
+    summary="Incident heatmap",
+    dependencies=[allow(INCIDENTS)],
+)
 async def heatmap_map(
     request: Request,
     conn: Connection,
@@ -163,7 +174,12 @@ async def heatmap_map(
     )
 
 
-@router.get("/maps/hexagons", response_class=HTMLResponse, summary="H3 hexagon map")
+@router.get(
+    "/maps/hexagons",
+    response_class=HTMLResponse,
+    summary="H3 hexagon map",
+    dependencies=[allow(INCIDENTS)],
+)
 async def hexagon_map(
     request: Request,
     conn: Connection,
@@ -188,7 +204,12 @@ async def hexagon_map(
     )
 
 
-@router.get("/maps/animation", response_class=HTMLResponse, summary="Incidents by hour or weekday")
+@router.get(
+    "/maps/animation",
+    response_class=HTMLResponse,
+    summary="Incidents by hour or weekday",
+    dependencies=[allow(INCIDENTS)],
+)
 async def animation_map(
     request: Request,
     conn: Connection,
@@ -215,6 +236,7 @@ async def animation_map(
 
 @router.get(
     "/maps/tiles/{z}/{x}/{y}",
+    dependencies=[allow(BUSINESS)],
     summary="Tiles of the configured MBTiles file",
     response_class=Response,
     responses={
@@ -260,6 +282,7 @@ async def mbtiles_tile(
 
 @router.get(
     "/api/v1/incidents/heatmap",
+    dependencies=[allow(INCIDENTS)],
     summary="Heatmap weights of incidents",
     response_model=HeatmapAnswer,
 )
@@ -274,6 +297,7 @@ async def incidents_heatmap(conn: Connection, flt: Filter) -> Response:
 
 @router.get(
     "/api/v1/incidents/hexagons",
+    dependencies=[allow(INCIDENTS)],
     summary="Incidents per H3 cell with change",
     response_model=HexagonCollection,
     response_class=GeoJSONResponse,
@@ -286,6 +310,7 @@ async def incidents_hexagons(conn: Connection, flt: Filter, resolution: Resoluti
 
 @router.get(
     "/api/v1/incidents/hourly",
+    dependencies=[allow(INCIDENTS)],
     summary="Incidents per weekday and hour",
     response_model=HourlyAnswer,
 )
@@ -297,6 +322,7 @@ async def incidents_hourly(conn: Connection, flt: Filter) -> Response:
 
 @router.get(
     "/api/v1/overview/layers",
+    dependencies=[allow(BUSINESS)],
     summary="The overview map's layers",
     response_model=OverviewLayers,
 )

@@ -12,7 +12,8 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from geo_service.db import Connection
+from geo_service.accounts.access import BUSINESS, allow
+from geo_service.accounts.deps import Connection
 from geo_service.errors import InvalidParameter, NotFound
 from geo_service.moments import MOMENT_PATTERN
 from geo_service.services.export import FORMATS
@@ -36,7 +37,7 @@ from geo_service.services.ogc import (
     resolve,
 )
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[allow(BUSINESS)])
 ITEMS_PATH = "/ogc/collections/{collectionId}/items"
 
 

@@ -12,12 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from geo_service.accounts.access import SIGNED_IN, allow, public
 from geo_service.routers.params import AppSettings, LangQuery
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[allow(SIGNED_IN)])
 async def landing(settings: AppSettings, lang: LangQuery = "zh") -> HTMLResponse:
     """Landing page, in Chinese by default and English with ?lang=en."""
     return HTMLResponse(_page(settings.web_map_dir / "templates", lang))
@@ -36,7 +37,7 @@ def _page(templates: Path, lang: str) -> str:
 SWAGGER_UI = "/assets/swagger-ui"
 
 
-@router.get("/docs", response_class=HTMLResponse)
+@router.get("/docs", response_class=HTMLResponse, dependencies=[public])
 async def docs(request: Request) -> HTMLResponse:
     """OpenAPI docs with Swagger UI served locally, not from a CDN."""
     return get_swagger_ui_html(

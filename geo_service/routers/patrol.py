@@ -9,7 +9,8 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo_service.db import Connection
+from geo_service.accounts.access import PEOPLE, allow
+from geo_service.accounts.deps import Connection
 from geo_service.maps.patrol import patrol_page
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
@@ -18,7 +19,7 @@ from geo_service.routers.params import AppSettings, LangQuery
 from geo_service.schemas.patrol import PatrolCells, PatrolCoverage
 from geo_service.services.patrol import parse_cell, patrol_cells, patrol_coverage
 
-router = APIRouter(tags=["patrol"])
+router = APIRouter(tags=["patrol"], dependencies=[allow(PEOPLE)])
 
 GEOJSON = "application/geo+json"
 CELLS_DEFAULT_LIMIT = 2_500  # about 1 MB of GeoJSON

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from geo_service.db import Connection
+from geo_service.accounts.access import BUSINESS, allow
+from geo_service.accounts.deps import Connection
 from geo_service.errors import InvalidParameter, NotFound
 from geo_service.moments import parse_moment
 from geo_service.routers.caching import CACHE_CONTROL, cached
@@ -16,7 +17,7 @@ from geo_service.services.incidents import CATEGORIES, parse_categories
 from geo_service.services.ogc import parse_datetime
 from geo_service.services.tiles import MAX_ZOOM, TILE_LAYERS, tile_layer, vector_tile
 
-router = APIRouter(prefix="/tiles", tags=["tiles"])
+router = APIRouter(prefix="/tiles", tags=["tiles"], dependencies=[allow(BUSINESS)])
 
 MVT = "application/vnd.mapbox-vector-tile"
 TIME_DOC = "ISO 8601 (station time without an offset), inclusive; incidents and position fixes."

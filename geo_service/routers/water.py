@@ -8,7 +8,8 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo_service.db import Connection
+from geo_service.accounts.access import WATER, allow
+from geo_service.accounts.deps import Connection
 from geo_service.maps.water import water_page
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
@@ -17,7 +18,7 @@ from geo_service.routers.params import AppSettings, AtQuery, LangQuery
 from geo_service.schemas.water import MarkerStatus, ShoreGaps
 from geo_service.services.water import marker_status, shore_gaps
 
-router = APIRouter(tags=["water"])
+router = APIRouter(tags=["water"], dependencies=[allow(WATER)])
 
 DISTANCE_DOC = "Reach of a working rescue pole in metres. Default: SHORE_GAP_M (150)."
 DUE_DOC = "An inspection is due after this many days. Default: INSPECTION_DUE_DAYS (90)."

@@ -13,7 +13,7 @@ from geo_service.errors import OutsideJurisdiction
 # The answer comes back as bytea in binary format: PostgreSQL's JSON text, byte for byte, with
 # nothing decoded or encoded on the way; only an outside answer is parsed, to name the nearest.
 LOOKUP_SQL = (
-    "SELECT inside, convert_to(answer::text, 'UTF8') FROM "
+    "SELECT inside, convert_to(answer::text, 'UTF8'), answer->'grid'->>'code' FROM "
     "lookup_point(%(lon)s, %(lat)s, %(at)s, %(marker_radius_m)s, %(water_radius_m)s)"
 )
 
@@ -27,8 +27,9 @@ async def lookup_point(
     at: datetime,
     marker_radius_m: float,
     water_radius_m: float,
-) -> bytes:
-    """The lookup answer as JSON bytes; raises OutsideJurisdiction naming the nearest village."""
+) -> tuple[bytes, str]:
+    """The lookup answer as JSON bytes and the code of the grid it answered; raises
+    OutsideJurisdiction naming the nearest village."""
     x, y = to_wgs84(lon, lat, crs)
     cur = await conn.execute(
         LOOKUP_SQL,
@@ -43,7 +44,7 @@ async def lookup_point(
         binary=True,
     )
     row = await cur.fetchone()
-    inside, answer = row if row else (False, b'{"outside": true, "nearest": null}')
+    inside, answer, grid = row if row else (False, b'{"outside": true, "nearest": null}', None)
     if not inside:
         nearest = orjson.loads(answer)["nearest"]
         where = (
@@ -56,4 +57,4 @@ async def lookup_point(
             f"The point ({x:.6f}, {y:.6f}) is outside the station's jurisdiction; {where}.",
             nearest=nearest,
         )
-    return bytes(answer)
+    return bytes(answer), grid

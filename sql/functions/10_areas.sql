@@ -108,3 +108,10 @@ LANGUAGE sql VOLATILE AS $$
 $$;
 COMMENT ON FUNCTION store_staged_position_fixes()
     IS 'Moves position_fix_staging rows into position_fix, stamped like incidents; returns the count.';
+
+CREATE OR REPLACE FUNCTION stations_loaded() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT count(*) FROM station
+$$;
+COMMENT ON FUNCTION stations_loaded()
+    IS 'How many stations are loaded, for /healthz (asked with no signed-in user, so it reads as the owner: a count, nothing else).';

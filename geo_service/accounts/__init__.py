@@ -1,0 +1,1 @@
+"""Accounts: who is signed in, what their role and areas let them see and do."""

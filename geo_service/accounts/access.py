@@ -1,0 +1,75 @@
+"""Which roles may use which routes: the one table of it. Areas are enforced in PostgreSQL.
+
+Every route declares its access with ``dependencies=[allow(GROUP)]`` (or ``[public]``);
+create_app refuses to start when a route declares none, so a new route is denied by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.params import Depends as DependsMarker
+
+from geo_service.accounts.deps import Caller
+from geo_service.accounts.roles import Role
+from geo_service.errors import Forbidden
+
+R = Role
+# Everyone who works with the station's data (auditor and admin see none of it).
+BUSINESS = frozenset(
+    {R.leader, R.command_room, R.planner, R.community_officer, R.grid_worker, R.volunteer}
+)
+# People, incidents, patrol and the lookup's answer name people: not for volunteers.
+PEOPLE = BUSINESS - {R.volunteer}
+INCIDENTS = PEOPLE
+# Water bodies, markers and shore gaps: volunteers too, limited to their villages by PostgreSQL.
+WATER = BUSINESS
+IMPORT = frozenset({R.planner, R.leader})
+BATCH = frozenset({R.command_room, R.leader, R.planner})
+PHONE_REVEAL = frozenset({R.planner, R.community_officer})
+AUDIT = frozenset({R.auditor})
+ADMIN = frozenset({R.admin})
+SIGNED_IN = frozenset(Role)  # their own account, sign-out, the landing page
+
+ACCESS_ATTRIBUTE = "__access__"
+
+
+def allow(roles: frozenset[Role], *, second_factor_pending: bool = False) -> DependsMarker:
+    """A route dependency that lets only these roles through (403 naming the user's role and
+    areas otherwise). A user whose role needs a second factor and who has not given one yet
+    gets only the routes marked ``second_factor_pending`` (their account page, sign-out)."""
+
+    async def check(request: Request, user: Caller) -> None:
+        if user.role not in roles:
+            raise Forbidden(
+                f"A {user.role} may not use {request.method} {request.url.path}",
+                areas=user.areas_text(),
+            )
+        if not second_factor_pending and _needs_second_factor(request, user):
+            raise Forbidden(
+                "Your role signs in with a one-time code: enrol one on your account page "
+                "(/account) and sign in again",
+            )
+
+    setattr(check, ACCESS_ATTRIBUTE, roles)
+    return Depends(check)
+
+
+def _needs_second_factor(request: Request, user: Any) -> bool:
+    required: frozenset[Role] = request.app.state.second_factor_roles
+    return user.role in required and not user.second_factor_ok
+
+
+async def _public() -> None:
+    """Open to anyone: the login page, health, static assets, the OpenAPI document."""
+
+
+setattr(_public, ACCESS_ATTRIBUTE, "public")
+public = Depends(_public)
+
+
+def declared_access(call: Callable[..., Any]) -> object | None:
+    """The roles (or "public") a dependency declares, None when it declares nothing."""
+    return getattr(call, ACCESS_ATTRIBUTE, None)

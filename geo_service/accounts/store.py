@@ -1,0 +1,300 @@
+"""Users, sign-in, sessions and tokens in PostgreSQL: the one place their SQL is written.
+
+Every function takes an async connection; the command line runs them with asyncio.run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+import pyotp
+from anyio import to_thread
+
+from geo_service.accounts.credentials import (
+    TOKEN_PREFIX,
+    hash_password,
+    new_secret,
+    password_matches,
+    secret_hash,
+)
+from geo_service.accounts.roles import PERSON_ROLES, Role
+from geo_service.db import one
+from geo_service.errors import Conflict, InvalidParameter, NotFound
+
+MAX_FAILED_SIGN_INS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class User:
+    """An account as the admin sees it (never its password hash or code secret)."""
+
+    name: str
+    role: Role
+    person: str | None
+    locked: bool
+    locked_until: datetime | None
+    removed: bool
+    second_factor: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token as its owner and the admin see it (never its secret)."""
+
+    id: int
+    user: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a sign-in attempt came to: a session secret, or why not (for the audit trail only;
+    the user is told the same thing whatever the reason)."""
+
+    secret: str | None
+    outcome: str  # signed_in, unknown_user, wrong_password, wrong_code, locked, lockout
+    role: Role | None = None
+    needs_code: bool = False
+
+
+async def add_user(
+    conn: psycopg.AsyncConnection,
+    *,
+    name: str,
+    role: Role,
+    password: str,
+    person: str | None = None,
+) -> None:
+    """Create a user; a person is required for community officers, grid workers, volunteers."""
+    if role in PERSON_ROLES and not person:
+        raise InvalidParameter(
+            f"A {role} account needs --person (a person code)", parameter="person"
+        )
+    person_id = None
+    if person:
+        cur = await conn.execute("SELECT id FROM person WHERE code = %s", (person,))
+        row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"No person with code {person!r}", parameter="person")
+        person_id = row[0]
+    hashed = await to_thread.run_sync(hash_password, password)
+    try:
+        await conn.execute(
+            "INSERT INTO app_user (name, role, person_id, password_hash) VALUES (%s, %s, %s, %s)",
+            (name, str(role), person_id, hashed),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise Conflict(f"A user named {name!r} exists already", parameter="name") from exc
+    except psycopg.errors.CheckViolation as exc:
+        raise InvalidParameter(
+            "A user name is 2-64 letters, digits, '.', '_' or '-'", parameter="name"
+        ) from exc
+
+
+async def _user_id(conn: psycopg.AsyncConnection, name: str) -> int:
+    """The id of a user that has not been removed, or NotFound naming it."""
+    cur = await conn.execute(
+        "SELECT id FROM app_user WHERE name = %s AND removed_at IS NULL", (name,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"No user named {name!r}", parameter="name")
+    return int(row[0])
+
+
+async def list_users(conn: psycopg.AsyncConnection) -> list[User]:
+    """Every account, removed ones last."""
+    cur = await conn.execute(
+        """SELECT u.name, u.role, p.code, u.locked, u.locked_until, u.removed_at IS NOT NULL,
+                  u.totp_secret IS NOT NULL, u.created_at
+           FROM app_user u LEFT JOIN person p ON p.id = u.person_id
+           ORDER BY u.removed_at IS NOT NULL, u.name"""
+    )
+    return [
+        User(name, Role(role), person, locked, until, removed, second, created)
+        for name, role, person, locked, until, removed, second, created in await cur.fetchall()
+    ]
+
+
+async def count_users(conn: psycopg.AsyncConnection) -> int:
+    """How many accounts exist (removed ones included)."""
+    cur = await conn.execute("SELECT count(*) FROM app_user")
+    return int(one(await cur.fetchone(), "the number of users")[0])
+
+
+async def set_locked(conn: psycopg.AsyncConnection, *, name: str, locked: bool) -> None:
+    """Lock a user (their sessions end) or unlock them (also clearing a lockout)."""
+    user_id = await _user_id(conn, name)
+    await conn.execute(
+        "UPDATE app_user SET locked = %s, locked_until = NULL, failed_sign_ins = 0 WHERE id = %s",
+        (locked, user_id),
+    )
+    if locked:
+        await _end_sessions(conn, user_id)
+
+
+async def remove_user(conn: psycopg.AsyncConnection, *, name: str) -> None:
+    """Remove a user: their sessions and tokens end; the row stays for the audit trail."""
+    user_id = await _user_id(conn, name)
+    await conn.execute("UPDATE app_user SET removed_at = now() WHERE id = %s", (user_id,))
+    await _end_sessions(conn, user_id)
+    await conn.execute(
+        "UPDATE api_token SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+        (user_id,),
+    )
+
+
+async def reset_password(conn: psycopg.AsyncConnection, *, name: str, password: str) -> None:
+    """Set a new password; the user's sessions end."""
+    user_id = await _user_id(conn, name)
+    hashed = await to_thread.run_sync(hash_password, password)
+    await conn.execute(
+        "UPDATE app_user SET password_hash = %s, failed_sign_ins = 0, locked_until = NULL "
+        "WHERE id = %s",
+        (hashed, user_id),
+    )
+    await _end_sessions(conn, user_id)
+
+
+async def _end_sessions(conn: psycopg.AsyncConnection, user_id: int) -> None:
+    await conn.execute(
+        "UPDATE user_session SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+        (user_id,),
+    )
+
+
+async def issue_token(
+    conn: psycopg.AsyncConnection, *, name: str, days: int, label: str = ""
+) -> str:
+    """A new API token for the user, valid ``days`` days; the secret is answered once only."""
+    if not 1 <= days <= 3650:
+        raise InvalidParameter("A token lasts 1 to 3650 days", parameter="days")
+    user_id = await _user_id(conn, name)
+    secret = new_secret(TOKEN_PREFIX)
+    await conn.execute(
+        "INSERT INTO api_token (user_id, secret_hash, label, expires_at) "
+        "VALUES (%s, %s, %s, now() + make_interval(days => %s))",
+        (user_id, secret_hash(secret), label, days),
+    )
+    return secret
+
+
+async def list_tokens(conn: psycopg.AsyncConnection, *, name: str | None = None) -> list[Token]:
+    """API tokens, of one user or of everyone, newest first."""
+    cur = await conn.execute(
+        """SELECT t.id, u.name, t.label, t.created_at, t.expires_at, t.revoked_at IS NOT NULL,
+                  t.last_used_at
+           FROM api_token t JOIN app_user u ON u.id = t.user_id
+           WHERE %(name)s::text IS NULL OR u.name = %(name)s
+           ORDER BY t.created_at DESC, t.id DESC""",
+        {"name": name},
+    )
+    return [Token(*row) for row in await cur.fetchall()]
+
+
+async def revoke_token(
+    conn: psycopg.AsyncConnection, *, token_id: int, owner: str | None = None
+) -> None:
+    """Revoke a token (of ``owner`` only, when given: a user revoking their own)."""
+    cur = await conn.execute(
+        """UPDATE api_token t SET revoked_at = coalesce(t.revoked_at, now())
+           FROM app_user u
+           WHERE u.id = t.user_id AND t.id = %(id)s
+             AND (%(owner)s::text IS NULL OR u.name = %(owner)s)
+           RETURNING t.id""",
+        {"id": token_id, "owner": owner},
+    )
+    if await cur.fetchone() is None:
+        raise NotFound(f"No token {token_id}", parameter="token_id")
+
+
+async def sign_in(
+    conn: psycopg.AsyncConnection,
+    *,
+    name: str,
+    password: str,
+    code: str | None,
+    second_factor_roles: frozenset[Role],
+) -> SignIn:
+    """Check a name, password and (where enrolled) one-time code; on success a new session.
+
+    Five wrong tries in a row lock the account for 15 minutes; the count lives in PostgreSQL so
+    that every worker agrees. Run inside a transaction: the row is locked while it is checked.
+    """
+    cur = await conn.execute(
+        """SELECT id, role, password_hash, totp_secret, failed_sign_ins,
+                  locked OR coalesce(locked_until > now(), false)
+           FROM app_user WHERE name = %s AND removed_at IS NULL FOR UPDATE""",
+        (name,),
+    )
+    row = await cur.fetchone()
+    stored_hash = row[2] if row else None
+    matches = await to_thread.run_sync(password_matches, password, stored_hash)
+    if row is None:
+        return SignIn(None, "unknown_user")
+    user_id, role, _, totp_secret, failed, locked = row
+    role = Role(role)
+    if locked:
+        return SignIn(None, "locked", role)
+    code_ok = totp_secret is None or bool(
+        code and pyotp.TOTP(totp_secret).verify(code, valid_window=1)
+    )
+    if matches and code_ok:
+        await conn.execute(
+            "UPDATE app_user SET failed_sign_ins = 0, locked_until = NULL WHERE id = %s",
+            (user_id,),
+        )
+        secret = new_secret()
+        await conn.execute(
+            "INSERT INTO user_session (secret_hash, user_id, second_factor_ok) VALUES (%s, %s, %s)",
+            (secret_hash(secret), user_id, totp_secret is not None),
+        )
+        return SignIn(secret, "signed_in", role)
+    if matches and not code:  # right password, the code still to come: not a failure
+        return SignIn(None, "code_needed", role, needs_code=True)
+    failed += 1
+    if failed >= MAX_FAILED_SIGN_INS:
+        await conn.execute(
+            "UPDATE app_user SET failed_sign_ins = 0, locked_until = now() + %s WHERE id = %s",
+            (LOCKOUT, user_id),
+        )
+        return SignIn(None, "lockout", role)
+    await conn.execute("UPDATE app_user SET failed_sign_ins = %s WHERE id = %s", (failed, user_id))
+    return SignIn(None, "wrong_code" if matches else "wrong_password", role)
+
+
+async def sign_out(conn: psycopg.AsyncConnection, *, secret: str) -> None:
+    """End a browser session."""
+    await conn.execute(
+        "UPDATE user_session SET revoked_at = now() WHERE secret_hash = %s AND revoked_at IS NULL",
+        (secret_hash(secret),),
+    )
+
+
+async def enrol_second_factor(
+    conn: psycopg.AsyncConnection,
+    *,
+    user_id: int,
+    session_secret: str | None,
+    secret: str,
+    code: str,
+) -> bool:
+    """Store a one-time-code secret once the user proved it with a code; the current session
+    then counts as signed in with both factors. False when the code is wrong."""
+    if not pyotp.TOTP(secret).verify(code, valid_window=1):
+        return False
+    await conn.execute("UPDATE app_user SET totp_secret = %s WHERE id = %s", (secret, user_id))
+    if session_secret:
+        await conn.execute(
+            "UPDATE user_session SET second_factor_ok = true WHERE secret_hash = %s",
+            (secret_hash(session_secret),),
+        )
+    return True

@@ -1,0 +1,174 @@
+-- Who is asking: app_enter checks a session or token and sets the request's context, which the
+-- row-level security of 90_access.sql and the phone masking read through the app_* helpers.
+-- Every setting is transaction-local: the context ends with the request's transaction.
+
+CREATE OR REPLACE FUNCTION app_role() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('geo.role', true), '')
+$$;
+COMMENT ON FUNCTION app_role()
+    IS 'Role of the signed-in user of this transaction (geo.role), NULL when none is set.';
+
+CREATE OR REPLACE FUNCTION app_scope() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(current_setting('geo.scope', true), ''), 'none')
+$$;
+COMMENT ON FUNCTION app_scope()
+    IS 'What the user of this transaction sees: station (all of it), areas (geo.grids and geo.villages only) or none.';
+
+CREATE OR REPLACE FUNCTION app_grids() RETURNS int[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(current_setting('geo.grids', true), ''), '{}')::int[]
+$$;
+COMMENT ON FUNCTION app_grids()
+    IS 'Ids of the grids a user in areas scope sees (their grid_worker assignments in force).';
+
+CREATE OR REPLACE FUNCTION app_villages() RETURNS int[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(current_setting('geo.villages', true), ''), '{}')::int[]
+$$;
+COMMENT ON FUNCTION app_villages()
+    IS 'Ids of the villages a user in areas scope sees (a grid worker''s grids'' villages, a volunteer''s villages).';
+
+CREATE OR REPLACE FUNCTION app_own_people() RETURNS int[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(current_setting('geo.own_people', true), ''), '{}')::int[]
+$$;
+COMMENT ON FUNCTION app_own_people()
+    IS 'Ids of the people covering the user''s own areas, whose phones the user sees in full.';
+
+CREATE OR REPLACE FUNCTION app_mask_phone(phone text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN phone IS NULL THEN NULL
+                WHEN length(phone) < 8 THEN repeat('*', length(phone))
+                ELSE left(phone, 3) || '****' || right(phone, 4) END
+$$;
+COMMENT ON FUNCTION app_mask_phone(text)
+    IS 'A phone number masked as 138****5678 (first three, four stars, last four).';
+
+CREATE OR REPLACE FUNCTION app_phone(person_id int, phone text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        -- the operator's own connection (command line: exports, backups) has no user
+        WHEN app_role() IS NULL AND current_user <> 'geo_service_app' THEN phone
+        WHEN app_role() IN ('leader', 'command_room') THEN phone
+        WHEN person_id = ANY (app_own_people()) THEN phone
+        ELSE app_mask_phone(phone) END
+$$;
+COMMENT ON FUNCTION app_phone(int, text)
+    IS 'A person''s phone as this user may see it: full for leader, command_room and the people covering the user''s own areas, else masked.';
+
+CREATE OR REPLACE FUNCTION app_enter(
+    kind text, secret_hash bytea, idle interval, absolute interval
+)
+RETURNS TABLE (
+    user_id int, name text, role text, person_code text, scope text, areas json,
+    second_factor_ok boolean, totp_enrolled boolean
+)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    uid int;
+    u app_user;
+    ok2 boolean;
+    own_grids int[] := '{}';
+    grids int[] := '{}';
+    villages int[] := '{}';
+    people int[] := '{}';
+    the_scope text;
+    plan int := plan_in_force(now());
+BEGIN
+    IF kind = 'session' THEN
+        SELECT s.user_id, s.second_factor_ok INTO uid, ok2
+        FROM user_session s
+        WHERE s.secret_hash = app_enter.secret_hash AND s.revoked_at IS NULL
+          AND s.last_seen_at > now() - idle AND s.created_at > now() - absolute;
+        -- idle time is counted to the minute: one write a minute, not one a request
+        UPDATE user_session s SET last_seen_at = now()
+        WHERE uid IS NOT NULL AND s.secret_hash = app_enter.secret_hash
+          AND s.last_seen_at < now() - interval '1 minute';
+    ELSIF kind = 'token' THEN
+        SELECT t.user_id INTO uid
+        FROM api_token t
+        WHERE t.secret_hash = app_enter.secret_hash AND t.revoked_at IS NULL
+          AND t.expires_at > now();
+        ok2 := true;  -- a token is made by a user who signed in fully, or by the operator
+        UPDATE api_token t SET last_used_at = now()
+        WHERE uid IS NOT NULL AND t.secret_hash = app_enter.secret_hash
+          AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute');
+    END IF;
+    SELECT * INTO u FROM app_user a WHERE a.id = uid;
+    IF u.id IS NULL OR u.removed_at IS NOT NULL OR u.locked
+       OR (u.locked_until IS NOT NULL AND u.locked_until > now()) THEN
+        RETURN;  -- no row: not signed in
+    END IF;
+
+    IF u.role IN ('leader', 'command_room', 'planner', 'community_officer') THEN
+        the_scope := 'station';
+    ELSIF u.role IN ('grid_worker', 'volunteer') THEN
+        the_scope := 'areas';
+    ELSE
+        the_scope := 'none';
+    END IF;
+
+    IF u.role = 'grid_worker' THEN
+        SELECT coalesce(array_agg(DISTINCT a.grid_id), '{}') INTO own_grids
+        FROM assignment a
+        WHERE a.person_id = u.person_id AND a.role = 'grid_worker' AND a.area_kind = 'grid'
+          AND a.validity @> now();
+        grids := own_grids;
+        SELECT coalesce(array_agg(DISTINCT g.village_id), '{}') INTO villages
+        FROM grid g WHERE g.id = ANY (grids);
+    ELSIF u.role = 'volunteer' THEN
+        SELECT coalesce(array_agg(DISTINCT a.village_id), '{}') INTO villages
+        FROM assignment a
+        WHERE a.person_id = u.person_id AND a.role = 'volunteer' AND a.area_kind = 'village'
+          AND a.validity @> now();
+    ELSIF u.role = 'community_officer' THEN
+        SELECT coalesce(array_agg(DISTINCT bg.grid_id), '{}') INTO own_grids
+        FROM assignment a JOIN beat_grid bg ON bg.beat_id = a.beat_id AND bg.plan_id = plan
+        WHERE a.person_id = u.person_id AND a.area_kind = 'beat' AND a.validity @> now();
+    END IF;
+
+    IF cardinality(own_grids) > 0 THEN
+        SELECT coalesce(array_agg(DISTINCT a.person_id), '{}') INTO people
+        FROM assignment a
+        WHERE a.validity @> now()
+          AND (a.grid_id = ANY (own_grids)
+               OR a.village_id IN (SELECT g.village_id FROM grid g WHERE g.id = ANY (own_grids))
+               OR a.beat_id IN (SELECT bg.beat_id FROM beat_grid bg
+                                WHERE bg.plan_id = plan AND bg.grid_id = ANY (own_grids))
+               OR a.area_kind = 'station');
+    END IF;
+
+    PERFORM set_config('geo.user_id', u.id::text, true),
+            set_config('geo.user_name', u.name, true),
+            set_config('geo.role', u.role, true),
+            set_config('geo.scope', the_scope, true),
+            set_config('geo.grids', grids::text, true),
+            set_config('geo.villages', villages::text, true),
+            set_config('geo.own_people', people::text, true);
+
+    RETURN QUERY
+    SELECT u.id, u.name, u.role, (SELECT p.code FROM person p WHERE p.id = u.person_id),
+           the_scope,
+           (SELECT coalesce(json_agg(x ORDER BY x.kind, x.code), '[]')
+            FROM (SELECT 'grid' AS kind, g.code, g.name FROM grid g
+                  WHERE g.id = ANY (CASE WHEN u.role = 'grid_worker' THEN grids ELSE own_grids END)
+                  UNION ALL
+                  SELECT 'village', v.code, v.name FROM village v
+                  WHERE u.role = 'volunteer' AND v.id = ANY (villages)) x),
+           coalesce(ok2, false), u.totp_secret IS NOT NULL;
+END;
+$$;
+COMMENT ON FUNCTION app_enter(text, bytea, interval, interval)
+    IS 'Checks a session (kind session) or API token (kind token) by the SHA-256 of its secret and, when valid, sets the transaction''s context (geo.user_id, geo.user_name, geo.role, geo.scope, geo.grids, geo.villages, geo.own_people) and answers the user with their areas; no row when the credential is unknown, expired, revoked or its user locked or removed.';
+
+REVOKE ALL ON FUNCTION app_enter(text, bytea, interval, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_enter(text, bytea, interval, interval) TO geo_service_app;
+
+-- The service signs users in, keeps sessions and tokens and administers users itself; only the
+-- admin's pages reach the user administration (geo_service/accounts/access.py).
+GRANT SELECT, INSERT, UPDATE ON app_user, user_session, api_token TO geo_service_app;
+GRANT USAGE ON SEQUENCE app_user_id_seq, api_token_id_seq TO geo_service_app;

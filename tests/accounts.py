@@ -1,0 +1,59 @@
+"""Test accounts: users of each role tied to sample people, and their API tokens."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+
+from geo_service.accounts import store
+from geo_service.accounts.credentials import new_password
+from geo_service.accounts.roles import PERSON_ROLES, Role
+
+# The sample person role each person-bound account role is tied to.
+PERSON_ROLE_OF = {
+    Role.community_officer: "community_officer",
+    Role.grid_worker: "grid_worker",
+    Role.volunteer: "volunteer",
+}
+
+
+def person_with_role(database_url: str, role: str, offset: int = 0) -> str:
+    """The code of a sample person with an assignment in force in this role."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            """SELECT DISTINCT p.code FROM person p JOIN assignment a ON a.person_id = p.id
+               WHERE a.role = %s AND a.validity @> now() ORDER BY p.code OFFSET %s LIMIT 1""",
+            (role, offset),
+        ).fetchone()
+    assert row, f"the sample has no {role} in force"
+    return str(row[0])
+
+
+def make_user(
+    database_url: str,
+    role: Role,
+    *,
+    name: str | None = None,
+    person: str | None = None,
+    password: str | None = None,
+    days: int = 30,
+) -> str:
+    """Create a user (as the operator) and answer an API token of theirs."""
+    name = name or f"t_{role}_{new_password()[:6]}".replace("-", "_")
+    if role in PERSON_ROLES and person is None:
+        person = person_with_role(database_url, PERSON_ROLE_OF[role])
+
+    async def run() -> str:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await store.add_user(
+                conn, name=name, role=role, password=password or new_password(), person=person
+            )
+            return await store.issue_token(conn, name=name, days=days)
+
+    return asyncio.run(run())
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of a token."""
+    return {"Authorization": f"Bearer {token}"}
