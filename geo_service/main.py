@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.accounts.gate import (
+    PrivateAnswers,
     login_url,
     require_access_declarations,
     second_factor_roles,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     require_access_declarations(app)  # deny by default: a route that declares none is a bug
     # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it
     document_contract(app, ogc.declare_limit)
+    app.add_middleware(PrivateAnswers)  # Cache-Control: private on every signed-in answer
     app.add_middleware(RequestLog)  # request id, one log line per request, last-resort 500
     return app
 

@@ -172,3 +172,25 @@ GRANT EXECUTE ON FUNCTION app_enter(text, bytea, interval, interval) TO geo_serv
 -- admin's pages reach the user administration (geo_service/accounts/access.py).
 GRANT SELECT, INSERT, UPDATE ON app_user, user_session, api_token TO geo_service_app;
 GRANT USAGE ON SEQUENCE app_user_id_seq, api_token_id_seq TO geo_service_app;
+
+CREATE OR REPLACE FUNCTION app_reveal_phone(person_code text)
+RETURNS TABLE (code text, name text, phone text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF app_role() IS DISTINCT FROM 'planner' AND app_role() IS DISTINCT FROM 'community_officer' THEN
+        RAISE EXCEPTION 'only a planner or a community officer asks to see a phone in full'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'areas';
+    END IF;
+    RETURN QUERY SELECT p.code, p.name, p.phone FROM person p WHERE p.code = person_code;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no person with code %', person_code
+            USING ERRCODE = 'no_data_found', HINT = 'code';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION app_reveal_phone(text)
+    IS 'A person''s phone in full, for a planner or community officer who asked with a reason (the service writes the reason to the audit trail in the same transaction).';
+REVOKE ALL ON FUNCTION app_reveal_phone(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_reveal_phone(text) TO geo_service_app;
