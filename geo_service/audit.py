@@ -37,3 +37,7 @@ def record(request: Request, action: str, subject: str | None = None, **detail: 
 
 async def write(conn: Any, events: list[AuditEvent]) -> None:
     return None
+
+
+def write_sync(conn: Any, events: list[AuditEvent]) -> None:
+    return None

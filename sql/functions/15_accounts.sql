@@ -85,9 +85,13 @@ BEGIN
         WHERE s.secret_hash = app_enter.secret_hash AND s.revoked_at IS NULL
           AND s.last_seen_at > now() - idle AND s.created_at > now() - absolute;
         -- idle time is counted to the minute: one write a minute, not one a request
+        -- (SKIP LOCKED: a request never waits on another of the same session for this)
         UPDATE user_session s SET last_seen_at = now()
-        WHERE uid IS NOT NULL AND s.secret_hash = app_enter.secret_hash
-          AND s.last_seen_at < now() - interval '1 minute';
+        WHERE s.secret_hash IN (
+            SELECT x.secret_hash FROM user_session x
+            WHERE uid IS NOT NULL AND x.secret_hash = app_enter.secret_hash
+              AND x.last_seen_at < now() - interval '1 minute'
+            FOR UPDATE SKIP LOCKED);
     ELSIF kind = 'token' THEN
         SELECT t.user_id INTO uid
         FROM api_token t
@@ -95,8 +99,11 @@ BEGIN
           AND t.expires_at > now();
         ok2 := true;  -- a token is made by a user who signed in fully, or by the operator
         UPDATE api_token t SET last_used_at = now()
-        WHERE uid IS NOT NULL AND t.secret_hash = app_enter.secret_hash
-          AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute');
+        WHERE t.id IN (
+            SELECT x.id FROM api_token x
+            WHERE uid IS NOT NULL AND x.secret_hash = app_enter.secret_hash
+              AND (x.last_used_at IS NULL OR x.last_used_at < now() - interval '1 minute')
+            FOR UPDATE SKIP LOCKED);
     END IF;
     SELECT * INTO u FROM app_user a WHERE a.id = uid;
     IF u.id IS NULL OR u.removed_at IS NOT NULL OR u.locked
