@@ -240,5 +240,9 @@ def serve_command(
     )
 
 
+from geo_service.audit_cli import audit_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+
 if __name__ == "__main__":
     app()

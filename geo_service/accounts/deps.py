@@ -122,8 +122,8 @@ async def _record_refusal(
     conn: psycopg.AsyncConnection, request: Request, user: Principal, refusal: DomainError
 ) -> None:
     """The 403 in the audit trail, in its own transaction (the request's was rolled back)."""
-    event = audit.event(
-        request, user, "refused", f"{request.method} {request.url.path}", reason=refusal.detail
+    event = audit.record(
+        request, "refused", f"{request.method} {request.url.path}", reason=refusal.detail
     )
     async with conn.transaction():
         await audit.write(conn, [event])
