@@ -77,7 +77,7 @@ async def _connected(
         )
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(
-            f"Cannot connect to {redact(database_url)}: {str(exc).strip()}. "
+            f"Cannot connect to {redact(database_url)}: {' '.join(str(exc).split())} "
             "Is PostgreSQL running, and is DATABASE_URL right?"
         ) from exc
     async with conn:
