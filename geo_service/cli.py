@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from geo_service.accounts.cli import accounts_app, user_app
 from geo_service.db import connect, create_database, migrate, set_service_password
 from geo_service.errors import DomainError
 from geo_service.settings import load_settings
@@ -243,6 +244,8 @@ def serve_command(
 from geo_service.audit_cli import audit_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+app.add_typer(accounts_app, name="accounts")
 
 if __name__ == "__main__":
     app()
