@@ -155,7 +155,8 @@ BEGIN
             set_config('geo.scope', the_scope, true),
             set_config('geo.grids', grids::text, true),
             set_config('geo.villages', villages::text, true),
-            set_config('geo.own_people', people::text, true);
+            set_config('geo.own_people', people::text, true),
+            set_config('geo.own_grids', own_grids::text, true);
 
     RETURN QUERY
     SELECT u.id, u.name, u.role, (SELECT p.code FROM person p WHERE p.id = u.person_id),
@@ -170,7 +171,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION app_enter(text, bytea, interval, interval)
-    IS 'Checks a session (kind session) or API token (kind token) by the SHA-256 of its secret and, when valid, sets the transaction''s context (geo.user_id, geo.user_name, geo.role, geo.scope, geo.grids, geo.villages, geo.own_people) and answers the user with their areas; no row when the credential is unknown, expired, revoked or its user locked or removed.';
+    IS 'Checks a session (kind session) or API token (kind token) by the SHA-256 of its secret and, when valid, sets the transaction''s context (geo.user_id, geo.user_name, geo.role, geo.scope, geo.grids, geo.villages, geo.own_people, geo.own_grids) and answers the user with their areas; no row when the credential is unknown, expired, revoked or its user locked or removed.';
 
 REVOKE ALL ON FUNCTION app_enter(text, bytea, interval, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_enter(text, bytea, interval, interval) TO geo_service_app;
