@@ -39,6 +39,11 @@ DECLARE
     covering text[] := ARRAY['community_officer', 'auxiliary_officer', 'grid_worker',
                              'police_assistant', 'village_cadre'];  -- in the answer's order
 BEGIN
+    -- a user who does not see the whole station asks only inside their own grids (a 403
+    -- naming them otherwise); the station's roles pass on this one comparison
+    IF app_scope() <> 'station' AND NOT app_operator() THEN
+        PERFORM app_require_point(p);
+    END IF;
     -- grid_at and plan_at are inlined here, so each statement keeps one cached plan
     SELECT id, code, name, village_id INTO g FROM grid_at(p);
 
@@ -78,7 +83,8 @@ BEGIN
             -- constraint's index over every assignment cannot take them (9-12 ms a lookup
             -- at the large scale when the planner had no statistics)
             SELECT coalesce(json_agg(json_build_object(
-                       'code', pe.code, 'name', pe.name, 'role', a.role, 'phone', pe.phone,
+                       'code', pe.code, 'name', pe.name, 'role', a.role,
+                       'phone', app_phone(pe.id, pe.phone),
                        'area_kind', a.area_kind, 'valid_from', a.valid_from)
                    ORDER BY array_position(covering, a.role), pe.code)
                    FILTER (WHERE a.role = ANY (covering)), '[]')
@@ -115,4 +121,4 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION lookup_point(float8, float8, timestamptz, float8, float8)
-    IS 'Who covers a WGS 84 point at a moment: inside, and as JSON the village, grid, beat and plan in force, people on duty, cameras that see it, nearest working rescue markers and nearby water; outside the jurisdiction (any valid lon/lat), inside false and {"outside": true, "nearest": ...} naming the nearest village.';
+    IS 'Who covers a WGS 84 point at a moment: inside, and as JSON the village, grid, beat and plan in force, people on duty, cameras that see it, nearest working rescue markers and nearby water; outside the jurisdiction (any valid lon/lat), inside false and {"outside": true, "nearest": ...} naming the nearest village. As the signed-in user sees it: people, cameras, markers and water of their areas, phones masked by app_phone; a user in areas scope asking outside their grids gets insufficient_privilege (HINT areas) naming their areas.';

@@ -43,7 +43,8 @@ CREATE OR REPLACE FUNCTION area_people(area_kind text, area_id int, at timestamp
 RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(json_agg(json_build_object(
-               'code', pe.code, 'name', pe.name, 'role', a.role, 'phone', pe.phone,
+               'code', pe.code, 'name', pe.name, 'role', a.role,
+               'phone', app_phone(pe.id, pe.phone),
                'valid_from', a.valid_from, 'valid_to', a.valid_to) ORDER BY a.role, pe.code), '[]')
     FROM assignment a JOIN person pe ON pe.id = a.person_id
     WHERE a.area_kind = area_people.area_kind
@@ -155,7 +156,7 @@ RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT json_build_object(
         'person', json_build_object('code', pe.code, 'name', pe.name, 'role', pe.role,
-                                    'phone', pe.phone),
+                                    'phone', app_phone(pe.id, pe.phone)),
         'at', at,
         'areas', (
             SELECT coalesce(json_agg(json_build_object(

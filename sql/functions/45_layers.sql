@@ -54,7 +54,7 @@ JOIN beat b ON b.id = bg.beat_id
 JOIN grid g ON g.id = bg.grid_id;
 
 CREATE OR REPLACE VIEW layer_person AS
-SELECT pe.code, pe.name, pe.role, pe.phone FROM person pe;
+SELECT pe.code, pe.name, pe.role, app_phone(pe.id, pe.phone) AS phone FROM person pe;
 
 CREATE OR REPLACE VIEW layer_assignment AS
 SELECT pe.code AS person_code, a.role, a.area_kind, a.area_code, a.plan_code,
@@ -74,7 +74,8 @@ FROM water_marker m
 LEFT JOIN water_body w ON w.id = m.water_body_id;
 
 CREATE OR REPLACE VIEW layer_rental_house AS
-SELECT r.code, r.address, r.landlord, r.phone, r.rooms, r.tenants,
+SELECT r.code, r.address, r.landlord, app_landlord_phone(r.geom, r.phone) AS phone,
+       r.rooms, r.tenants,
        station_iso(r.last_fire_check_at) AS last_fire_check_at, r.geom
 FROM rental_house r;
 

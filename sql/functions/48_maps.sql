@@ -100,7 +100,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE 'water_markers' = ANY (p.want) AND (bbox IS NULL OR m.geom && bbox)
         UNION ALL
         SELECT 'rental_houses', NULL, r.id, r.code, r.address,
-               json_build_object('landlord', r.landlord, 'phone', r.phone,
+               json_build_object('landlord', r.landlord,
+                                 'phone', app_landlord_phone(r.geom, r.phone),
                                  'tenants', r.tenants), r.geom
         FROM rental_house r, p
         WHERE 'rental_houses' = ANY (p.want) AND (bbox IS NULL OR r.geom && bbox)
