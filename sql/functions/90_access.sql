@@ -1,7 +1,7 @@
 -- Who sees and changes what, enforced in PostgreSQL for the service's role geo_service_app (made
 -- by migration 012: it logs in, owns nothing, has no BYPASSRLS): its grants, and row-level
 -- security on every table of the station's data, keyed by the request's context that app_enter
--- sets (15_accounts.sql; helpers in 16_access_rules.sql). Re-applied on every migrate: the
+-- sets (15_accounts.sql; helpers in 17_access_rules.sql). Re-applied on every migrate: the
 -- grants are made again from nothing, and every policy of these tables is dropped and made
 -- again. The owner (the command line) is not bound: it owns the tables. The accounts' own tables
 -- and the audit trail are granted in their own files.
@@ -152,10 +152,12 @@ BEGIN
     END LOOP;
 
     -- Functions run with the rights of whoever calls them, so their queries meet the same
-    -- policies. Those that run as their owner (SECURITY DEFINER) are granted where they are made.
+    -- policies. Those whose rights were set where they are made (SECURITY DEFINER ones, the
+    -- audit trail's, app_enter: a non-default ACL) are left as they were set there.
     FOR r IN
         SELECT fn.oid::regprocedure AS f FROM pg_proc fn
         WHERE fn.pronamespace = 'public'::regnamespace AND fn.prokind = 'f' AND NOT fn.prosecdef
+          AND fn.proacl IS NULL
           AND fn.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = fn.oid AND d.deptype = 'e')
     LOOP
