@@ -62,42 +62,50 @@ COMMENT ON FUNCTION app_landlord_phone(geometry, text)
 
 -- The row tests of users in areas scope that need a look at another table. The policies call
 -- them only when the user is not in station scope (the station test comes first), so they cost
--- the station's roles nothing; they hold sub-queries, so PostgreSQL calls them per row (its
--- plan made once per statement) rather than inlining them.
+-- the station's roles nothing. PL/pgSQL, so that their queries are planned once per connection
+-- (a SQL function that cannot be inlined is planned again in every statement that calls it).
 
 -- Whether a shape meets the user's grids (grid worker) or, with grids_only false and no grids,
 -- their villages (volunteer). The grids and villages are read under their own policies.
 CREATE OR REPLACE FUNCTION app_sees_shape(shape geometry, grids_only boolean) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN cardinality(app_grids()) > 0 THEN
-               EXISTS (SELECT 1 FROM grid g
-                       WHERE g.id = ANY (app_grids()) AND ST_Intersects(g.geom, shape))
-           WHEN NOT grids_only THEN
-               EXISTS (SELECT 1 FROM village v
-                       WHERE v.id = ANY (app_villages()) AND ST_Intersects(v.geom, shape))
-           ELSE false END
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    IF cardinality(app_grids()) > 0 THEN
+        RETURN EXISTS (SELECT 1 FROM grid g
+                       WHERE g.id = ANY (app_grids()) AND ST_Intersects(g.geom, shape));
+    END IF;
+    RETURN NOT grids_only
+       AND EXISTS (SELECT 1 FROM village v
+                   WHERE v.id = ANY (app_villages()) AND ST_Intersects(v.geom, shape));
+END;
 $$;
 COMMENT ON FUNCTION app_sees_shape(geometry, boolean)
     IS 'Whether a shape meets one of the grids of a user in areas scope (grid worker) or, unless grids_only, with no grids, one of their villages (volunteer).';
 
 CREATE OR REPLACE FUNCTION app_sees_beat(beat_id int) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT EXISTS (SELECT 1 FROM beat_grid bg
-                   WHERE bg.beat_id = app_sees_beat.beat_id AND bg.grid_id = ANY (app_grids()))
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM beat_grid bg
+                   WHERE bg.beat_id = app_sees_beat.beat_id AND bg.grid_id = ANY (app_grids()));
+END;
 $$;
 COMMENT ON FUNCTION app_sees_beat(int)
     IS 'Whether a beat (of any plan) holds one of the grids of a user in areas scope.';
 
 CREATE OR REPLACE FUNCTION app_sees_water_body(water_body_id int) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT EXISTS (SELECT 1 FROM water_body w WHERE w.id = app_sees_water_body.water_body_id)
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM water_body w WHERE w.id = app_sees_water_body.water_body_id);
+END;
 $$;
 COMMENT ON FUNCTION app_sees_water_body(int)
     IS 'Whether the user sees a water body (by its own policy): its pieces are seen with it.';
 
 CREATE OR REPLACE FUNCTION app_sees_station(station_id int) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT EXISTS (SELECT 1 FROM village v WHERE v.station_id = app_sees_station.station_id)
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM village v WHERE v.station_id = app_sees_station.station_id);
+END;
 $$;
 COMMENT ON FUNCTION app_sees_station(int)
     IS 'Whether the user sees one of a station''s villages (by its policy): then its outline too.';
@@ -106,8 +114,10 @@ COMMENT ON FUNCTION app_sees_station(int)
 -- sees only their grids, so a point on their border with a lower-coded neighbour would look
 -- like theirs. Answers an id only (no outline, no name).
 CREATE OR REPLACE FUNCTION app_grid_at(p geometry) RETURNS int
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT grid_at_point(p)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    RETURN (SELECT g.id FROM grid_at(p) g);
+END;
 $$;
 COMMENT ON FUNCTION app_grid_at(geometry)
     IS 'Id of the grid a point belongs to by the boundary rule among all grids (read as the owner, whatever the user sees): whether a point is in a user''s own areas.';
