@@ -17,9 +17,10 @@
 --       any station role, since whichever request finds it stale refreshes it
 --
 -- A policy is evaluated per row, inside every plan that reads the table. The station test comes
--- first and is a plain comparison of one setting, so the station's roles pay that per row read
--- and nothing else (the other arm is never evaluated for them); the areas arms that look at
--- another table are functions, called only for users in areas scope.
+-- first (app_sees_all: one setting compared), so the station's roles pay that per row read and
+-- nothing else: the areas arm is never evaluated for them, and the areas arms that look at
+-- another table are functions, called only for users in areas scope. On the tables of many rows
+-- (incidents, position fixes, cells) both tests are read once per statement instead.
 
 -- PostGIS's spatial predicates are not marked LEAKPROOF, and PostgreSQL uses no index for a
 -- condition that is not leakproof on a table with row-level security: every lookup, tile and
@@ -54,51 +55,54 @@ DO $$
 DECLARE
     r record;
     p record;
-    -- The tables of many rows (events, cells) are read whole by the maps: their tests are made
-    -- once per statement (sub-selects: InitPlans), so a row costs a comparison of a parameter.
-    -- ONCE marks such a rule; the station test is then the same NULL test, once.
-    ONCE CONSTANT text := '-- once' || chr(10);
-    EVENTS CONSTANT text :=
-        '(SELECT app_scope() = ''areas'') AND grid_id = ANY ((SELECT app_grids())::int[])';
-    rows_test text;
+    -- A grid worker's rows of the event and cell tables, by grid; the grids are read once per
+    -- statement (a sub-select: an InitPlan), as the tables are read whole by the maps.
+    EVENTS CONSTANT text := 'grid_id = ANY ((SELECT app_grids())::int[])';
     station_test text;
+    areas_test text;
 BEGIN
     REVOKE ALL ON schema_migrations FROM geo_service_app;
     GRANT USAGE ON SCHEMA public TO geo_service_app;
 
-    -- Per table: what writers may do beyond SELECT, who writes, and what a user in areas scope
-    -- sees (NULL: nothing).
+    -- Per table: what writers may do beyond SELECT, who writes, what a user in areas scope sees
+    -- (NULL: nothing), and whether the scope is read once per statement (tables of many rows)
+    -- rather than per row (the lookup's tables: an InitPlan costs each statement more than a
+    -- handful of rows' comparisons do).
     FOR r IN SELECT * FROM (VALUES
-        ('station', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_station(id)'),
-        ('village', 'INSERT, UPDATE, DELETE', 'app_writer()', 'id = ANY (app_villages())'),
-        ('grid', 'INSERT, UPDATE, DELETE', 'app_writer()', 'id = ANY (app_grids())'),
+        ('station', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_station(id)', false),
+        ('village', 'INSERT, UPDATE, DELETE', 'app_writer()', 'id = ANY (app_villages())', false),
+        ('grid', 'INSERT, UPDATE, DELETE', 'app_writer()', 'id = ANY (app_grids())', false),
         ('beat_plan', 'INSERT, UPDATE, DELETE', 'app_writer()',
-         $q$status = 'published' AND cardinality(app_grids()) > 0$q$),
-        ('beat', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_beat(id)'),
-        ('beat_grid', 'INSERT, UPDATE, DELETE', 'app_writer()', 'grid_id = ANY (app_grids())'),
+         $q$status = 'published' AND cardinality(app_grids()) > 0$q$, false),
+        ('beat', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_beat(id)', false),
+        ('beat_grid', 'INSERT, UPDATE, DELETE', 'app_writer()', 'grid_id = ANY (app_grids())',
+         false),
         ('person', 'INSERT, UPDATE, DELETE', 'app_writer()',
-         'cardinality(app_grids()) > 0 AND id = ANY (app_own_people())'),
+         'cardinality(app_grids()) > 0 AND id = ANY (app_own_people())', false),
         ('assignment', 'INSERT, UPDATE, DELETE', 'app_writer()',
          'cardinality(app_grids()) > 0 AND person_id = ANY (app_own_people())
           AND (grid_id = ANY (app_grids()) OR village_id = ANY (app_villages())
-               OR station_id IS NOT NULL OR app_sees_beat(beat_id))'),
-        ('water_body', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)'),
+               OR station_id IS NOT NULL OR app_sees_beat(beat_id))', false),
+        ('water_body', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)',
+         false),
         ('water_body_piece', 'INSERT, UPDATE, DELETE', 'app_writer()',
-         'app_sees_water_body(water_body_id)'),
-        ('water_marker', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)'),
-        ('rental_house', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, true)'),
-        ('camera', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, true)'),
-        ('place', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)'),
-        ('road', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)'),
-        ('incident', 'INSERT, UPDATE, DELETE', 'app_writer()', ONCE || EVENTS),
-        ('position_fix', 'INSERT, UPDATE, DELETE', 'app_writer()', ONCE || EVENTS),
-        ('incident_staging', 'INSERT, UPDATE, DELETE, TRUNCATE', 'app_writer()', NULL),
-        ('position_fix_staging', 'INSERT, UPDATE, DELETE, TRUNCATE', 'app_writer()', NULL),
-        ('import_run', 'INSERT', 'app_writer()', NULL),
-        ('basemap_version', 'UPDATE', 'app_writer()', 'true'),
-        ('grid_cell', 'INSERT, UPDATE, DELETE', $q$app_scope() = 'station'$q$, ONCE || EVENTS),
-        ('grid_cell_state', 'UPDATE', $q$app_scope() = 'station'$q$, 'true')
-    ) AS rule (tab, writes, writer, areas) LOOP
+         'app_sees_water_body(water_body_id)', false),
+        ('water_marker', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)',
+         false),
+        ('rental_house', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, true)',
+         false),
+        ('camera', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, true)', false),
+        ('place', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)', false),
+        ('road', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)', false),
+        ('incident', 'INSERT, UPDATE, DELETE', 'app_writer()', EVENTS, true),
+        ('position_fix', 'INSERT, UPDATE, DELETE', 'app_writer()', EVENTS, true),
+        ('incident_staging', 'INSERT, UPDATE, DELETE, TRUNCATE', 'app_writer()', NULL, false),
+        ('position_fix_staging', 'INSERT, UPDATE, DELETE, TRUNCATE', 'app_writer()', NULL, false),
+        ('import_run', 'INSERT', 'app_writer()', NULL, false),
+        ('basemap_version', 'UPDATE', 'app_writer()', 'true', false),
+        ('grid_cell', 'INSERT, UPDATE, DELETE', $q$app_scope() = 'station'$q$, EVENTS, true),
+        ('grid_cell_state', 'UPDATE', $q$app_scope() = 'station'$q$, 'true', false)
+    ) AS rule (tab, writes, writer, areas, per_statement) LOOP
         EXECUTE format('REVOKE ALL ON %I FROM geo_service_app', r.tab);
         EXECUTE format('GRANT SELECT, %s ON %I TO geo_service_app', r.writes, r.tab);
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', r.tab);
@@ -106,16 +110,16 @@ BEGIN
                  WHERE schemaname = 'public' AND tablename = r.tab LOOP
             EXECUTE format('DROP POLICY %I ON %I', p.policyname, r.tab);
         END LOOP;
-        IF starts_with(r.areas, ONCE) THEN
+        IF r.per_statement THEN  -- the same tests, on values read once
             station_test := '(SELECT nullif(app_sees_all(), false)) IS NOT NULL';
-            rows_test := substr(r.areas, length(ONCE) + 1);
+            areas_test := '(SELECT app_scope() = ''areas'')';
         ELSE
             station_test := 'app_sees_all()';
-            rows_test := format('app_scope() = ''areas'' AND (%s)', coalesce(r.areas, 'false'));
+            areas_test := 'app_scope() = ''areas''';
         END IF;
         EXECUTE format(
-            'CREATE POLICY %I ON %I FOR SELECT TO geo_service_app USING (%s OR %s)',
-            r.tab || '_read', r.tab, station_test, rows_test);
+            'CREATE POLICY %I ON %I FOR SELECT TO geo_service_app USING (%s OR %s AND (%s))',
+            r.tab || '_read', r.tab, station_test, areas_test, coalesce(r.areas, 'false'));
         IF r.writes LIKE '%INSERT%' THEN
             EXECUTE format(
                 'CREATE POLICY %I ON %I FOR INSERT TO geo_service_app WITH CHECK (%s)',
