@@ -163,16 +163,12 @@ async def refresh_grid_cells(conn: psycopg.AsyncConnection) -> int:
             "COPY grid_cell_candidate (h3, centre, geom) FROM STDIN (FORMAT csv)"
         ) as copy:
             await copy.write(cell_rows(cells))
-        await conn.execute("DELETE FROM grid_cell")
+        # stored as the owner (store_grid_cells): the boundary rule sees every grid, whoever asks
         cur = await conn.execute(
-            """INSERT INTO grid_cell (h3, grid_id, centre, geom)
-               SELECT h3, grid_id, centre, geom
-               FROM (SELECT h3, grid_at_point(centre) AS grid_id, centre, geom
-                     FROM grid_cell_candidate) c
-               WHERE grid_id IS NOT NULL"""
+            "SELECT store_grid_cells(array_agg(h3), array_agg(centre), array_agg(geom))"
+            " FROM grid_cell_candidate"
         )
-        count = cur.rowcount
-        await conn.execute("UPDATE grid_cell_state SET fresh = true, refreshed_at = now()")
+        count = int(one(await cur.fetchone(), "the cells stored")[0] or 0)
         return count
 
 

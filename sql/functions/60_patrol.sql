@@ -266,3 +266,29 @@ END;
 $$;
 COMMENT ON FUNCTION analysis_beat_outlines(text, timestamptz, double precision)
     IS 'Beat outlines of a plan (named, or in force at a moment), simplified by tolerance_m metres, as GeoJSON for the analysis maps.';
+
+CREATE OR REPLACE FUNCTION store_grid_cells(cells bigint[], centres geometry[], shapes geometry[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    stored bigint;
+BEGIN
+    -- any signed-in user of the station's data may find the cache stale and refresh it; the
+    -- boundary rule must see every grid, whoever asks: so this runs as the owner
+    IF app_scope() = 'none' AND session_user = 'geo_service_app' THEN
+        RAISE EXCEPTION 'only a user of the station''s data refreshes the cell cache'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'areas';
+    END IF;
+    DELETE FROM grid_cell;
+    INSERT INTO grid_cell (h3, grid_id, centre, geom)
+    SELECT c.h3, c.grid_id, c.centre, c.geom
+    FROM (SELECT u.h3, grid_at_point(u.centre) AS grid_id, u.centre, u.geom
+          FROM unnest(cells, centres, shapes) AS u (h3, centre, geom)) c
+    WHERE c.grid_id IS NOT NULL;
+    GET DIAGNOSTICS stored = ROW_COUNT;
+    UPDATE grid_cell_state SET fresh = true, refreshed_at = now();
+    RETURN stored;
+END;
+$$;
+COMMENT ON FUNCTION store_grid_cells(bigint[], geometry[], geometry[])
+    IS 'Replace the cached H3 cells (grid_cell) by the candidates kept for the grid holding their centre by the boundary rule over every grid; marks the cache fresh; answers how many were stored.';

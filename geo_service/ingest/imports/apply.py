@@ -124,11 +124,19 @@ def copy_into_empty(
     """Store villages or grids into their still empty table by one binary COPY, the parents'
     codes resolved here, so the rows are written once (no staging table, no INSERT ... SELECT).
 
-    Returns False, having done nothing, when the table holds rows, or when new grids would have
-    stored events to stamp: those take the staged path.
+    Returns False, having done nothing, when the table holds rows, when new grids would have
+    stored events to stamp, or when the connection does not own the table (the service's role
+    importing over HTTP cannot set its indexes and keys aside): those take the staged path.
     """
     id_column, parent_column, parent = FIRST_COPY[spec.layer]
     table = sql.Identifier(spec.layer)
+    owner = conn.execute(
+        "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class"
+        " WHERE oid = %s::regclass",
+        (spec.layer,),
+    ).fetchone()
+    if not one(owner, f"who owns {spec.layer}")[0]:
+        return False
     stored = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()
     if one(stored, f"whether {spec.layer} holds rows")[0]:
         return False
