@@ -24,6 +24,7 @@ from geo_service.main import create_app
 from geo_service.settings import Settings
 from geo_service.web.landing import SECTIONS
 from tests.accounts import PASSWORD, bearer, make_user, sign_in
+from tests.test_pages import MAP_QUERIES
 
 FAILED = "用户名或密码错误，或账号已暂时锁定"
 FAILED_EN = "Wrong user name or password, or the account is locked for a while"
@@ -598,18 +599,50 @@ def test_a_route_of_an_included_router_must_declare_its_access() -> None:
         require_access_declarations(bad)
 
 
-def test_map_pages_show_the_user_bar(app: FastAPI, database_url: str) -> None:
+@pytest.fixture(scope="module")
+def volunteer_browser(app: FastAPI, database_url: str) -> Iterator[tuple[TestClient, str]]:
     name, _ = user(database_url, Role.volunteer)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client, name)
-        page = client.get("/maps/water", params={"lang": "en"})
-    assert page.status_code == 200
-    bar = re.search(r'<div class="user-bar">.*?</div>', page.text, re.S)
+        yield client, name
+
+
+# The patrol map reads grid_cell, which the placeholder grants of 012 leave to the rls branch.
+NO_GRANT_YET = pytest.mark.xfail(reason="geo_service_app may not read grid_cell yet", strict=True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=NO_GRANT_YET) if p == "/maps/patrol" else p
+        for p in sorted(MAP_QUERIES)
+    ],
+)
+def test_every_map_page_shows_the_user_bar(
+    app: FastAPI, database_url: str, path: str, volunteer_browser: tuple[TestClient, str]
+) -> None:
+    """In the title panel, next to the (unescaped) links home and to the other language."""
+    client, name = volunteer_browser
+    r = client.get(path, params=[*MAP_QUERIES[path], ("lang", "en")])
+    if r.status_code == 403:  # a volunteer's role may not open it: the leader's bar then
+        leader, token = user(database_url, Role.leader)
+        r = TestClient(app, headers=bearer(token)).get(
+            path, params=[*MAP_QUERIES[path], ("lang", "en")]
+        )
+        name, role = leader, "Leader"
+    else:
+        role = "Volunteer"
+    assert r.status_code == 200, r.text
+    title = re.search(r'<div class="gs-panel gs-title">(.*?)</div>\s*<', r.text, re.S)
+    assert title
+    assert '<a class="gs-other-lang"' in r.text and "&lt;a" not in r.text
+    bar = re.search(r'<div class="user-bar">.*?</div>', r.text, re.S)
     assert bar, "no user bar"
     assert f'<span class="user-name">{name}</span>' in bar.group(0)
-    assert "Volunteer" in bar.group(0)
+    assert f'<span class="user-role">{role}</span>' in bar.group(0)
     assert 'action="/logout?lang=en"' in bar.group(0)
-    assert "private" in page.headers["cache-control"]
+    assert r.text.index('class="gs-panel gs-title"') < r.text.index('class="user-bar"')
+    assert "private" in r.headers["cache-control"]
 
 
 # TODO(audit): once the final geo_service/audit.py is merged, check the events these routes

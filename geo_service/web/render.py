@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from geo_service.maps.words import Lang
 from geo_service.moments import STATION_TZ
@@ -106,8 +105,9 @@ def render_page(
     return HTMLResponse(text, status_code=status_code, headers=NO_STORE)
 
 
-def user_bar(request: Request, lang: Lang) -> Markup:
-    """The user bar alone (name, role, account link, sign-out button), for pages that are not
-    built from these templates (the Folium map pages); empty when nobody is signed in."""
+def user_bar(request: Request, lang: Lang) -> str:
+    """The user bar alone as HTML (name, role, account link, sign-out button), for pages that
+    are not built from these templates (the Folium map pages); empty when nobody is signed in.
+    A plain str on purpose: added to a str, markupsafe's Markup would escape that str."""
     page = environment(templates_of(request)).get_template("_user_bar.html")
-    return Markup(page.render(**context(request, lang)))
+    return page.render(context(request, lang))
