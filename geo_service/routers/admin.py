@@ -254,7 +254,10 @@ async def list_users(conn: Connection) -> list[UserInfo]:
     summary="Add a user",
     status_code=201,
     response_model=AddedUser,
-    responses={409: {"description": "A user of that name exists"}},
+    responses={
+        400: {"description": "The body is not JSON"},
+        409: {"description": "A user of that name exists"},
+    },
 )
 async def add_user_api(
     request: Request, response: Response, conn: Connection, body: Annotated[NewUser, Body()]

@@ -367,6 +367,7 @@ async def my_tokens(user: Caller, conn: Connection) -> list[TokenInfo]:
     summary="Make an API token",
     status_code=201,
     response_model=IssuedToken,
+    responses={400: {"description": "The body is not JSON"}},
     dependencies=[allow(SIGNED_IN)],
 )
 async def make_token(
