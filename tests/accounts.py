@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -57,7 +58,9 @@ def make_user(
             )
             return await store.issue_token(conn, name=name, days=days)
 
-    return asyncio.run(run())
+    # in a thread of its own: a test driving Chromium already runs an event loop in this one
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, run()).result()
 
 
 def bearer(token: str) -> dict[str, str]:

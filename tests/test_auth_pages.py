@@ -1,5 +1,5 @@
 """Signing in and out, session time-outs, tokens, one-time codes, the account and admin pages
-and the landing page's links, through the app as a browser and a program use it."""
+and the landing page's links, through the app as a visitor and a program use it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
 
 import psycopg
 import pyotp
@@ -15,6 +16,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 
 from geo_service.accounts.access import SIGNED_IN, allow, declared_access, public
 from geo_service.accounts.deps import SESSION_COOKIE
@@ -24,6 +26,7 @@ from geo_service.main import create_app
 from geo_service.settings import Settings
 from geo_service.web.landing import SECTIONS
 from tests.accounts import PASSWORD, bearer, make_user, sign_in
+from tests.browser import Visit, not_blank, shoot, sign_in_page
 from tests.test_pages import MAP_QUERIES
 
 FAILED = "用户名或密码错误，或账号已暂时锁定"
@@ -37,8 +40,8 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-def browser(app: FastAPI) -> Iterator[TestClient]:
-    """A client with its own cookie jar, like a browser nobody has signed in with yet."""
+def visitor(app: FastAPI) -> Iterator[TestClient]:
+    """A client with its own cookie jar, like a visitor nobody has signed in with yet."""
     with TestClient(app, follow_redirects=False) as client:
         yield client
 
@@ -78,23 +81,23 @@ def set_cookie_of(response) -> SimpleCookie:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- signing in and out
 
 
-def test_login_page_in_both_languages(browser: TestClient) -> None:
-    r = browser.get("/login")
+def test_login_page_in_both_languages(visitor: TestClient) -> None:
+    r = visitor.get("/login")
     assert r.status_code == 200
     assert '<html lang="zh">' in r.text and "用户名" in r.text
     assert 'name="next" value="/"' in r.text
     assert "private" in r.headers["cache-control"]
-    en = browser.get("/login", params={"lang": "en", "next": "/maps/water"})
+    en = visitor.get("/login", params={"lang": "en", "next": "/maps/water"})
     assert '<html lang="en">' in en.text and "User name" in en.text
     assert 'name="next" value="/maps/water"' in en.text
     # the page one was going to in English gives the login page in English
-    assert '<html lang="en">' in browser.get("/login", params={"next": "/?lang=en"}).text
+    assert '<html lang="en">' in visitor.get("/login", params={"next": "/?lang=en"}).text
 
 
-def test_sign_in_with_the_form_and_use_the_cookie(browser: TestClient, database_url: str) -> None:
+def test_sign_in_with_the_form_and_use_the_cookie(visitor: TestClient, database_url: str) -> None:
     name, _ = user(database_url, Role.planner)
-    assert browser.get("/", headers=HTML).status_code == 303  # to the login page first
-    r = browser.post(
+    assert visitor.get("/", headers=HTML).status_code == 303  # to the login page first
+    r = visitor.post(
         "/login",
         data={"name": name, "password": PASSWORD, "next": "/maps/overview?lang=en"},
         headers={"Origin": "http://testserver"},
@@ -107,7 +110,7 @@ def test_sign_in_with_the_form_and_use_the_cookie(browser: TestClient, database_
     assert cookie["path"] == "/"
     assert not cookie["secure"]  # plain http, cookie_secure unset
     assert not cookie["max-age"] and not cookie["expires"]  # a session cookie
-    landing = browser.get("/")
+    landing = visitor.get("/")
     assert landing.status_code == 200
     assert f'<span class="user-name">{name}</span>' in landing.text
     assert "勤务规划员" in landing.text  # the role in the page's words
@@ -133,10 +136,10 @@ def test_sign_in_with_the_form_and_use_the_cookie(browser: TestClient, database_
     ],
 )
 def test_sign_in_goes_only_to_a_local_path(
-    browser: TestClient, database_url: str, target: str, went: str
+    visitor: TestClient, database_url: str, target: str, went: str
 ) -> None:
     name, _ = user(database_url, Role.leader)
-    r = browser.post("/login", data={"name": name, "password": PASSWORD, "next": target})
+    r = visitor.post("/login", data={"name": name, "password": PASSWORD, "next": target})
     assert r.status_code == 303
     assert r.headers["location"] == went
 
@@ -154,15 +157,15 @@ def test_secure_cookie_when_configured_or_over_https(settings: Settings, databas
 
 
 def test_five_wrong_passwords_lock_and_no_answer_tells_who_exists(
-    browser: TestClient, database_url: str
+    visitor: TestClient, database_url: str
 ) -> None:
     name, _ = user(database_url, Role.grid_worker)
     answers = []
     for _ in range(5):
-        r = browser.post("/login", data={"name": name, "password": "wrong-password-0"})
+        r = visitor.post("/login", data={"name": name, "password": "wrong-password-0"})
         answers.append(r)
-    right = browser.post("/login", data={"name": name, "password": PASSWORD})
-    unknown = browser.post("/login", data={"name": "nobody_" + name, "password": PASSWORD})
+    right = visitor.post("/login", data={"name": name, "password": PASSWORD})
+    unknown = visitor.post("/login", data={"name": "nobody_" + name, "password": PASSWORD})
     for r in [*answers, right, unknown]:
         assert r.status_code == 401
         assert FAILED in r.text
@@ -180,7 +183,7 @@ def test_five_wrong_passwords_lock_and_no_answer_tells_who_exists(
     )
     assert locked == [(True,)]
     # in English too
-    en = browser.post("/login?lang=en", data={"name": name, "password": PASSWORD})
+    en = visitor.post("/login?lang=en", data={"name": name, "password": PASSWORD})
     assert en.status_code == 401 and FAILED_EN in en.text
     # the lockout ends: the sixth right password works once it is over
     owner_sql(
@@ -188,19 +191,19 @@ def test_five_wrong_passwords_lock_and_no_answer_tells_who_exists(
         "UPDATE app_user SET locked_until = now() - interval '1 second' WHERE name = %s",
         (name,),
     )
-    sign_in(browser, name)
+    sign_in(visitor, name)
 
 
 def test_four_wrong_passwords_then_the_right_one_signs_in(
-    browser: TestClient, database_url: str
+    visitor: TestClient, database_url: str
 ) -> None:
     name, _ = user(database_url, Role.grid_worker)
     for _ in range(4):
         assert (
-            browser.post("/login", data={"name": name, "password": "nope-nope-1"}).status_code
+            visitor.post("/login", data={"name": name, "password": "nope-nope-1"}).status_code
             == 401
         )
-    sign_in(browser, name)
+    sign_in(visitor, name)
     assert owner_sql(
         database_url, "SELECT failed_sign_ins FROM app_user WHERE name = %s", (name,)
     ) == [(0,)]
@@ -209,34 +212,34 @@ def test_four_wrong_passwords_then_the_right_one_signs_in(
 @pytest.mark.parametrize(
     ("column", "back"), [("last_seen_at", "31 minutes"), ("created_at", "13 hours")]
 )
-def test_sessions_time_out(browser: TestClient, database_url: str, column: str, back: str) -> None:
+def test_sessions_time_out(visitor: TestClient, database_url: str, column: str, back: str) -> None:
     """Idle for 31 minutes (default limit 30) or 13 hours old (limit 12): signed out."""
     name, _ = user(database_url, Role.leader)
-    secret = sign_in(browser, name)
-    assert browser.get("/api/v1/tokens").status_code == 200
+    secret = sign_in(visitor, name)
+    assert visitor.get("/api/v1/tokens").status_code == 200
     owner_sql(
         database_url,
         f"UPDATE user_session SET {column} = now() - %s::interval "  # column: fixed above
         "WHERE secret_hash = sha256(convert_to(%s, 'UTF8'))",
         (back, secret),
     )
-    assert browser.get("/api/v1/tokens").status_code == 401
-    page = browser.get("/maps/overview", params={"lang": "en"}, headers=HTML)
+    assert visitor.get("/api/v1/tokens").status_code == 401
+    page = visitor.get("/maps/overview", params={"lang": "en"}, headers=HTML)
     assert page.status_code == 303
     assert page.headers["location"] == "/login?next=%2Fmaps%2Foverview%3Flang%3Den"
 
 
-def test_sign_out_ends_the_session_on_the_server(browser: TestClient, database_url: str) -> None:
+def test_sign_out_ends_the_session_on_the_server(visitor: TestClient, database_url: str) -> None:
     name, _ = user(database_url, Role.community_officer)
-    secret = sign_in(browser, name)
-    r = browser.post("/logout")
+    secret = sign_in(visitor, name)
+    r = visitor.post("/logout")
     assert r.status_code == 303
     assert r.headers["location"] == "/login?msg=signed_out"
     assert 'geo_session=""' in r.headers["set-cookie"] or "Max-Age=0" in r.headers["set-cookie"]
-    assert "已退出登录" in browser.get(r.headers["location"]).text
+    assert "已退出登录" in visitor.get(r.headers["location"]).text
     # the old cookie, sent again, no longer works
-    browser.cookies.set(SESSION_COOKIE, secret)
-    assert browser.get("/api/v1/tokens").status_code == 401
+    visitor.cookies.set(SESSION_COOKIE, secret)
+    assert visitor.get("/api/v1/tokens").status_code == 401
     revoked = owner_sql(
         database_url,
         "SELECT revoked_at IS NOT NULL FROM user_session "
@@ -246,20 +249,20 @@ def test_sign_out_ends_the_session_on_the_server(browser: TestClient, database_u
     assert revoked == [(True,)]
 
 
-def test_foreign_origin_is_refused_with_the_cookie(browser: TestClient, database_url: str) -> None:
+def test_foreign_origin_is_refused_with_the_cookie(visitor: TestClient, database_url: str) -> None:
     name, _ = user(database_url, Role.planner)
-    sign_in(browser, name)
-    foreign = browser.post(
+    sign_in(visitor, name)
+    foreign = visitor.post(
         "/api/v1/tokens", json={"label": "x"}, headers={"Origin": "http://evil.example"}
     )
     assert foreign.status_code == 403
     assert "evil.example" in foreign.json()["detail"]
-    same = browser.post(
+    same = visitor.post(
         "/api/v1/tokens", json={"label": "x"}, headers={"Origin": "http://testserver"}
     )
     assert same.status_code == 201
-    assert browser.post("/logout", headers={"Origin": "http://evil.example"}).status_code == 403
-    login = browser.post(
+    assert visitor.post("/logout", headers={"Origin": "http://evil.example"}).status_code == 403
+    login = visitor.post(
         "/login",
         data={"name": name, "password": PASSWORD},
         headers={"Origin": "http://evil.example"},
@@ -271,9 +274,9 @@ def test_foreign_origin_is_refused_with_the_cookie(browser: TestClient, database
 # ---------------------------------------------------------------------------------- tokens
 
 
-def test_tokens_made_listed_and_revoked(browser: TestClient, database_url: str) -> None:
+def test_tokens_made_listed_and_revoked(visitor: TestClient, database_url: str) -> None:
     name, token = user(database_url, Role.grid_worker)
-    api = TestClient(browser.app, headers=bearer(token))
+    api = TestClient(visitor.app, headers=bearer(token))
     made = api.post("/api/v1/tokens", json={"label": "QGIS", "days": 7})
     assert made.status_code == 201, made.text
     body = made.json()
@@ -284,56 +287,56 @@ def test_tokens_made_listed_and_revoked(browser: TestClient, database_url: str) 
     assert [t["label"] for t in listed][:1] == ["QGIS"]
     assert all(body["token"] not in str(t) for t in listed)
     assert {t["user"] for t in listed} == {name}
-    new = TestClient(browser.app, headers=bearer(body["token"]))
+    new = TestClient(visitor.app, headers=bearer(body["token"]))
     assert new.get("/api/v1/tokens").status_code == 200
     assert api.delete(f"/api/v1/tokens/{body['id']}").status_code == 204
     assert new.get("/api/v1/tokens").status_code == 401
     # someone else's token is not found, and stays valid
     _, other = user(database_url, Role.grid_worker)
-    theirs = TestClient(browser.app, headers=bearer(other)).get("/api/v1/tokens").json()[0]["id"]
+    theirs = TestClient(visitor.app, headers=bearer(other)).get("/api/v1/tokens").json()[0]["id"]
     assert api.delete(f"/api/v1/tokens/{theirs}").status_code == 404
-    assert TestClient(browser.app, headers=bearer(other)).get("/api/v1/tokens").status_code == 200
+    assert TestClient(visitor.app, headers=bearer(other)).get("/api/v1/tokens").status_code == 200
 
 
-def test_account_page_makes_a_token_shown_once(browser: TestClient, database_url: str) -> None:
+def test_account_page_makes_a_token_shown_once(visitor: TestClient, database_url: str) -> None:
     name, _ = user(database_url, Role.volunteer)
-    sign_in(browser, name)
-    page = browser.get("/account")
+    sign_in(visitor, name)
+    page = visitor.get("/account")
     assert page.status_code == 200
     assert "义警" in page.text and "村社" in page.text  # role and village areas
-    made = browser.post("/account/tokens", data={"label": "phone", "days": "30"})
+    made = visitor.post("/account/tokens", data={"label": "phone", "days": "30"})
     assert made.status_code == 200
     secret = re.search(r'<code class="secret" id="new-token">(gst_[^<]+)</code>', made.text)
     assert secret, made.text
-    again = browser.get("/account")
+    again = visitor.get("/account")
     assert secret.group(1) not in again.text and "phone" in again.text
-    api = TestClient(browser.app, headers=bearer(secret.group(1)))
+    api = TestClient(visitor.app, headers=bearer(secret.group(1)))
     token_id = api.get("/api/v1/tokens").json()[0]["id"]
-    revoked = browser.post(f"/account/tokens/{token_id}/revoke")
+    revoked = visitor.post(f"/account/tokens/{token_id}/revoke")
     assert revoked.status_code == 303
     assert api.get("/api/v1/tokens").status_code == 401
-    assert "令牌已撤销" in browser.get(revoked.headers["location"]).text
+    assert "令牌已撤销" in visitor.get(revoked.headers["location"]).text
 
 
 # --------------------------------------------------------------------------- one-time codes
 
 
 def test_admin_enrols_a_one_time_code_then_signs_in_with_it(
-    browser: TestClient, database_url: str
+    visitor: TestClient, database_url: str
 ) -> None:
     name, _ = user(database_url, Role.admin, "admin")
-    r = browser.post("/login", data={"name": name, "password": PASSWORD, "next": "/admin/users"})
+    r = visitor.post("/login", data={"name": name, "password": PASSWORD, "next": "/admin/users"})
     assert r.status_code == 303 and r.headers["location"] == "/account"  # enrol first
     secret = r.cookies[SESSION_COOKIE]
-    assert browser.get("/", headers=HTML).headers["location"] == "/account"
-    assert browser.get("/admin/users").status_code == 403
-    assert browser.get("/api/v1/users").status_code == 403
-    assert browser.post("/account/tokens", data={"days": "5"}).status_code == 403
-    account = browser.get("/account")
+    assert visitor.get("/", headers=HTML).headers["location"] == "/account"
+    assert visitor.get("/admin/users").status_code == 403
+    assert visitor.get("/api/v1/users").status_code == 403
+    assert visitor.post("/account/tokens", data={"days": "5"}).status_code == 403
+    account = visitor.get("/account")
     assert account.status_code == 200
     assert "您的角色须使用动态验证码登录" in account.text
-    assert browser.post("/account/second-factor").status_code == 303
-    account = browser.get("/account")
+    assert visitor.post("/account/second-factor").status_code == 303
+    account = visitor.get("/account")
     assert "<svg" in account.text
     shown = re.search(r'<code class="secret">([A-Z2-7]+)</code>', account.text)
     assert shown, account.text
@@ -348,12 +351,12 @@ def test_admin_enrols_a_one_time_code_then_signs_in_with_it(
     assert 'type="hidden"' not in account.text
     totp = pyotp.TOTP(shown.group(1))
     wrong = str((int(totp.now()) + 500_000) % 1_000_000).zfill(6)
-    r = browser.post("/account/second-factor/confirm", data={"code": wrong})
+    r = visitor.post("/account/second-factor/confirm", data={"code": wrong})
     assert "sf_wrong_code" in r.headers["location"]
-    assert browser.get("/admin/users").status_code == 403
-    r = browser.post("/account/second-factor/confirm", data={"code": totp.now()})
+    assert visitor.get("/admin/users").status_code == 403
+    r = visitor.post("/account/second-factor/confirm", data={"code": totp.now()})
     assert r.status_code == 303 and "sf_enrolled" in r.headers["location"]
-    assert browser.get("/admin/users").status_code == 200  # this session has both factors now
+    assert visitor.get("/admin/users").status_code == 200  # this session has both factors now
     stored = owner_sql(
         database_url,
         "SELECT u.totp_secret, s.pending_totp_secret FROM app_user u "
@@ -362,15 +365,15 @@ def test_admin_enrols_a_one_time_code_then_signs_in_with_it(
         (secret,),
     )
     assert stored == [(shown.group(1), None)]
-    browser.post("/logout")
+    visitor.post("/logout")
     # from now on the password alone is not enough
-    r = browser.post("/login", data={"name": name, "password": PASSWORD})
+    r = visitor.post("/login", data={"name": name, "password": PASSWORD})
     assert r.status_code == 401 and "须使用动态验证码登录" in r.text
     assert SESSION_COOKIE not in r.cookies
-    r = browser.post("/login", data={"name": name, "password": PASSWORD, "code": wrong})
+    r = visitor.post("/login", data={"name": name, "password": PASSWORD, "code": wrong})
     assert r.status_code == 401 and FAILED in r.text
-    sign_in(browser, name, code=totp.now(), next="/admin/users")
-    assert browser.get("/admin/users").status_code == 200
+    sign_in(visitor, name, code=totp.now(), next="/admin/users")
+    assert visitor.get("/admin/users").status_code == 200
 
 
 def test_second_factor_required_for_a_role_in_the_settings(
@@ -390,12 +393,12 @@ def test_second_factor_required_for_a_role_in_the_settings(
 
 
 @pytest.fixture
-def admin(browser: TestClient, database_url: str) -> TestClient:
-    """The browser signed in as an admin with a one-time code."""
+def admin(visitor: TestClient, database_url: str) -> TestClient:
+    """The visitor signed in as an admin with a one-time code."""
     name, totp = enrolled_admin(database_url)
-    sign_in(browser, name, code=totp.now())
-    browser.headers["X-Admin"] = name  # for the tests to know who they are
-    return browser
+    sign_in(visitor, name, code=totp.now())
+    visitor.headers["X-Admin"] = name  # for the tests to know who they are
+    return visitor
 
 
 def test_admin_page_adds_locks_unlocks_resets_and_removes(
@@ -643,6 +646,35 @@ def test_every_map_page_shows_the_user_bar(
     assert 'action="/logout?lang=en"' in bar.group(0)
     assert r.text.index('class="gs-panel gs-title"') < r.text.index('class="user-bar"')
     assert "private" in r.headers["cache-control"]
+
+
+@pytest.mark.parametrize(("size", "width", "height"), [("desktop", 1200, 900), ("phone", 360, 740)])
+def test_sign_in_and_out_in_chromium(
+    browser: Browser, live_url: str, database_url: str, size: str, width: int, height: int
+) -> None:
+    """A person opens a map, signs in on the way, sees who they are on the map and signs out
+    from it, at a desktop's and a phone's size; nothing leaves the machine, no console error."""
+    name, _ = user(database_url, Role.volunteer)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    visit = Visit(page, live_url)
+    page.goto(f"{live_url}/maps/water?lang=en")
+    assert urlsplit(page.url).path == "/login"
+    assert "User name" in page.inner_text("form.stacked")
+    shoot(page, f"login_en_{size}")
+    sign_in_page(page, name, PASSWORD)
+    assert page.url == f"{live_url}/maps/water?lang=en"
+    page.wait_for_selector(".leaflet-overlay-pane path", timeout=20_000)
+    bar = page.locator(".gs-title .user-bar")
+    assert name in bar.inner_text() and "Volunteer" in bar.inner_text()
+    assert not_blank(shoot(page, f"map_user_bar_{size}"))
+    with page.expect_navigation():
+        bar.locator("button").click()  # reachable: nothing covers it, even on a phone
+    assert urlsplit(page.url).path == "/login"
+    assert "Signed out." in page.inner_text("main")
+    page.goto(f"{live_url}/account?lang=en")
+    assert urlsplit(page.url).path == "/login"  # the session is over
+    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+    page.close()
 
 
 # TODO(audit): once the final geo_service/audit.py is merged, check the events these routes

@@ -191,7 +191,8 @@ def _session_secret(request: Request, user: Principal) -> str | None:
 
 def _qr_svg(text: str) -> Markup:
     """A QR code of the text as inline SVG (made here: no outside service sees the secret)."""
-    return Markup(segno.make(text, error="m").svg_inline(scale=5, border=2))
+    qr = segno.make(text, error="m")
+    return Markup(qr.svg_inline(border=4, omitsize=True, light="#fff"))  # sized by site.css
 
 
 async def _account_page(
@@ -309,7 +310,7 @@ async def begin_second_factor(
     if user.totp_enrolled:
         raise Conflict("A one-time code is enrolled already")
     await store.begin_second_factor(conn, session_secret=session)
-    return RedirectResponse(href("/account", lang, msg="sf_begun") + "#second-factor", 303)
+    return RedirectResponse(href("/account", lang) + "#second-factor", 303)
 
 
 @router.post(
