@@ -115,12 +115,21 @@ def test_sign_in_with_the_form_and_use_the_cookie(visitor: TestClient, database_
     assert f'<span class="user-name">{name}</span>' in landing.text
     assert "勤务规划员" in landing.text  # the role in the page's words
     assert 'action="/logout"' in landing.text
+    # signing in again in the same browser ends the session it had
+    again = sign_in(visitor, name)
+    assert again != cookie.value
+    visitor.cookies.clear()
+    visitor.cookies.set(SESSION_COOKIE, cookie.value)
+    assert visitor.get("/api/v1/tokens").status_code == 401
+    visitor.cookies.clear()
+    visitor.cookies.set(SESSION_COOKIE, again)
+    assert visitor.get("/api/v1/tokens").status_code == 200  # a cookie set so is sent
     # the session is stored as a hash only
     stored = owner_sql(
         database_url,
         "SELECT count(*) FROM user_session s JOIN app_user u ON u.id = s.user_id "
         "WHERE u.name = %s AND s.secret_hash = sha256(convert_to(%s, 'UTF8'))",
-        (name, cookie.value),
+        (name, again),
     )
     assert stored == [(1,)]
 
@@ -238,6 +247,7 @@ def test_sign_out_ends_the_session_on_the_server(visitor: TestClient, database_u
     assert 'geo_session=""' in r.headers["set-cookie"] or "Max-Age=0" in r.headers["set-cookie"]
     assert "已退出登录" in visitor.get(r.headers["location"]).text
     # the old cookie, sent again, no longer works
+    visitor.cookies.clear()
     visitor.cookies.set(SESSION_COOKIE, secret)
     assert visitor.get("/api/v1/tokens").status_code == 401
     revoked = owner_sql(

@@ -131,6 +131,9 @@ async def login(
         claimant = Claimant(name[:64], result.role)
         action = ACTION_OF.get(result.outcome, "sign_in_failed")
         await audit.write(conn, [audit.event(request, claimant, action, result.outcome)])
+        previous = request.cookies.get(SESSION_COOKIE)
+        if result.secret is not None and previous:  # the browser's old session ends with it
+            await store.sign_out(conn, secret=previous)
     if result.secret is None:
         return _login_page(
             request,
