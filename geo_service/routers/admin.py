@@ -60,7 +60,6 @@ async def add_user(
         op="add",
         role=str(role),
         person=person,
-        password="generated" if made else "given",
     )
     return made
 
