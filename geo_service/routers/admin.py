@@ -58,7 +58,7 @@ async def add_user(
         "user_admin",
         name,
         op="add",
-        role=str(role),
+        user_role=str(role),  # not role=: that names the actor's role in audit.record
         person=person,
     )
     return made
