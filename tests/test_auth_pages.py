@@ -90,6 +90,7 @@ def test_login_page_in_both_languages(visitor: TestClient) -> None:
     en = visitor.get("/login", params={"lang": "en", "next": "/maps/water"})
     assert '<html lang="en">' in en.text and "User name" in en.text
     assert 'name="next" value="/maps/water"' in en.text
+    assert 'class="other-lang" href="/login?next=%2Fmaps%2Fwater"' in en.text  # next kept
     # the page one was going to in English gives the login page in English
     assert '<html lang="en">' in visitor.get("/login", params={"next": "/?lang=en"}).text
 

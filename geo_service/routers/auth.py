@@ -31,7 +31,7 @@ router = APIRouter()
 # What the audit trail calls each outcome of store.sign_in (the rest are sign_in_failed).
 ACTION_OF = {"signed_in": "sign_in", "lockout": "lockout"}
 ISSUER = "geo-service"  # the name authenticator apps show next to the user's code
-TOKEN_ID = Annotated[int, Path(ge=1, le=2**31 - 1, description="The token's id")]
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The token's id")]
 # The login page's language: ?lang, else that of the page the user was going to.
 LoginLang = Annotated[Lang | None, Query(description="Language of the page: zh or en")]
 Message = Annotated[str | None, Query(max_length=40, description="A message to show")]
@@ -76,11 +76,12 @@ def _login_page(
     message: str | None = None,
 ) -> HTMLResponse:
     """The login form; 401 after a failed or unfinished attempt."""
+    other: Lang = "en" if lang == "zh" else "zh"
     response = render_page(
         request,
         "login.html",
         lang=lang,
-        path="/login",
+        other_lang_href=href("/login", other, next=None if target == "/" else target),
         status_code=401 if failed or code_needed else 200,
         next=target,
         name=name,
@@ -289,7 +290,7 @@ async def account_new_token(
     dependencies=[allow(SIGNED_IN, second_factor_pending=True)],
 )
 async def account_revoke_token(
-    request: Request, user: Caller, conn: Connection, token_id: TOKEN_ID, lang: LangQuery = "zh"
+    request: Request, user: Caller, conn: Connection, token_id: TokenId, lang: LangQuery = "zh"
 ) -> Response:
     """Revoke one of my tokens."""
     await store.revoke_token(conn, token_id=token_id, owner=user.name)
@@ -400,7 +401,7 @@ async def make_token(
     dependencies=[allow(SIGNED_IN)],
 )
 async def revoke_my_token(
-    request: Request, user: Caller, conn: Connection, token_id: TOKEN_ID
+    request: Request, user: Caller, conn: Connection, token_id: TokenId
 ) -> Response:
     """Revoke a token of the signed-in user (404 for anyone else's)."""
     await store.revoke_token(conn, token_id=token_id, owner=user.name)
