@@ -14,6 +14,8 @@ COPY --from=assets /web_map/node_modules ./web_map/node_modules
 COPY data/boundaries ./data/boundaries
 # editable: the package finds sql/, web_map/ and data/ beside it, as in a checkout
 RUN pip install --no-cache-dir -e .
+COPY scripts/container_start.sh ./scripts/
 EXPOSE 8000
-# Migrate, make and load the sample when the database is empty, then serve.
-CMD ["sh", "-c", "geo-service migrate && geo-service sample --seed 1 --out /tmp/sample && geo-service load /tmp/sample/fengqiao_small_seed1.gpkg --if-empty && geo-service serve --host 0.0.0.0 --port 8000"]
+# Migrate as the owner, load the sample and make the first accounts into an empty database, then
+# serve as the service's own role (geo_service_app).
+CMD ["sh", "scripts/container_start.sh"]

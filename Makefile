@@ -28,9 +28,12 @@ web_map/node_modules/.installed: web_map/package.json web_map/package-lock.json
 $(SAMPLE): $(VENV)/.installed $(wildcard geo_service/sample/*.py)
 	$(BIN)/geo-service sample --seed $(SEED)
 
+# On a database with no users, accounts init prints the first accounts once (and writes them to
+# var/initial-credentials.txt, mode 600): sign in with one of them.
 run: setup $(SAMPLE)
 	@$(DB) && $(BIN)/geo-service migrate \
 	  && $(BIN)/geo-service load $(SAMPLE) --if-empty \
+	  && $(BIN)/geo-service accounts init --if-empty \
 	  && exec $(BIN)/geo-service serve --host 127.0.0.1 --port 8000
 
 test: setup

@@ -6,13 +6,22 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
+import psycopg
 import typer
 
+from geo_service import audit
+from geo_service.accounts.cli import accounts_app, user_app
 from geo_service.db import connect, create_database, migrate, set_service_password
 from geo_service.errors import DomainError
 from geo_service.settings import load_settings
 
 app = typer.Typer(help="Grid-and-beat map service.", no_args_is_help=True, add_completion=False)
+
+
+def _audit(conn: psycopg.Connection, action: str, subject: str, **detail: object) -> None:
+    """The operator's command in the audit trail (in the command's transaction when given it)."""
+    event = audit.AuditEvent(action, audit.cli_actor(), None, subject, dict(detail))
+    audit.write_sync(conn, [event])
 
 
 def _fail(error: DomainError) -> None:
@@ -74,6 +83,7 @@ def load_command(
                 typer.echo("the database already holds a jurisdiction; not loading")
                 return
             counts = load_jurisdiction(conn, path, progress=True)
+            _audit(conn, "import", "jurisdiction", source_file=str(path), counts=counts)
     except DomainError as error:
         _fail(error)
     typer.echo(", ".join(f"{layer}: {n}" for layer, n in counts.items()))
@@ -123,14 +133,16 @@ def import_command(
                 display=str(path),
                 progress=True,
             )
+            data = report.to_dict()
+            detail = {k: data.get(k) for k in ("source_file", "mode", "dry_run", "counts")}
+            _audit(conn, "import", layer, **detail)  # committed with the import
     except DomainError as error:
-        data = error.extra.get("report")
-        if data and json:
-            typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-        elif data:
-            typer.echo(report_text(data), err=True)
+        refused = error.extra.get("report")
+        if refused and json:
+            typer.echo(orjson.dumps(refused, option=orjson.OPT_INDENT_2).decode())
+        elif refused:
+            typer.echo(report_text(refused), err=True)
         _fail(error)
-    data = report.to_dict()
     text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() if json else report_text(data)
     typer.echo(text)
 
@@ -156,12 +168,13 @@ def export_command(
     )
     from geo_service.services.layers import get_layer
 
+    settings = load_settings()
     try:
         spec = get_layer(layer)
         fmt = get_format(format, spec)
         path = out or Path(export_filename(spec, fmt, plan=plan))
         written = export_to_file(
-            load_settings().database_url,
+            settings.database_url,
             layer=spec,
             fmt=fmt,
             path=path,
@@ -169,6 +182,8 @@ def export_command(
             plan=plan,
             crs=parse_output_crs(crs),
         )
+        with connect(settings.database_url) as conn:
+            _audit(conn, "export", spec.name, format=fmt.name, at=at, plan=plan, crs=crs)
     except DomainError as error:
         _fail(error)
     typer.echo(str(written))
@@ -239,6 +254,12 @@ def serve_command(
         access_log=False,  # RequestLog writes the request lines
     )
 
+
+from geo_service.audit_cli import audit_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+app.add_typer(accounts_app, name="accounts")
 
 if __name__ == "__main__":
     app()

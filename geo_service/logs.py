@@ -150,6 +150,7 @@ class RequestLog:
             )
         finally:
             client = scope.get("client")
+            user = scope.get("state", {}).get("user")
             log.info(
                 "request",
                 extra={
@@ -158,6 +159,7 @@ class RequestLog:
                     "status": status,
                     "ms": round((time.perf_counter() - t0) * 1000, 1),
                     "client": client[0] if client else None,
+                    "user": user.name if user is not None else None,
                 },
             )
             request_id.reset(token)

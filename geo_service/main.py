@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.accounts.gate import (
+    PrivateAnswers,
     login_url,
     require_access_declarations,
     second_factor_roles,
@@ -26,6 +27,7 @@ from geo_service.openapi import document_contract
 from geo_service.routers import (
     admin,
     areas,
+    audit,
     auth,
     cameras,
     health,
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.second_factor_roles = second_factor_roles(settings)
     subjects = (health, lookup, areas, pages, maps, patrol, cameras, water, layers, ogc, tiles)
-    for subject in (*subjects, auth, admin, imports):  # one router module per subject
+    for subject in (*subjects, auth, admin, imports, audit):  # one router module per subject
         app.include_router(subject.router)
     app.mount("/static", StaticFiles(directory=settings.web_map_dir / "static"), name="static")
     swagger = settings.web_map_dir / "node_modules" / "swagger-ui-dist"
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     require_access_declarations(app)  # deny by default: a route that declares none is a bug
     # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it
     document_contract(app, ogc.declare_limit)
+    app.add_middleware(PrivateAnswers)  # Cache-Control: private on every signed-in answer
     app.add_middleware(RequestLog)  # request id, one log line per request, last-resort 500
     return app
 

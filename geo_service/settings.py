@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +75,20 @@ class Settings(BaseSettings):
         if self.service_db_password is not None:
             params["password"] = self.service_db_password.get_secret_value()
         return make_conninfo("", **params)
+
+    # Audit trail: whole months older than this many days may be pruned (at least 180)
+    audit_retention_days: int = Field(
+        default=180,
+        description="Days the audit trail is kept, at least 180 (AUDIT_RETENTION_DAYS).",
+    )
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _keep_six_months(cls, days: int) -> int:
+        """The audit trail is kept at least 180 days (security-protection standard, level 3)."""
+        if days < 180:
+            raise ValueError(f"AUDIT_RETENTION_DAYS must be at least 180 days, not {days}")
+        return days
 
 
 def load_settings(**overrides: object) -> Settings:

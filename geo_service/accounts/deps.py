@@ -16,6 +16,7 @@ from geo_service.accounts.credentials import secret_hash
 from geo_service.accounts.principal import Principal, Via
 from geo_service.db import translate
 from geo_service.errors import DomainError, Forbidden, Unauthorized
+from geo_service.settings import Settings
 
 SESSION_COOKIE = "geo_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -48,28 +49,48 @@ def check_origin(request: Request) -> None:
         )
 
 
+ENTER = "SELECT * FROM app_enter(%s, %s, %s, %s)"
+
+
+def enter_params(settings: Settings, credential: tuple[Via, str]) -> tuple[object, ...]:
+    """The parameters of app_enter for a credential under these settings' time-outs."""
+    via, secret = credential
+    return (
+        via,
+        secret_hash(secret),
+        timedelta(minutes=settings.session_idle_minutes),
+        timedelta(hours=settings.session_absolute_hours),
+    )
+
+
+def enter_sync(
+    conn: psycopg.Connection, settings: Settings, credential: tuple[Via, str]
+) -> Principal:
+    """Set a request's user context on a connection of its own (a long import runs on one, off
+    the pool), in the connection's current transaction; Unauthorized if no longer valid."""
+    row = conn.execute(ENTER, enter_params(settings, credential)).fetchone()
+    if row is None:
+        raise Unauthorized("The session or token is unknown, expired or revoked: sign in again")
+    return Principal.from_row(row, credential[0])
+
+
 async def signed_in(request: Request) -> AsyncIterator[Principal]:
     """The signed-in user; their request's transaction, with the audit events it recorded
     written just before it commits (and a refusal written after it rolled back)."""
     credential = credential_of(request)
     if credential is None:
         raise Unauthorized("Sign in first, or send Authorization: Bearer <token>")
-    via, secret = credential
+    via = credential[0]
     if via == "session" and request.method not in SAFE_METHODS:
         check_origin(request)
     settings = request.app.state.settings
-    idle = timedelta(minutes=settings.session_idle_minutes)
-    absolute = timedelta(hours=settings.session_absolute_hours)
     user: Principal | None = None
     refusal: Forbidden | None = None
     try:
         async with request.app.state.pool.connection() as conn:
             try:
                 async with conn.transaction():
-                    cur = await conn.execute(
-                        "SELECT * FROM app_enter(%s, %s, %s, %s)",
-                        (via, secret_hash(secret), idle, absolute),
-                    )
+                    cur = await conn.execute(ENTER, enter_params(settings, credential))
                     row = await cur.fetchone()
                     if row is None:
                         raise Unauthorized(
@@ -101,8 +122,8 @@ async def _record_refusal(
     conn: psycopg.AsyncConnection, request: Request, user: Principal, refusal: DomainError
 ) -> None:
     """The 403 in the audit trail, in its own transaction (the request's was rolled back)."""
-    event = audit.event(
-        request, user, "refused", f"{request.method} {request.url.path}", reason=refusal.detail
+    event = audit.record(
+        request, "refused", f"{request.method} {request.url.path}", reason=refusal.detail
     )
     async with conn.transaction():
         await audit.write(conn, [event])

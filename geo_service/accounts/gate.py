@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_service.accounts.access import declared_access
 from geo_service.accounts.roles import SECOND_FACTOR_ROLES, Role
@@ -14,6 +16,7 @@ from geo_service.errors import InvalidParameter
 from geo_service.settings import Settings
 
 LOGIN_PATH = "/login"
+NOT_STORED = "private, no-store"
 
 
 def require_access_declarations(app: FastAPI) -> None:
@@ -58,3 +61,27 @@ def login_url(request: Request) -> str:
     """The login page, coming back to where the user was going (a local path only)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"{LOGIN_PATH}?{urlencode({'next': target})}"
+
+
+class PrivateAnswers:
+    """Pure ASGI middleware: an answer to a signed-in request depends on who asked, so no shared
+    cache may keep it; one that says nothing of caching is not stored at all."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request, adding Cache-Control to a signed-in request's answer."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start" and "user" in scope.get("state", {}):
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Cache-Control", NOT_STORED)
+                headers.add_vary_header("Authorization")
+                headers.add_vary_header("Cookie")
+            await send(message)
+
+        await self.app(scope, receive, send_private)

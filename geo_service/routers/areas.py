@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from geo_service.accounts.access import PEOPLE, allow
+from geo_service import audit
+from geo_service.accounts.access import PEOPLE, PHONE_REVEAL, allow
 from geo_service.accounts.deps import Connection
+from geo_service.db import one
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.params import AtQuery, PlanQuery
-from geo_service.schemas.areas import AreaFeature, PersonCoverage
+from geo_service.schemas.areas import AreaFeature, PersonCoverage, PhoneReveal, RevealedPhone
 from geo_service.services.areas import AreaKind, area_details, person_coverage
 
 router = APIRouter(prefix="/api/v1", tags=["areas"], dependencies=[allow(PEOPLE)])
@@ -53,3 +55,24 @@ async def coverage(
     and last-30-day incidents, and the whole assignment history."""
     body = await person_coverage(conn, code=code, at=parse_moment(at))
     return Response(body, media_type="application/json")
+
+
+@router.post(
+    "/people/{code}/phone",
+    summary="A masked phone number in full, with a reason (audited)",
+    response_model=RevealedPhone,
+    dependencies=[allow(PHONE_REVEAL)],
+    responses={404: {"description": "No person has that code"}},
+)
+async def reveal_phone(
+    request: Request,
+    conn: Connection,
+    code: Annotated[str, Path(max_length=64, description="Person code, e.g. P00001")],
+    body: PhoneReveal,
+) -> RevealedPhone:
+    """For planners and community officers, who see other people's numbers masked: the number
+    in full. The request and its reason go to the audit trail."""
+    cur = await conn.execute("SELECT * FROM app_reveal_phone(%s)", (code,))
+    person, name, phone = one(await cur.fetchone(), "a revealed phone")
+    audit.record(request, "phone_reveal", person, reason=body.reason)
+    return RevealedPhone(code=person, name=name, phone=phone)

@@ -3,7 +3,6 @@ enrolment) and the token API for programs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -35,15 +34,6 @@ TokenId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The token's id")]
 # The login page's language: ?lang, else that of the page the user was going to.
 LoginLang = Annotated[Lang | None, Query(description="Language of the page: zh or en")]
 Message = Annotated[str | None, Query(max_length=40, description="A message to show")]
-
-
-@dataclass(frozen=True)
-class Claimant:
-    """Who a sign-in attempt says it is, for the audit trail: the name typed (never the
-    password) and that user's role when the name is known."""
-
-    name: str
-    role: Role | None
 
 
 def local_target(target: str) -> str:
@@ -129,9 +119,10 @@ async def login(
         result = await store.sign_in(
             conn, name=name, password=password, code=code or None, second_factor_roles=roles
         )
-        claimant = Claimant(name[:64], result.role)
         action = ACTION_OF.get(result.outcome, "sign_in_failed")
-        await audit.write(conn, [audit.event(request, claimant, action, result.outcome)])
+        # who tried: the name typed (never the password) and that user's role when known
+        audit.record(request, action, result.outcome, actor=name[:64], role=result.role)
+        await audit.write(conn, audit.pending(request))
         previous = request.cookies.get(SESSION_COOKIE)
         if result.secret is not None and previous:  # the browser's old session ends with it
             await store.sign_out(conn, secret=previous)

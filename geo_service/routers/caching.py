@@ -7,9 +7,9 @@ import hashlib
 from fastapi import Request
 from fastapi.responses import Response
 
-# Tiles may be kept by browsers and proxies for a minute, then revalidated by ETag. (When
-# answers depend on who asks, this becomes "private, ...": here, and only here.)
-CACHE_CONTROL = "public, max-age=60, must-revalidate"
+# Tiles may be kept by the user's own browser for a minute, then revalidated by ETag; never by
+# a shared cache: what a tile holds depends on who asks (a grid worker sees only their grids).
+CACHE_CONTROL = "private, max-age=60, must-revalidate"
 
 
 def etag_of(body: bytes) -> str:

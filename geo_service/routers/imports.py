@@ -12,12 +12,16 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from geo_service import audit
 from geo_service.accounts.access import IMPORT, allow
+from geo_service.accounts.deps import credential_of, enter_sync
+from geo_service.accounts.principal import Via
 from geo_service.db import connect
 from geo_service.errors import InvalidParameter, PayloadTooLarge
 from geo_service.ingest.imports import IMPORT_LAYERS, import_layer, parse_mapping
 from geo_service.routers.params import AppSettings
 from geo_service.schemas.imports import ImportReport
+from geo_service.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["imports"], dependencies=[allow(IMPORT)])
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -67,9 +71,12 @@ async def create_import(
             raise PayloadTooLarge(f"The file passes {limit} bytes, the most accepted")
         if not path.stat().st_size:
             raise InvalidParameter("The uploaded file is empty", parameter="file")
+        credential = credential_of(request)
+        assert credential is not None  # allow(IMPORT) let only a signed-in user through
         report = await run_in_threadpool(
             _run,
-            settings.database_url,
+            settings,
+            credential,
             path,
             layer=layer,
             crs=crs,
@@ -84,7 +91,18 @@ async def create_import(
     return JSONResponse(report, status_code=200 if dry_run else 201)
 
 
-def _run(database_url: str, path: Path, **options: object) -> dict:
-    """One import on its own connection (a long transaction stays off the request pool)."""
-    with connect(database_url) as conn:
-        return import_layer(conn, path, **options).to_dict()  # type: ignore[arg-type]
+def _run(settings: Settings, credential: tuple[Via, str], path: Path, **options: object) -> dict:
+    """One import on its own connection (a long transaction stays off the request pool), as the
+    service's role in the user's context, audited in the import's own transaction."""
+    with connect(settings.app_database_url) as conn:
+        user = enter_sync(conn, settings, credential)
+        report = import_layer(conn, path, **options).to_dict()  # type: ignore[arg-type]
+        event = audit.AuditEvent(
+            action="import",
+            actor=user.name,
+            role=str(user.role),
+            subject=str(options["layer"]),
+            detail={k: report.get(k) for k in ("source_file", "mode", "dry_run", "counts")},
+        )
+        audit.write_sync(conn, [event])
+        return report

@@ -7,10 +7,11 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from geo_service import audit
 from geo_service.accounts.access import BUSINESS, allow
 from geo_service.accounts.deps import Connection
 from geo_service.moments import parse_moment
@@ -48,6 +49,7 @@ AT_DOC = (
     },
 )
 async def download_layer(
+    request: Request,
     conn: Connection,
     layer: Annotated[str, Path(description=f"One of: {', '.join(LAYERS)}")],
     format: Annotated[str, Path(description=f"One of: {', '.join(FORMATS)}")],
@@ -71,6 +73,7 @@ async def download_layer(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    audit.record(request, "download", spec.name, format=fmt.name, at=at, plan=plan, crs=crs)
     return FileResponse(
         path,
         media_type=fmt.media_type,

@@ -16,7 +16,7 @@ from geo_service.maps.elements import lang_links
 from geo_service.maps.render import render
 from geo_service.maps.words import Lang
 from geo_service.settings import Settings
-from geo_service.web.render import NO_STORE, user_bar
+from geo_service.web.render import user_bar
 
 # Builds a page's map given the links for its title panel; answers the map and its data.
 MapBuilder = Callable[[str], Awaitable[tuple[folium.Map, Any]]]
@@ -27,8 +27,8 @@ async def map_page(
 ) -> HTMLResponse:
     """Build the map with links home and to the other language (every query parameter kept as
     given) and the user bar in its title panel, render it in the threadpool (Folium builds
-    large strings) and answer it as HTML, for this user only."""
+    large strings) and answer it as HTML."""
     links = lang_links(lang, request.url.path, list(request.query_params.multi_items()))
     m, _ = await build(links + user_bar(request, lang))
     page = await run_in_threadpool(render, m, settings=settings)
-    return HTMLResponse(page, headers=NO_STORE)
+    return HTMLResponse(page)

@@ -99,3 +99,17 @@ class PersonCoverage(BaseModel):
     at: datetime
     areas: list[CoveredArea]
     history: list[Assignment]
+
+
+class PhoneReveal(BaseModel):
+    """Why a masked phone number is asked for in full (written to the audit trail)."""
+
+    reason: str = Field(min_length=4, max_length=500, description="Why the number is needed")
+
+
+class RevealedPhone(BaseModel):
+    """A person's phone number in full."""
+
+    code: str
+    name: str
+    phone: str | None

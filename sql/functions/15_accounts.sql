@@ -85,9 +85,13 @@ BEGIN
         WHERE s.secret_hash = app_enter.secret_hash AND s.revoked_at IS NULL
           AND s.last_seen_at > now() - idle AND s.created_at > now() - absolute;
         -- idle time is counted to the minute: one write a minute, not one a request
+        -- (SKIP LOCKED: a request never waits on another of the same session for this)
         UPDATE user_session s SET last_seen_at = now()
-        WHERE uid IS NOT NULL AND s.secret_hash = app_enter.secret_hash
-          AND s.last_seen_at < now() - interval '1 minute';
+        WHERE s.secret_hash IN (
+            SELECT x.secret_hash FROM user_session x
+            WHERE uid IS NOT NULL AND x.secret_hash = app_enter.secret_hash
+              AND x.last_seen_at < now() - interval '1 minute'
+            FOR UPDATE SKIP LOCKED);
     ELSIF kind = 'token' THEN
         SELECT t.user_id INTO uid
         FROM api_token t
@@ -95,8 +99,11 @@ BEGIN
           AND t.expires_at > now();
         ok2 := true;  -- a token is made by a user who signed in fully, or by the operator
         UPDATE api_token t SET last_used_at = now()
-        WHERE uid IS NOT NULL AND t.secret_hash = app_enter.secret_hash
-          AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute');
+        WHERE t.id IN (
+            SELECT x.id FROM api_token x
+            WHERE uid IS NOT NULL AND x.secret_hash = app_enter.secret_hash
+              AND (x.last_used_at IS NULL OR x.last_used_at < now() - interval '1 minute')
+            FOR UPDATE SKIP LOCKED);
     END IF;
     SELECT * INTO u FROM app_user a WHERE a.id = uid;
     IF u.id IS NULL OR u.removed_at IS NOT NULL OR u.locked
@@ -172,3 +179,25 @@ GRANT EXECUTE ON FUNCTION app_enter(text, bytea, interval, interval) TO geo_serv
 -- admin's pages reach the user administration (geo_service/accounts/access.py).
 GRANT SELECT, INSERT, UPDATE ON app_user, user_session, api_token TO geo_service_app;
 GRANT USAGE ON SEQUENCE app_user_id_seq, api_token_id_seq TO geo_service_app;
+
+CREATE OR REPLACE FUNCTION app_reveal_phone(person_code text)
+RETURNS TABLE (code text, name text, phone text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF app_role() IS DISTINCT FROM 'planner' AND app_role() IS DISTINCT FROM 'community_officer' THEN
+        RAISE EXCEPTION 'only a planner or a community officer asks to see a phone in full'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'areas';
+    END IF;
+    RETURN QUERY SELECT p.code, p.name, p.phone FROM person p WHERE p.code = person_code;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no person with code %', person_code
+            USING ERRCODE = 'no_data_found', HINT = 'code';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION app_reveal_phone(text)
+    IS 'A person''s phone in full, for a planner or community officer who asked with a reason (the service writes the reason to the audit trail in the same transaction).';
+REVOKE ALL ON FUNCTION app_reveal_phone(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_reveal_phone(text) TO geo_service_app;
