@@ -25,8 +25,10 @@ from geo_service.logs import RequestLog, log, request_id
 from geo_service.maps.assets import FOLIUM, FOLIUM_TEMPLATES, NPM
 from geo_service.openapi import document_contract
 from geo_service.routers import (
+    admin,
     areas,
     audit,
+    auth,
     cameras,
     health,
     imports,
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.second_factor_roles = second_factor_roles(settings)
     subjects = (health, lookup, areas, pages, maps, patrol, cameras, water, layers, ogc, tiles)
-    for subject in (*subjects, imports, audit):  # one router module per subject
+    for subject in (*subjects, auth, admin, imports, audit):  # one router module per subject
         app.include_router(subject.router)
     app.mount("/static", StaticFiles(directory=settings.web_map_dir / "static"), name="static")
     swagger = settings.web_map_dir / "node_modules" / "swagger-ui-dist"

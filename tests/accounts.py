@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
+from fastapi.testclient import TestClient
 
 from geo_service.accounts import store
 from geo_service.accounts.credentials import new_password
+from geo_service.accounts.deps import SESSION_COOKIE
 from geo_service.accounts.roles import PERSON_ROLES, Role
+
+# The password of test users made with make_user (tests sign in with it through the form).
+PASSWORD = "test-password-1234"
 
 # The sample person role each person-bound account role is tied to.
 PERSON_ROLE_OF = {
@@ -39,7 +45,8 @@ def make_user(
     password: str | None = None,
     days: int = 30,
 ) -> str:
-    """Create a user (as the operator) and answer an API token of theirs."""
+    """Create a user (as the operator) with PASSWORD (or the one given) and answer an API token
+    of theirs."""
     name = name or f"t_{role}_{new_password()[:6]}".replace("-", "_")
     if role in PERSON_ROLES and person is None:
         person = person_with_role(database_url, PERSON_ROLE_OF[role])
@@ -47,13 +54,29 @@ def make_user(
     async def run() -> str:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             await store.add_user(
-                conn, name=name, role=role, password=password or new_password(), person=person
+                conn, name=name, role=role, password=password or PASSWORD, person=person
             )
             return await store.issue_token(conn, name=name, days=days)
 
-    return asyncio.run(run())
+    # in a thread of its own: a test driving Chromium already runs an event loop in this one
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, run()).result()
 
 
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header of a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(
+    client: TestClient, name: str, password: str = PASSWORD, *, code: str = "", next: str = "/"
+) -> str:
+    """Sign in through the login form as a browser does; answer the session cookie's value
+    (the client keeps it too)."""
+    r = client.post(
+        "/login",
+        data={"name": name, "password": password, "code": code, "next": next},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return str(r.cookies[SESSION_COOKIE])

@@ -106,6 +106,18 @@ class Visit:
         page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
 
 
+def sign_in_page(page: Page, name: str, password: str, *, code: str = "") -> None:
+    """Sign in on the login page the browser is at (the app sends it there), as a person does;
+    the browser then goes on to where it was going."""
+    page.wait_for_selector("form.stacked input[name=name]")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    if code:
+        page.fill("input[name=code]", code)
+    with page.expect_navigation():
+        page.click("form.stacked button[type=submit]")
+
+
 def shoot(page: Page, name: str) -> Image.Image:
     """Save a screenshot as a test artefact and return it."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

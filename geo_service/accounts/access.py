@@ -47,7 +47,7 @@ def allow(roles: frozenset[Role], *, second_factor_pending: bool = False) -> Dep
                 f"A {user.role} may not use {request.method} {request.url.path}",
                 areas=user.areas_text(),
             )
-        if not second_factor_pending and _needs_second_factor(request, user):
+        if not second_factor_pending and needs_second_factor(request, user):
             raise Forbidden(
                 "Your role signs in with a one-time code: enrol one on your account page "
                 "(/account) and sign in again",
@@ -57,7 +57,9 @@ def allow(roles: frozenset[Role], *, second_factor_pending: bool = False) -> Dep
     return Depends(check)
 
 
-def _needs_second_factor(request: Request, user: Any) -> bool:
+def needs_second_factor(request: Request, user: Any) -> bool:
+    """Whether the user's role signs in with a one-time code they have not given in this session
+    (they may open only their account page and sign out)."""
     required: frozenset[Role] = request.app.state.second_factor_roles
     return user.role in required and not user.second_factor_ok
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,11 +21,13 @@ NOT_STORED = "private, no-store"
 
 def require_access_declarations(app: FastAPI) -> None:
     """Refuse to build an app with a route that says neither who may use it nor that it is
-    public: deny by default, checked once at start-up."""
+    public: deny by default, checked once at start-up. Routes of included routers are found
+    through FastAPI's route contexts (``app.routes`` lists an included router as one entry), with
+    the router's own dependencies counted."""
     undeclared = [
         f"{','.join(sorted(route.methods or ()))} {route.path}"
-        for route in app.routes
-        if isinstance(route, APIRoute)
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
         and not any(declared_access(d.call) for d in route.dependant.dependencies if d.call)
     ]
     if undeclared:

@@ -175,16 +175,26 @@ async def issue_token(
     conn: psycopg.AsyncConnection, *, name: str, days: int, label: str = ""
 ) -> str:
     """A new API token for the user, valid ``days`` days; the secret is answered once only."""
+    secret, _ = await new_token(conn, name=name, days=days, label=label)
+    return secret
+
+
+async def new_token(
+    conn: psycopg.AsyncConnection, *, name: str, days: int, label: str = ""
+) -> tuple[str, Token]:
+    """A new API token for the user, valid ``days`` days: its secret (answered once only) and
+    the token as its owner lists it."""
     if not 1 <= days <= 3650:
         raise InvalidParameter("A token lasts 1 to 3650 days", parameter="days")
     user_id = await _user_id(conn, name)
     secret = new_secret(TOKEN_PREFIX)
-    await conn.execute(
-        "INSERT INTO api_token (user_id, secret_hash, label, expires_at) "
-        "VALUES (%s, %s, %s, now() + make_interval(days => %s))",
-        (user_id, secret_hash(secret), label, days),
+    cur = await conn.execute(
+        """INSERT INTO api_token (user_id, secret_hash, label, expires_at)
+           VALUES (%s, %s, %s, now() + make_interval(days => %s))
+           RETURNING id, %s::text, label, created_at, expires_at, false, last_used_at""",
+        (user_id, secret_hash(secret), label, days, name),
     )
-    return secret
+    return secret, Token(*one(await cur.fetchone(), "the new token"))
 
 
 async def list_tokens(conn: psycopg.AsyncConnection, *, name: str | None = None) -> list[Token]:
@@ -279,6 +289,32 @@ async def sign_out(conn: psycopg.AsyncConnection, *, secret: str) -> None:
     )
 
 
+async def begin_second_factor(conn: psycopg.AsyncConnection, *, session_secret: str) -> str:
+    """A new one-time-code secret for the user of this browser session, kept with the session
+    (never sent back in a form) until enrol_second_factor confirms it; answered for the QR code."""
+    secret = pyotp.random_base32()
+    cur = await conn.execute(
+        "UPDATE user_session SET pending_totp_secret = %s "
+        "WHERE secret_hash = %s AND revoked_at IS NULL RETURNING 1",
+        (secret, secret_hash(session_secret)),
+    )
+    if await cur.fetchone() is None:
+        raise NotFound("No browser session to enrol a one-time code with", parameter="session")
+    return secret
+
+
+async def pending_second_factor(
+    conn: psycopg.AsyncConnection, *, session_secret: str
+) -> str | None:
+    """The one-time-code secret this browser session is enrolling, if any."""
+    cur = await conn.execute(
+        "SELECT pending_totp_secret FROM user_session WHERE secret_hash = %s",
+        (secret_hash(session_secret),),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
 async def enrol_second_factor(
     conn: psycopg.AsyncConnection,
     *,
@@ -294,7 +330,8 @@ async def enrol_second_factor(
     await conn.execute("UPDATE app_user SET totp_secret = %s WHERE id = %s", (secret, user_id))
     if session_secret:
         await conn.execute(
-            "UPDATE user_session SET second_factor_ok = true WHERE secret_hash = %s",
+            "UPDATE user_session SET second_factor_ok = true, pending_totp_secret = NULL "
+            "WHERE secret_hash = %s",
             (secret_hash(session_secret),),
         )
     return True

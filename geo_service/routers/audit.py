@@ -8,9 +8,7 @@ import shutil
 import tempfile
 from datetime import datetime, timedelta
 from functools import lru_cache
-from html import escape
 from pathlib import Path as FilePath
-from string import Template
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -33,6 +31,7 @@ from geo_service.audit import (
 from geo_service.moments import STATION_TZ, now, parse_moment
 from geo_service.routers.params import AppSettings, FromQuery, LangQuery, ToQuery
 from geo_service.schemas.audit import AuditEventOut, AuditPage
+from geo_service.web.render import render_page
 
 # access: auditor
 router = APIRouter(tags=["audit"], dependencies=[allow(AUDIT)])
@@ -173,6 +172,7 @@ def _csv_name(where: AuditFilter) -> str:
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
 async def audit_page(
+    request: Request,
     conn: Connection,
     settings: AppSettings,
     lang: LangQuery = "zh",
@@ -193,29 +193,29 @@ async def audit_page(
     query = {"actor": actor or "", "action": action or "", "from": from_, "to": to or ""}
     filled = {key: value for key, value in query.items() if value}
     other = "en" if lang == "zh" else "zh"
-    next_link = ""
+    next_href = None
     if len(rows) == limit:
-        href = "/audit?" + urlencode(
+        next_href = "/audit?" + urlencode(
             {**filled, "lang": lang, "limit": limit, "after_seq": rows[-1].seq}
         )
-        next_link = f'<a href="{escape(href)}">{escape(words["next"])}</a>'
-    page = _template(settings.web_map_dir / "templates").substitute(
-        {key: escape(value) for key, value in words.items() if isinstance(value, str)},
+    response = render_page(
+        request,
+        "audit.html",
         lang=lang,
-        lang_query="" if lang == "zh" else "?lang=en",
-        other_lang_href=escape("/audit?" + urlencode({**filled, "lang": other})),
-        actor_value=escape(actor or ""),
+        aw=words,
+        other_lang_href="/audit?" + urlencode({**filled, "lang": other}),
+        actor_value=actor or "",
         action_options=_action_options(action, words),
-        from_value=escape(_local(where.start)),
-        to_value=escape(_local(where.end)),
+        from_value=_local(where.start),
+        to_value=_local(where.end),
         limit_value=limit,
-        csv_href=escape("/api/v1/audit.csv?" + urlencode(filled)),
-        shown=escape(words["shown"].format(count=len(rows))),
-        rows="\n".join(_row(row, words) for row in rows)
-        or f'<tr><td colspan="8" class="none">{escape(words["none"])}</td></tr>',
-        next_link=next_link,
+        csv_href="/api/v1/audit.csv?" + urlencode(filled),
+        shown=words["shown"].format(count=len(rows)),
+        rows=[_row(row, words) for row in rows],
+        next_href=next_href,
     )
-    return HTMLResponse(page, headers=NO_STORE)
+    response.headers.update(NO_STORE)
+    return response
 
 
 def _local(moment: datetime | None) -> str:
@@ -223,22 +223,19 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(STATION_TZ).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
-def _action_options(chosen: str | None, words: dict[str, Any]) -> str:
-    """The options of the action filter, the chosen one selected."""
+def _action_options(chosen: str | None, words: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The options of the action filter (value, label, selected), the chosen one selected."""
     names: dict[str, str] = words["actions"]
     known = list(ACTIONS) + ([chosen] if chosen and chosen not in ACTIONS else [])
-    options = [f'<option value="">{escape(words["all_actions"])}</option>']
-    for action in known:
-        selected = " selected" if action == chosen else ""
-        label = escape(names.get(action, action))
-        options.append(f'<option value="{escape(action)}"{selected}>{label}</option>')
-    return "".join(options)
+    return [("", words["all_actions"], False)] + [
+        (action, names.get(action, action), action == chosen) for action in known
+    ]
 
 
-def _row(row: AuditRow, words: dict[str, Any]) -> str:
-    """One event as a table row; every value escaped."""
+def _row(row: AuditRow, words: dict[str, Any]) -> list[tuple[str, str]]:
+    """One event as the cells of a table row: (column, text); the template escapes them."""
     names: dict[str, str] = words["actions"]
-    cells = (
+    return [
         ("seq", str(row.seq)),
         ("at", row.at.astimezone(STATION_TZ).strftime("%Y-%m-%d %H:%M:%S")),
         ("actor", row.actor),
@@ -247,14 +244,7 @@ def _row(row: AuditRow, words: dict[str, Any]) -> str:
         ("subject", row.subject or ""),
         ("detail", "" if row.detail == "{}" else row.detail),
         ("client", row.client or ""),
-    )
-    return "<tr>" + "".join(f'<td class="{c}">{escape(v)}</td>' for c, v in cells) + "</tr>"
-
-
-@lru_cache(maxsize=4)
-def _template(templates: FilePath) -> Template:
-    """The page's template (read once)."""
-    return Template((templates / "audit.html").read_text(encoding="utf-8"))
+    ]
 
 
 @lru_cache(maxsize=8)

@@ -1,36 +1,38 @@
-"""The landing page (a one-click "who covers this point" form) and the OpenAPI docs page,
-both with every asset served by the app itself."""
+"""The landing page (what the user's role may open, and for those who may, a one-click "who
+covers this point" form) and the OpenAPI docs page, both with every asset served by the app."""
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
-from string import Template
-
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from geo_service.accounts.access import SIGNED_IN, allow, public
-from geo_service.routers.params import AppSettings, LangQuery
+from geo_service.accounts.access import PEOPLE, SIGNED_IN, allow, needs_second_factor, public
+from geo_service.accounts.deps import Caller
+from geo_service.routers.params import LangQuery
+from geo_service.web.landing import sections_for
+from geo_service.web.render import href, render_page
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/", response_class=HTMLResponse, dependencies=[allow(SIGNED_IN)])
-async def landing(settings: AppSettings, lang: LangQuery = "zh") -> HTMLResponse:
-    """Landing page, in Chinese by default and English with ?lang=en."""
-    return HTMLResponse(_page(settings.web_map_dir / "templates", lang))
-
-
-@lru_cache(maxsize=8)
-def _page(templates: Path, lang: str) -> str:
-    """The landing page filled with one language's words (read once)."""
-    words = json.loads((templates / "words.json").read_text(encoding="utf-8"))[lang]
-    template = Template((templates / "index.html").read_text(encoding="utf-8"))
-    words_json = json.dumps(words, ensure_ascii=False).replace("</", "<\\/")
-    return template.substitute(words, lang=lang, words_json=words_json)
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    dependencies=[allow(SIGNED_IN, second_factor_pending=True)],
+)
+async def landing(request: Request, user: Caller, lang: LangQuery = "zh") -> Response:
+    """Landing page, in Chinese by default and English with ?lang=en. A user whose role signs
+    in with a one-time code they have not given is sent to their account page to enrol one."""
+    if needs_second_factor(request, user):
+        return RedirectResponse(href("/account", lang), status_code=303)
+    return render_page(
+        request,
+        "index.html",
+        lang=lang,
+        sections=sections_for(user.role),
+        can_lookup=user.role in PEOPLE,
+    )
 
 
 # Swagger UI from web_map/node_modules (npm, pinned), mounted at /assets/swagger-ui by main.py.

@@ -1,0 +1,1 @@
+"""Pages for people: autoescaped Jinja2 templates, their words, the user bar, the landing links."""
