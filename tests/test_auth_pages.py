@@ -674,16 +674,9 @@ def volunteer_browser(app: FastAPI, database_url: str) -> Iterator[tuple[TestCli
         yield client, name
 
 
-# The patrol map reads grid_cell, which the placeholder grants of 012 leave to the rls branch.
-NO_GRANT_YET = pytest.mark.xfail(reason="geo_service_app may not read grid_cell yet", strict=True)
-
-
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(p, marks=NO_GRANT_YET) if p == "/maps/patrol" else p
-        for p in sorted(MAP_QUERIES)
-    ],
+    sorted(MAP_QUERIES),
 )
 def test_every_map_page_shows_the_user_bar(
     app: FastAPI, database_url: str, path: str, volunteer_browser: tuple[TestClient, str]

@@ -49,9 +49,10 @@ def second_factor_roles(settings: Settings) -> frozenset[Role]:
 
 
 def wants_page(request: Request) -> bool:
-    """Whether a person at a browser asked for a page (a GET that accepts HTML, no token)."""
+    """Whether a person at a browser asked for a page or sent a form (accepting HTML, no
+    token): sent to sign in rather than answered problem+json."""
     return (
-        request.method == "GET"
+        request.method in ("GET", "POST")
         and "text/html" in request.headers.get("accept", "")
         and "authorization" not in request.headers
     )

@@ -80,9 +80,9 @@ async def add_user(
         )
     person_id = None
     if person:
-        cur = await conn.execute("SELECT id FROM person WHERE code = %s", (person,))
+        cur = await conn.execute("SELECT app_person_id(%s)", (person,))
         row = await cur.fetchone()
-        if row is None:
+        if row is None or row[0] is None:
             raise NotFound(f"No person with code {person!r}", parameter="person")
         person_id = row[0]
     hashed = await to_thread.run_sync(hash_password, password)
@@ -113,9 +113,9 @@ async def _user_id(conn: psycopg.AsyncConnection, name: str) -> int:
 async def list_users(conn: psycopg.AsyncConnection) -> list[User]:
     """Every account, removed ones last."""
     cur = await conn.execute(
-        """SELECT u.name, u.role, p.code, u.locked, u.locked_until, u.removed_at IS NOT NULL,
+        """SELECT u.name, u.role, app_person_code(u.person_id), u.locked, u.locked_until, u.removed_at IS NOT NULL,
                   u.totp_secret IS NOT NULL, u.created_at
-           FROM app_user u LEFT JOIN person p ON p.id = u.person_id
+           FROM app_user u
            ORDER BY u.removed_at IS NOT NULL, u.name"""
     )
     return [

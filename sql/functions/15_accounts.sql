@@ -202,3 +202,19 @@ COMMENT ON FUNCTION app_reveal_phone(text)
     IS 'A person''s phone in full, for a planner or community officer who asked with a reason (the service writes the reason to the audit trail in the same transaction).';
 REVOKE ALL ON FUNCTION app_reveal_phone(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_reveal_phone(text) TO geo_service_app;
+
+-- The admin ties accounts to people without seeing the station's data (their scope is none):
+-- codes and ids of people are resolved as the owner, nothing else about them is answered.
+CREATE OR REPLACE FUNCTION app_person_id(person_code text) RETURNS int
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT id FROM person WHERE code = person_code
+$$;
+COMMENT ON FUNCTION app_person_id(text)
+    IS 'Id of the person with this code (NULL if none), for tying an account to a person.';
+
+CREATE OR REPLACE FUNCTION app_person_code(person_id int) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT code FROM person WHERE id = person_id
+$$;
+COMMENT ON FUNCTION app_person_code(int)
+    IS 'Code of the person an account is tied to, for the admin''s list of users.';
