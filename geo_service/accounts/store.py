@@ -113,8 +113,8 @@ async def _user_id(conn: psycopg.AsyncConnection, name: str) -> int:
 async def list_users(conn: psycopg.AsyncConnection) -> list[User]:
     """Every account, removed ones last."""
     cur = await conn.execute(
-        """SELECT u.name, u.role, app_person_code(u.person_id), u.locked, u.locked_until, u.removed_at IS NOT NULL,
-                  u.totp_secret IS NOT NULL, u.created_at
+        """SELECT u.name, u.role, app_person_code(u.person_id), u.locked, u.locked_until,
+                  u.removed_at IS NOT NULL, u.totp_secret IS NOT NULL, u.created_at
            FROM app_user u
            ORDER BY u.removed_at IS NOT NULL, u.name"""
     )
