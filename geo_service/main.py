@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo_service.accounts.contract import declare_access
 from geo_service.accounts.gate import (
     PrivateAnswers,
     login_url,
@@ -85,8 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(FOLIUM, StaticFiles(directory=FOLIUM_TEMPLATES), name="folium-assets")
     _add_error_handlers(app)
     require_access_declarations(app)  # deny by default: a route that declares none is a bug
-    # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it
-    document_contract(app, ogc.declare_limit)
+    # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it;
+    # who may use each operation, and its 401 and 403
+    document_contract(app, ogc.declare_limit, declare_access(app))
     app.add_middleware(PrivateAnswers)  # Cache-Control: private on every signed-in answer
     app.add_middleware(RequestLog)  # request id, one log line per request, last-resort 500
     return app
