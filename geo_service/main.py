@@ -9,8 +9,10 @@ from importlib.metadata import version
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
 
 from geo_service.accounts.contract import declare_access
 from geo_service.accounts.gate import (
@@ -144,13 +146,28 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422, media_type=PROBLEM)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = {
             "type": "about:blank",
             "title": str(exc.detail),
             "status": exc.status_code,
             "detail": str(exc.detail),
         }
-        return JSONResponse(
-            body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
-        )  # a 405 keeps its Allow header
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path answers, not the first route's only
+            headers["Allow"] = allowed_methods(request)
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods the app's routes answer at the request's path, for a 405's Allow header
+    (Starlette names those of the first route whose path matches, and a path such as
+    /api/v1/tokens has one route per method)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        route = context.route
+        if isinstance(route, BaseRoute) and not isinstance(route, Mount):
+            match, _ = route.matches(request.scope)
+            if match != Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
