@@ -37,7 +37,7 @@ run: setup $(SAMPLE)
 	  && exec $(BIN)/geo-service serve --host 127.0.0.1 --port 8000
 
 test: setup
-	@scripts/ensure_browser.sh >/dev/null
+	@scripts/ensure_browser.sh >/dev/null && scripts/ensure_gdal.sh >/dev/null
 	@$(DB) && $(BIN)/ruff check geo_service tests bench && $(BIN)/mypy && $(BIN)/python -m pytest -q
 
 bench: setup

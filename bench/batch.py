@@ -21,6 +21,8 @@ import shapely
 
 from bench.harness import (
     BASE,
+    bearer,
+    bench_token,
     machine_line,
     parser,
     print_ratio,
@@ -91,6 +93,7 @@ def bench_batch(url: str, *, n: int) -> None:
     expected, shared = strtree_codes(outlines, codes, xy)
     strtree_s = time.perf_counter() - start
 
+    auth = bearer(bench_token(url))  # the batch lookup is for the command room (and others)
     proc = start_service(url)
     try:
         start = time.perf_counter()
@@ -98,7 +101,7 @@ def bench_batch(url: str, *, n: int) -> None:
             "POST",
             f"{BASE}/api/v1/lookup/batch",
             content=body,
-            headers={"content-type": "text/csv"},
+            headers={"content-type": "text/csv", **auth},
             timeout=600,
         ) as reply:
             reply.raise_for_status()

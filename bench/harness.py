@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import re
 import shutil
@@ -16,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from psycopg.conninfo import make_conninfo
 
+from geo_service.accounts import store
+from geo_service.accounts.credentials import new_password
+from geo_service.accounts.roles import Role
 from geo_service.db import connect, create_database, migrate
 from geo_service.ingest.load import database_is_empty, load_jurisdiction
 from geo_service.sample import generate_sample
@@ -28,14 +34,16 @@ PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
 BENCH_DIR = REPO_ROOT / "var" / "bench"
 WRK_CONNECTIONS = 16
-# wrk cycles through a file of request paths, one a line
+# wrk cycles through a file of request paths, one a line, with the same headers on each
 WRK_SCRIPT = """
 local paths = {}
-for line in io.lines("%s") do paths[#paths + 1] = line end
+for line in io.lines(%(paths)s) do paths[#paths + 1] = line end
+local headers = {}
+%(headers)s
 local i = 0
 request = function()
   i = i %% #paths + 1
-  return wrk.format("GET", paths[i])
+  return wrk.format("GET", paths[i], headers)
 end
 """
 
@@ -84,6 +92,26 @@ def sample_database(scale: str, *, name: str | None = None) -> str:
             load_jurisdiction(conn, path, progress=True)
             conn.commit()
     return url
+
+
+def bench_token(url: str, role: Role = Role.command_room) -> str:
+    """An API token of the benchmark's own user of this role (bench_<role>, made as the
+    operator on first use with a random password nobody learns): a new one each run, valid a
+    day. The requests of a benchmark carry it as every signed-in request does."""
+    name = f"bench_{role}"
+
+    async def make() -> str:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            if name not in {u.name for u in await store.list_users(conn) if not u.removed}:
+                await store.add_user(conn, name=name, role=role, password=new_password())
+            return await store.issue_token(conn, name=name, days=1, label="benchmark")
+
+    return asyncio.run(make())
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of a token."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def machine_line(scale: str) -> str:
@@ -155,10 +183,16 @@ def path_file(paths: Iterable[str]) -> Path:
         return Path(f.name)
 
 
-def run_wrk(wrk: str, paths: Path, seconds: int) -> dict[str, float]:
-    """Requests/s, p50/p99 latency (ms) and non-2xx answers, 16 connections on loopback."""
+def run_wrk(
+    wrk: str, paths: Path, seconds: int, headers: dict[str, str] | None = None
+) -> dict[str, float]:
+    """Requests/s, p50/p99 latency (ms) and non-2xx answers, 16 connections on loopback; every
+    request with ``headers`` (a token: the script file is the user's alone, and removed)."""
+    lines = "\n".join(
+        f"headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % paths)
+        script.write(WRK_SCRIPT % {"paths": json.dumps(str(paths)), "headers": lines})
     command = [wrk, "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", "-s"]
     out = subprocess.run(
         [*command, script.name, BASE], capture_output=True, text=True, check=True

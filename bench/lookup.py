@@ -1,4 +1,8 @@
-"""Benchmark: the lookup over HTTP against `/ping` (no database) and `/ping/db` (one SELECT 1).
+"""Benchmark: the lookup over HTTP against `/ping` (no database) and `/ping/db` (one SELECT 1),
+signed in: every request carries a command-room user's bearer token (made as the operator in
+the benchmark database before the run), so the lookup and `/ping/db` both pay for checking it
+and for the request's context (one transaction that starts with app_enter), and the lookup for
+its audit event too.
 
 Run with `python -m bench --only lookup [--scale large] [--workers 2]` (or
 `python -m bench.lookup`). wrk with 16 connections on loopback asks, in turn, for `/ping`,
@@ -24,6 +28,8 @@ import shapely
 
 from bench.harness import (
     CpuMeter,
+    bearer,
+    bench_token,
     ensure_wrk,
     machine_line,
     parser,
@@ -63,6 +69,7 @@ def bench_lookup(
     """Requests/s and latencies of /ping, /ping/db and the lookup (medians over the rounds);
     prints them with both ratios (medians of the rounds' ratios) and returns them."""
     wrk = ensure_wrk()
+    headers = bearer(bench_token(url))  # on all three (/ping, public, does not read it)
     pts = inside_points(url, 10_000, 1)
     paths = {
         "/ping (trivial)": path_file(["/ping"]),
@@ -74,12 +81,14 @@ def bench_lookup(
     cpu = {name: [0.0, 0.0, 0.0] for name in paths}  # service s, PostgreSQL s, requests
     proc = start_service(url, workers=workers)
     try:
-        run_wrk(wrk, paths["/api/v1/lookup"], 3)  # warm the pool and the plans
+        warm = run_wrk(wrk, paths["/api/v1/lookup"], 3, headers)  # the pool and the plans
+        if warm["non_2xx"]:
+            raise RuntimeError(f"{warm['non_2xx']:.0f} lookups were refused: is the token good?")
         meter = CpuMeter(url, proc)
         for _ in range(rounds):
             for name, path in paths.items():
                 meter.start()
-                runs[name].append(run_wrk(wrk, path, each))
+                runs[name].append(run_wrk(wrk, path, each, headers))
                 service_s, db_s = meter.stop()
                 cpu[name][0] += service_s
                 cpu[name][1] += db_s

@@ -23,6 +23,8 @@ from bench.harness import (
     BASE,
     BENCH_DIR,
     PORT,
+    bearer,
+    bench_token,
     ensure_wrk,
     machine_line,
     parser,
@@ -101,9 +103,9 @@ def box_paths(prefix: str, boxes: np.ndarray) -> Path:
     )
 
 
-def matched(path: str) -> list[int]:
+def matched(path: str, headers: dict[str, str] | None = None) -> list[int]:
     """numberMatched and the sorted feature codes of one request (to check both agree)."""
-    body = httpx.get(f"{BASE}{path}", timeout=30).json()
+    body = httpx.get(f"{BASE}{path}", headers=headers, timeout=30).json()
     return [body["numberMatched"], *sorted(f["properties"]["code"] for f in body["features"])]
 
 
@@ -115,11 +117,12 @@ def bench_ogc(url: str, seconds: int) -> None:
     ours_paths = box_paths("/ogc/collections/grid/items", boxes)
     tipg_paths = box_paths("/collections/public.grid/items", boxes)
     probes = [line.strip() for line in ours_paths.read_text().splitlines()[:20]]
+    auth = bearer(bench_token(url))  # ours answers signed-in users (tipg: anyone)
     proc = start_service(url)
     try:
-        ours_answers = [matched(p) for p in probes]
-        run_wrk(wrk, ours_paths, 3)  # warm up
-        ours = run_wrk(wrk, ours_paths, seconds)
+        ours_answers = [matched(p, auth) for p in probes]
+        run_wrk(wrk, ours_paths, 3, auth)  # warm up
+        ours = run_wrk(wrk, ours_paths, seconds, auth)
     finally:
         stop(proc)
     proc = start_tipg(url, load_settings().pool_max_size)

@@ -9,9 +9,12 @@ from importlib.metadata import version
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
 
+from geo_service.accounts.contract import declare_access
 from geo_service.accounts.gate import (
     PrivateAnswers,
     login_url,
@@ -87,8 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(FOLIUM, StaticFiles(directory=FOLIUM_TEMPLATES), name="folium-assets")
     _add_error_handlers(app)
     require_access_declarations(app)  # deny by default: a route that declares none is a bug
-    # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it
-    document_contract(app, ogc.declare_limit)
+    # problem+json errors, 404/503 where true; OGC's page limit declared where QGIS reads it;
+    # who may use each operation, and its 401 and 403
+    document_contract(app, ogc.declare_limit, declare_access(app))
     app.add_middleware(PrivateAnswers)  # Cache-Control: private on every signed-in answer
     app.add_middleware(RequestLog)  # request id, one log line per request, last-resort 500
     return app
@@ -144,13 +148,28 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422, media_type=PROBLEM)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = {
             "type": "about:blank",
             "title": str(exc.detail),
             "status": exc.status_code,
             "detail": str(exc.detail),
         }
-        return JSONResponse(
-            body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
-        )  # a 405 keeps its Allow header
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path answers, not the first route's only
+            headers["Allow"] = allowed_methods(request)
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods the app's routes answer at the request's path, for a 405's Allow header
+    (Starlette names those of the first route whose path matches, and a path such as
+    /api/v1/tokens has one route per method)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        route = context.route
+        if isinstance(route, BaseRoute) and not isinstance(route, Mount):
+            match, _ = route.matches(request.scope)
+            if match != Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))

@@ -1,4 +1,5 @@
-"""Browser-test harness: the served app, headless Chromium, a recorder that blocks outside hosts."""
+"""Browser-test harness: the served app, headless Chromium, a recorder that blocks outside hosts,
+and signing in through the login form."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from geo_service.accounts.roles import Role
 from geo_service.settings import REPO_ROOT
+from tests.cast import CAST_PASSWORD, Member, make_member
 
 SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
 CHROMIUM_ARGS = [
@@ -85,6 +88,28 @@ def browser() -> Iterator[Browser]:
         instance.close()
 
 
+@pytest.fixture(scope="session")
+def browser_user(database_url: str) -> Member:
+    """The user the page tests sign in as: a leader (sees everything, phones in full), with
+    the cast's password."""
+    return make_member(database_url, Role.leader)
+
+
+def sign_in(page: Page, base: str, user: Member, path: str = "/") -> Page:
+    """Sign in through the login form as a person does (open /login, fill in the name and the
+    password, submit) and land on ``path``; the page's context keeps the session cookie."""
+    page.goto(f"{base}/login?{urlencode({'next': path})}")
+    page.fill("input[name=name]", user.name)
+    page.fill("input[name=password]", CAST_PASSWORD)
+    with page.expect_navigation(wait_until="networkidle"):
+        page.click("form.stacked button[type=submit]")
+    landed = urlparse(page.url)
+    want = urlparse(path)
+    assert (landed.path, landed.query) == (want.path, want.query), page.url
+    assert any(c["name"] == "geo_session" for c in page.context.cookies())
+    return page
+
+
 class Visit:
     """What a page did while it loaded: outside requests, console errors, failed requests."""
 
@@ -133,14 +158,14 @@ def not_blank(image: Image.Image) -> bool:
 
 @contextmanager
 def map_visit(
-    browser: Browser, base: str, path: str, *, title: str, paths: int, name: str
+    browser: Browser, base: str, path: str, *, user: Member, title: str, paths: int, name: str
 ) -> Iterator[Page]:
-    """Open a map page; check its title and that Leaflet drew more than `paths` shapes; yield
-    the page for more checks; then save a screenshot that must not be blank, and fail on any
-    outside request or console error."""
+    """Sign in and open a map page; check its title and that Leaflet drew more than `paths`
+    shapes; yield the page for more checks; then save a screenshot that must not be blank, and
+    fail on any outside request or console error (the login page's included)."""
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     visit = Visit(page, base)
-    page.goto(f"{base}{path}")
+    sign_in(page, base, user, path)
     page.wait_for_selector(".leaflet-overlay-pane path", timeout=20_000)
     assert title in page.inner_text(".gs-title")
     assert page.locator(".leaflet-overlay-pane path").count() > paths

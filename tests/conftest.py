@@ -20,7 +20,11 @@ from geo_service.main import create_app
 from geo_service.sample import generate_sample
 from geo_service.settings import REPO_ROOT, Settings
 from tests.accounts import bearer, make_user
-from tests.browser import browser, live_url  # noqa: F401  (fixtures for every page test)
+from tests.browser import (  # noqa: F401  (fixtures for every page test)
+    browser,
+    browser_user,
+    live_url,
+)
 from tests.reference import Reference
 
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

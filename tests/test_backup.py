@@ -15,6 +15,7 @@ from geo_service.cli import app as cli
 from geo_service.db import connect, create_database, drop_database
 from geo_service.main import create_app
 from geo_service.settings import Settings
+from tests.accounts import bearer
 from tests.conftest import migrated_database, throwaway_url
 
 runner = CliRunner()
@@ -44,7 +45,7 @@ def _count(conn: psycopg.Connection, table: str) -> int:
 
 
 def test_a_restored_backup_has_the_same_rows_and_answers(
-    database_url: str, client: TestClient, tmp_path: Path
+    database_url: str, client: TestClient, leader_token: str, tmp_path: Path
 ) -> None:
     dump = tmp_path / "geo.dump"
     code, said = _run(database_url, "backup", str(dump))
@@ -70,7 +71,9 @@ def test_a_restored_backup_has_the_same_rows_and_answers(
         points = [(rng.uniform(box[0], box[2]), rng.uniform(box[1], box[3])) for _ in range(200)]
         moments = ["2025-08-01T09:00:00", "2026-08-01T09:00:00"]
         answered = 0
-        with TestClient(create_app(Settings(database_url=target))) as restored:
+        # the leader's token is in the backup too (users and tokens are restored with the rest)
+        restored_app = create_app(Settings(database_url=target))
+        with TestClient(restored_app, headers=bearer(leader_token)) as restored:
             for n, (lon, lat) in enumerate(points):
                 params = {"lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "at": moments[n % 2]}
                 ours = client.get("/api/v1/lookup", params=params)

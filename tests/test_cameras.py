@@ -15,6 +15,7 @@ from playwright.sync_api import Browser
 from pyproj import Geod, Transformer
 
 from tests.browser import map_visit
+from tests.cast import Member
 
 TO_METRIC = Transformer.from_crs(4326, 4549, always_xy=True)
 GEOD = Geod(ellps="WGS84")
@@ -142,9 +143,15 @@ def test_unknown_beat_or_plan_is_404(client: TestClient) -> None:
     [("", "cameras_zh", "视频监控"), ("?beat=B02&lang=en", "cameras_b02_en", "Cameras")],
 )
 def test_camera_map_in_chromium(
-    browser: Browser, live_url: str, query: str, name: str, text: str
+    browser: Browser, live_url: str, browser_user: Member, query: str, name: str, text: str
 ) -> None:
     with map_visit(
-        browser, live_url, f"/maps/cameras{query}", title=text, paths=100, name=name
+        browser,
+        live_url,
+        f"/maps/cameras{query}",
+        user=browser_user,
+        title=text,
+        paths=100,
+        name=name,
     ) as page:  # view sectors drawn
         assert "B02" in page.inner_text("#blind-table")

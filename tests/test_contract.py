@@ -1,6 +1,7 @@
 """The OpenAPI document is the contract: schemathesis (every check, every phase: examples,
-coverage, fuzzing and stateful) against the app in process, and the hand-made inputs that once
-answered 5xx."""
+coverage, fuzzing and stateful) against the app in process, signed in as a command-room user
+(a token on every call), every protected operation 401 without credentials, and the hand-made
+inputs that once answered 5xx."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -16,9 +18,12 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.engine import events, from_schema
 from schemathesis.python import asgi
 
+from geo_service.accounts.roles import Role
+from geo_service.errors import InvalidParameter
 from geo_service.main import create_app
-from geo_service.services.ogc import LIMIT_BOUND, MAX_LIMIT
+from geo_service.services.ogc import LIMIT_BOUND, MAX_LIMIT, parse_bbox, parse_datetime
 from geo_service.settings import Settings
+from tests.accounts import make_user
 
 # Bounded so the whole run stays within a few minutes of CPU on two cores; the seed makes it
 # reproducible (the same requests on every run).
@@ -72,6 +77,23 @@ def _tolerated(
     return bool(rule and rule.search(body)) or bool(CROSS_VALUE.search(body))
 
 
+def _head_reason(case: Any) -> str:
+    """Why an OGC items request is refused, found by the parsers the service uses: a HEAD
+    answer has no body to say so (its GET twin's 422 says it in the problem's detail)."""
+
+    def value(name: str) -> str | None:  # the last of repeated values, as FastAPI reads it
+        given = (case.query or {}).get(name)
+        given = given[-1] if isinstance(given, list) and given else given
+        return None if given is None or given == [] else str(given)
+
+    try:
+        parse_bbox(value("bbox"))
+        parse_datetime(value("datetime"))
+    except InvalidParameter as refused:
+        return refused.detail
+    return ""
+
+
 @dataclass
 class Run:
     """What one schemathesis run found, and how much it did."""
@@ -80,23 +102,47 @@ class Run:
     checks: int
     operations: set[str]
     phases: set[str]
+    check_names: set[str]
+    statuses: set[int]
 
 
 @pytest.fixture(scope="module")
-def schemathesis_run(settings: Settings) -> Iterator[Run]:
-    """One schemathesis run, every check enabled, over the app built with the test settings."""
+def command_room_token(database_url: str) -> str:
+    """A command-room user's token: sees the whole station, may not import, reveal phones,
+    read the audit trail or administer users (those operations answer 403). Its id is moved
+    out of the way of the ids the fuzzer revokes (DELETE /api/v1/tokens/{token_id} revokes the
+    caller's own tokens: small ids and the bounds are what it tries)."""
+    name = "contract_command_room"
+    token = make_user(database_url, Role.command_room, name=name)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE api_token SET id = %s "
+            "WHERE user_id = (SELECT id FROM app_user WHERE name = %s)",
+            (1_000_003_579, name),
+        )
+    return token
+
+
+@pytest.fixture(scope="module")
+def schemathesis_run(settings: Settings, command_room_token: str) -> Iterator[Run]:
+    """One schemathesis run, every check enabled, over the app built with the test settings,
+    the command-room user's token sent with every call (its ignored_auth check also sends
+    calls without it, and with a wrong one)."""
     load_all_checks()
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,
             "workers": 1,
             "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
+            "headers": {"Authorization": f"Bearer {command_room_token}"},
         }
     )
     config.projects.default.checks.update(included_check_names=["all"])
     app = create_app(settings)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
-    run = Run(findings=[], checks=0, operations=set(), phases=set())
+    run = Run(
+        findings=[], checks=0, operations=set(), phases=set(), check_names=set(), statuses=set()
+    )
     try:
         for event in from_schema(schema).execute():
             if isinstance(event, events.FatalError | events.NonFatalError):
@@ -112,8 +158,13 @@ def schemathesis_run(settings: Settings) -> Iterator[Run]:
                 response = interaction.response if interaction else None
                 status = response.status_code if response else None
                 body = response.content.decode("utf-8", "replace") if response else ""
+                if case.method.upper() == "HEAD" and status == 422:
+                    body = _head_reason(case)
+                if status is not None:
+                    run.statuses.add(status)
                 for node in nodes:
                     run.checks += 1
+                    run.check_names.add(node.name)
                     info = node.failure_info
                     if info is None or _tolerated(
                         case.operation.label, node.name, status, body, info.code_sample
@@ -152,6 +203,9 @@ def test_schemathesis_covered_the_document(schemathesis_run: Run, client: TestCl
     assert schemathesis_run.operations >= labels - {"GET /maps/tiles/{z}/{x}/{y}"}
     assert {"coverage", "fuzzing", "stateful"} <= schemathesis_run.phases
     assert schemathesis_run.checks > 1000
+    assert "ignored_auth" in schemathesis_run.check_names  # probes without the token ran
+    assert {200, 403} <= schemathesis_run.statuses  # signed in; refused where the role may not
+    assert 401 not in schemathesis_run.statuses  # the token was sent on every call
     names = {check.__name__ for check in CHECKS.get_all() if callable(check)}
     assert {
         "not_a_server_error",
@@ -166,6 +220,62 @@ def test_schemathesis_covered_the_document(schemathesis_run: Run, client: TestCl
         "missing_required_header",
         "unsupported_method",
     } <= names
+
+
+# ------------------------------------------------------------------- without credentials
+
+
+def _placeholder(parameter: dict[str, Any]) -> str:
+    """Some value of a path parameter's documented type (sign-in is checked before values)."""
+    schema = parameter.get("schema", {})
+    if "enum" in schema:
+        return str(schema["enum"][0])
+    if schema.get("type") == "integer":
+        return str(max(1, schema.get("minimum", 1)))
+    return "x"
+
+
+def test_every_protected_operation_is_401_without_credentials(settings: Settings) -> None:
+    """Every documented operation but the health check declares that it needs a signed-in
+    user, 401 and 403; asked without credentials, each one answers 401 problem+json with
+    WWW-Authenticate: Bearer."""
+    with TestClient(create_app(settings)) as anonymous:
+        document = anonymous.get("/openapi.json").json()
+        schemes = document["components"]["securitySchemes"]
+        assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+        public, asked = [], 0
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                if "security" not in operation:
+                    public.append(f"{method.upper()} {path}")
+                    continue
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+                url = path
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "path":
+                        url = url.replace(f"{{{parameter['name']}}}", _placeholder(parameter))
+                reply = anonymous.request(method.upper(), url)
+                assert reply.status_code == 401, (method, url, reply.text[:200])
+                assert reply.headers["www-authenticate"].startswith("Bearer")
+                assert reply.headers["content-type"].startswith("application/problem+json")
+                if method != "head":
+                    assert reply.json()["status"] == 401
+                asked += 1
+    assert public == ["GET /healthz"]
+    assert asked > 40
+
+
+def test_a_405_names_every_method_of_the_path(client: TestClient) -> None:
+    """OPTIONS (answered by no route) is 405 with Allow naming exactly the documented methods
+    of the path, also where each method is a route of its own."""
+    document = client.get("/openapi.json").json()
+    for path, operations in document["paths"].items():
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        reply = client.options(url)
+        assert reply.status_code == 405, (path, reply.text[:200])
+        allowed = {m.strip() for m in reply.headers["allow"].split(",")}
+        assert allowed == {m.upper() for m in operations}, path
+    assert len(document["paths"]) > 30
 
 
 # --------------------------------------------------------------------- hand-made inputs

@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pyproj import Geod, Transformer
 from typer.testing import CliRunner
 
+from geo_service.accounts.roles import Role
 from geo_service.cli import app as cli_app
 from geo_service.crs import wgs84_to_bd09, wgs84_to_gcj02
 from geo_service.db import connect, drop_database
@@ -26,6 +27,7 @@ from geo_service.errors import InvalidParameter
 from geo_service.ingest.imports import ImportReport, import_layer
 from geo_service.main import create_app
 from geo_service.settings import Settings
+from tests.accounts import bearer, make_user
 from tests.conftest import loaded_database, migrated_database, throwaway_url
 
 TABLES = (
@@ -59,6 +61,12 @@ def template_url(sample_path: Path) -> Iterator[str]:
     """A database with the sample loaded; tests that write use copies of it."""
     with loaded_database("geo_import_tpl", sample_path) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def planner_token(template_url: str) -> str:
+    """A planner of the template database (imports over HTTP are for planners and leaders)."""
+    return make_user(template_url, Role.planner)
 
 
 @pytest.fixture
@@ -501,7 +509,7 @@ def test_moving_a_border_keeps_plans_and_restamps_events(
 
 
 def test_the_api_and_the_command_line_give_the_same_report(
-    template_url: str, sample_path: Path, tmp_path: Path
+    template_url: str, planner_token: str, sample_path: Path, tmp_path: Path
 ) -> None:
     water = layer(sample_path, "water_body")
     water.loc[4, "geometry"] = _bowtie(water.geometry[4])
@@ -514,7 +522,8 @@ def test_the_api_and_the_command_line_give_the_same_report(
     )
     assert cli.exit_code == 0, cli.output
     from_cli = orjson.loads(cli.stdout)
-    with TestClient(create_app(Settings(database_url=template_url))) as client:
+    app = create_app(Settings(database_url=template_url))
+    with TestClient(app, headers=bearer(planner_token)) as client:
         reply = client.post(
             "/api/v1/imports",
             files={"file": ("water.gpkg", path.read_bytes())},
@@ -543,9 +552,11 @@ def test_the_api_and_the_command_line_give_the_same_report(
     assert cli.exit_code == 1 and "error:" in cli.stderr and "row 5" in cli.stderr
 
 
-def test_an_upload_over_the_limit_is_413(template_url: str, sample_path: Path) -> None:
+def test_an_upload_over_the_limit_is_413(
+    template_url: str, planner_token: str, sample_path: Path
+) -> None:
     settings = Settings(database_url=template_url, import_max_bytes=1000)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(planner_token)) as client:
         reply = client.post(
             "/api/v1/imports",
             files={"file": ("big.gpkg", sample_path.read_bytes())},
@@ -726,7 +737,7 @@ def test_a_value_the_database_cannot_read_is_refused_with_its_rows(
 
 @pytest.mark.parametrize("layer_name", ["water_marker", "water_body"])
 def test_a_feature_too_far_for_metric_work_is_refused_not_a_server_error(
-    template_url: str, sample_path: Path, tmp_path: Path, layer_name: str
+    template_url: str, planner_token: str, sample_path: Path, tmp_path: Path, layer_name: str
 ) -> None:
     """Valid longitude/latitude far from the station has no EPSG:4549 coordinates (where the
     stored metric columns live): the row is refused, over HTTP too, and nothing changes."""
@@ -741,7 +752,8 @@ def test_a_feature_too_far_for_metric_work_is_refused_not_a_server_error(
     report = refused(template_url, path, layer=layer_name)
     far = [r for r in report["refusals"] if r["check"] == "coordinates"]
     assert far and far[0]["rows"] == [4] and "EPSG:4549" in far[0]["message"], report
-    with TestClient(create_app(Settings(database_url=template_url))) as client:
+    app = create_app(Settings(database_url=template_url))
+    with TestClient(app, headers=bearer(planner_token)) as client:
         reply = client.post(
             "/api/v1/imports",
             files={"file": (path.name, path.read_bytes())},

@@ -29,7 +29,9 @@ from geo_service.maps.render import render
 from geo_service.moments import STATION_TZ
 from geo_service.services.incidents import IncidentFilter, heat
 from geo_service.settings import Settings
-from tests.browser import Visit, not_blank, shoot
+from tests.accounts import bearer
+from tests.browser import Visit, not_blank, shoot, sign_in
+from tests.cast import Member
 
 START, END = "2026-08-01", "2026-10-01"  # two months of the sample's incidents
 PAGES = ["overview", "heatmap", "hexagons", "animation"]
@@ -365,12 +367,12 @@ CHINESE_TITLE = {
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("page_name", PAGES)
 def test_map_page_draws_offline_in_chromium(
-    browser: Browser, live_url: str, page_name: str, lang: str
+    browser: Browser, live_url: str, browser_user: Member, page_name: str, lang: str
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     visit = Visit(page, live_url)
     query = f"?lang={lang}&start={START}&end={END}" if page_name != "overview" else f"?lang={lang}"
-    page.goto(f"{live_url}/maps/{page_name}{query}", wait_until="networkidle")
+    sign_in(page, live_url, browser_user, f"/maps/{page_name}{query}")
     page.wait_for_selector(".leaflet-container path.leaflet-interactive", timeout=20_000)
     if page_name in ("heatmap", "animation"):
         page.wait_for_selector("canvas.leaflet-heatmap-layer, .leaflet-overlay-pane canvas")
@@ -406,10 +408,12 @@ def test_map_page_draws_offline_in_chromium(
     page.close()
 
 
-def test_overview_click_shows_the_lookup_answer(browser: Browser, live_url: str, grids) -> None:
+def test_overview_click_shows_the_lookup_answer(
+    browser: Browser, live_url: str, browser_user: Member, grids
+) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     visit = Visit(page, live_url)
-    page.goto(f"{live_url}/maps/overview", wait_until="networkidle")
+    sign_in(page, live_url, browser_user, "/maps/overview")
     page.wait_for_selector(".leaflet-container path")
     target = grids.sort_values("code").geometry.iloc[0].representative_point()
     box = page.locator(".leaflet-container").bounding_box()
@@ -452,7 +456,9 @@ def test_basemap_cache_follows_changes_to_its_layers(client, database_url) -> No
     assert "{{ 7 * 191 }}镇" not in client.get("/maps/heatmap?lang=en").text
 
 
-def test_mbtiles_file_is_served_under_the_basemap(settings: Settings, tmp_path) -> None:
+def test_mbtiles_file_is_served_under_the_basemap(
+    settings: Settings, leader_token: str, tmp_path
+) -> None:
     """A local MBTiles file (TMS rows) is served at /maps/tiles/{z}/{x}/{y} and used by pages."""
     path = tmp_path / "local.mbtiles"
     png = b"\x89PNG\r\n\x1a\n" + b"tile-2-1-1"
@@ -464,14 +470,14 @@ def test_mbtiles_file_is_served_under_the_basemap(settings: Settings, tmp_path) 
         db.execute("INSERT INTO metadata VALUES ('format', 'png')")
         db.execute("INSERT INTO tiles VALUES (2, 1, 2, ?)", (png,))  # XYZ y=1 is TMS row 2
     local = settings.model_copy(update={"map_mbtiles_path": path})
-    with TestClient(create_app(local)) as c:
+    with TestClient(create_app(local), headers=bearer(leader_token)) as c:
         r = c.get("/maps/tiles/2/1/1")
         assert r.status_code == 200 and r.content == png
         assert r.headers["content-type"] == "image/png"
         assert c.get("/maps/tiles/2/1/2").status_code == 404
         page = c.get("/maps/heatmap").text
         assert "/maps/tiles/{z}/{x}/{y}" in page
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=bearer(leader_token)) as c:
         assert c.get("/maps/tiles/2/1/1").status_code == 404  # none configured
 
 

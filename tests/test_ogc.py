@@ -19,6 +19,8 @@ from owslib.ogcapi.features import Features
 from geo_service.db import connect
 from geo_service.services.layers import SPATIAL_LAYERS
 from geo_service.services.ogc import encode_cursor
+from tests.accounts import bearer
+from tests.gdal import header_file
 
 PLANS = ("2025", "2026")
 # in the order /ogc/collections lists them: beats of each published plan follow `beat`
@@ -404,9 +406,14 @@ def test_cursor_of_another_kind_of_key_is_refused(client: TestClient) -> None:
 
 
 def test_gdal_oapif_reads_every_collection_and_filters_by_bbox(
-    live_url: str, sample: Sample
+    live_url: str, leader_token: str, sample: Sample
 ) -> None:
     source = f"OAPIF:{live_url}/ogc"
+    with header_file(leader_token):
+        _read_every_collection(source, sample)
+
+
+def _read_every_collection(source: str, sample: Sample) -> None:
     assert [name for name, _ in pyogrio.list_layers(source)] == list(COLLECTIONS)
     for i, name in enumerate(COLLECTIONS):
         if name != "position_fix":  # 300,000 fixes: read with a bbox only
@@ -420,12 +427,13 @@ def test_gdal_oapif_reads_every_collection_and_filters_by_bbox(
 
 
 def test_gdal_pages_incidents_by_cursor(
-    live_url: str, sample: Sample, capfd: pytest.CaptureFixture[str]
+    live_url: str, leader_token: str, sample: Sample, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """GDAL's OAPIF driver follows the next links: every page by cursor, none by offset."""
     pyogrio.set_gdal_config_options({"CPL_DEBUG": "ON"})  # GDAL logs each URL to stderr
     try:
-        frame = pyogrio.read_dataframe(f"OAPIF:{live_url}/ogc", layer="incident")
+        with header_file(leader_token):
+            frame = pyogrio.read_dataframe(f"OAPIF:{live_url}/ogc", layer="incident")
     finally:
         pyogrio.set_gdal_config_options({"CPL_DEBUG": None})
     log = capfd.readouterr().err.splitlines()
@@ -437,8 +445,10 @@ def test_gdal_pages_incidents_by_cursor(
     assert len(pages) == len(frame) // page_size - 1, fetched  # after the first page
 
 
-def test_owslib_lists_collections_and_items(live_url: str, sample: Sample) -> None:
-    api = Features(f"{live_url}/ogc")
+def test_owslib_lists_collections_and_items(
+    live_url: str, leader_token: str, sample: Sample
+) -> None:
+    api = Features(f"{live_url}/ogc", headers=bearer(leader_token))
     assert (
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
         in (api.conformance()["conformsTo"])

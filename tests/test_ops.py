@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from geo_service.accounts.roles import Role
 from geo_service.db import connect, make_pool, translate
 from geo_service.errors import (
     DatabaseUnavailable,
@@ -28,6 +29,7 @@ from geo_service.errors import (
 from geo_service.logs import JsonFormatter
 from geo_service.main import create_app
 from geo_service.settings import Settings
+from tests.accounts import bearer, make_user
 from tests.browser import served
 from tests.conftest import migrated_database
 
@@ -153,7 +155,9 @@ def test_a_missing_sql_function_is_a_logged_500_not_a_503(log_lines: io.StringIO
     with migrated_database("geo_ops") as url:
         with connect(url) as conn:
             conn.execute("DROP FUNCTION camera_sectors()")
-        with TestClient(create_app(Settings(database_url=url))) as client:
+        token = make_user(url, Role.leader)
+        app = create_app(Settings(database_url=url))
+        with TestClient(app, headers=bearer(token)) as client:
             reply = client.get("/api/v1/cameras/sectors", headers={"X-Request-ID": "bug-1"})
     assert reply.status_code == 500
     assert reply.headers["content-type"].startswith(PROBLEM)
@@ -200,7 +204,8 @@ def test_a_database_that_cannot_be_reached_is_503(log_lines: io.StringIO) -> Non
         client.portal.call(pool.open)  # type: ignore[union-attr]
         app.state.pool, original = pool, app.state.pool
         try:
-            reply = client.get("/api/v1/cameras/sectors")
+            # any token: checking it is the first thing that needs the database
+            reply = client.get("/api/v1/cameras/sectors", headers=bearer("gst_" + "x" * 43))
         finally:
             app.state.pool = original
             client.portal.call(pool.close)  # type: ignore[union-attr]
@@ -216,7 +221,9 @@ def test_a_database_that_cannot_be_reached_is_503(log_lines: io.StringIO) -> Non
 # ---------------------------------------------------------------------- geo-service serve
 
 
-def test_serve_writes_one_json_line_per_request_to_stderr(database_url: str) -> None:
+def test_serve_writes_one_json_line_per_request_to_stderr(
+    database_url: str, leader_token: str
+) -> None:
     asked = [
         ("/ping", {"token": "s3cret"}, 200),
         ("/api/v1/lookup", {"lon": "120.36", "lat": "29.84"}, 200),
@@ -226,13 +233,14 @@ def test_serve_writes_one_json_line_per_request_to_stderr(database_url: str) -> 
     with tempfile.TemporaryFile() as log:
         with served(database_url, log) as url:
             for n, (path, params, status) in enumerate(asked):
-                reply = httpx.get(url + path, params=params, headers={"X-Request-ID": f"t-{n}"})
+                headers = {"X-Request-ID": f"t-{n}", **bearer(leader_token)}
+                reply = httpx.get(url + path, params=params, headers=headers)
                 assert reply.status_code == status, reply.text
                 assert reply.headers["X-Request-ID"] == f"t-{n}"
         log.seek(0)  # the server has stopped: all it wrote is in the file
         text = log.read().decode()
     lines = [orjson.loads(line) for line in text.splitlines()]  # every line is JSON
-    assert "s3cret" not in text
+    assert "s3cret" not in text and leader_token not in text
     requests = {line["request_id"]: line for line in lines if line["message"] == "request"}
     for n, (path, _, status) in enumerate(asked):
         line = requests[f"t-{n}"]

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 
-from tests.browser import Visit, not_blank, shoot
+from tests.browser import Visit, not_blank, shoot, sign_in
+from tests.cast import Member
 
 AT = "2026-08-01T08:00"
 # Every map page with every parameter it takes (repeated ones included), valid on the sample.
@@ -75,11 +76,13 @@ def test_language_link_keeps_every_query_parameter(
     assert f'document.documentElement.lang="{"en" if lang == "zh" else "zh"}"' in other.text
 
 
-def test_landing_page_answers_a_linked_point(browser: Browser, live_url: str, grids) -> None:
+def test_landing_page_answers_a_linked_point(
+    browser: Browser, live_url: str, browser_user: Member, grids
+) -> None:
     point = grids.geometry.iloc[0].representative_point()
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     visit = Visit(page, live_url)
-    page.goto(f"{live_url}/?lon={point.x:.7f}&lat={point.y:.7f}")
+    sign_in(page, live_url, browser_user, f"/?lon={point.x:.7f}&lat={point.y:.7f}")
     page.wait_for_selector("#answer dl", timeout=15_000)
     text = page.inner_text("#answer")
     assert grids["code"].iloc[0] in text
@@ -89,10 +92,12 @@ def test_landing_page_answers_a_linked_point(browser: Browser, live_url: str, gr
     page.close()
 
 
-def test_landing_page_in_english_reports_errors_plainly(browser: Browser, live_url: str) -> None:
+def test_landing_page_in_english_reports_errors_plainly(
+    browser: Browser, live_url: str, browser_user: Member
+) -> None:
     page = browser.new_page()
     visit = Visit(page, live_url)
-    page.goto(f"{live_url}/?lang=en&lon=120.0&lat=29.5")
+    sign_in(page, live_url, browser_user, "/?lang=en&lon=120.0&lat=29.5")
     page.wait_for_selector("#answer .error", timeout=15_000)
     assert "outside the station's jurisdiction" in page.inner_text("#answer")
     assert "Who covers this point?" in page.inner_text("h2")

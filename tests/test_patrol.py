@@ -17,6 +17,7 @@ from playwright.sync_api import Browser
 
 from geo_service.db import connect
 from tests.browser import map_visit
+from tests.cast import Member
 
 OCTOBER = {"from": "2026-10-01T00:00:00+08:00", "to": "2026-11-01T00:00:00+08:00"}
 WEEK = {"from": "2026-10-08T06:00:00+08:00", "to": "2026-10-15T18:00:00+08:00"}
@@ -237,9 +238,15 @@ def test_landing_page_links_the_analysis_maps(client: TestClient) -> None:
     [("", "patrol_zh", "巡逻覆盖"), ("?beat=B05&lang=en", "patrol_b05_en", "Patrol coverage")],
 )
 def test_patrol_map_in_chromium(
-    browser: Browser, live_url: str, query: str, name: str, text: str
+    browser: Browser, live_url: str, browser_user: Member, query: str, name: str, text: str
 ) -> None:
     with map_visit(
-        browser, live_url, f"/maps/patrol{query}", title=text, paths=50, name=name
+        browser,
+        live_url,
+        f"/maps/patrol{query}",
+        user=browser_user,
+        title=text,
+        paths=50,
+        name=name,
     ) as page:  # cells drawn
         assert "B05" in page.inner_text("#patrol-table")

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser
 from pyproj import Transformer
 
 from tests.browser import map_visit
+from tests.cast import Member
 
 TO_METRIC = Transformer.from_crs(4326, 4549, always_xy=True)
 
@@ -114,9 +115,15 @@ def test_bad_distance_is_422(client: TestClient, query: str) -> None:
     [("", "water_zh", "防溺水安全"), ("?lang=en&distance_m=300", "water_en_300", "Water safety")],
 )
 def test_water_map_in_chromium(
-    browser: Browser, live_url: str, query: str, name: str, text: str
+    browser: Browser, live_url: str, browser_user: Member, query: str, name: str, text: str
 ) -> None:
     with map_visit(
-        browser, live_url, f"/maps/water{query}", title=text, paths=250, name=name
+        browser,
+        live_url,
+        f"/maps/water{query}",
+        user=browser_user,
+        title=text,
+        paths=250,
+        name=name,
     ) as page:  # markers, gaps, reach circles
         assert page.locator("#shore-table tr").count() > 3
