@@ -3,6 +3,8 @@ and pruning the hash chain (sql/functions/16_audit.sql)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import getpass
 import io
@@ -13,11 +15,12 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 
 from geo_service.db import one
 from geo_service.errors import InvalidParameter
-from geo_service.logs import request_id
+from geo_service.logs import log, request_id
 from geo_service.moments import STATION_TZ
 
 # What the service records (sql accepts any action of a-z, 0-9 and _; the next issues add more).
@@ -88,7 +91,7 @@ class AuditEvent:
         }
 
 
-def record(
+def event_of(
     request: Request,
     action: str,
     subject: str | None = None,
@@ -97,11 +100,10 @@ def record(
     role: str | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Note an event of this request in ``request.state.audit``; the request's transaction
-    writes the list just before it commits. The actor and role are the signed-in user's
-    (``request.state.user``: ``name``, ``role``) unless given (a sign-in names who tried);
-    the request id and client address come with the request. Never pass a password, token or
-    secret in ``detail``: keys that say so are refused (ValueError)."""
+    """An event of this request (not noted anywhere yet: see record and AuditBatch). The actor
+    and role are the signed-in user's (``request.state.user``: ``name``, ``role``) unless given
+    (a sign-in names who tried); the request id and client address come with the request. Never
+    pass a password, token or secret in ``detail``: keys that say so are refused (ValueError)."""
     refuse_secrets(detail)
     principal = getattr(request.state, "user", None)
     who = actor or getattr(principal, "name", None) or ANONYMOUS
@@ -115,6 +117,21 @@ def record(
         request_id=request_id.get(),
         client=request.client.host if request.client else None,
     )
+    return event
+
+
+def record(
+    request: Request,
+    action: str,
+    subject: str | None = None,
+    *,
+    actor: str | None = None,
+    role: str | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """Note an event of this request in ``request.state.audit``; the request's transaction
+    writes the list just before it commits (see event_of for its fields)."""
+    event = event_of(request, action, subject, actor=actor, role=role, **detail)
     events: list[AuditEvent] | None = getattr(request.state, "audit", None)
     if events is None:
         events = request.state.audit = []
@@ -168,6 +185,63 @@ def write_sync(conn: psycopg.Connection, events: Sequence[AuditEvent]) -> int | 
         return None
     last: int | None = one(conn.execute(APPEND, (_payload(events),)).fetchone(), "audit_append")[0]
     return last
+
+
+class AuditBatch:
+    """Events of reads that come by the thousand (lookups), appended together every
+    ``interval`` seconds in one statement on a connection of their own, so that a lookup pays
+    no statement and no wait on the chain's lock. A stop writes what is left; a process that
+    dies loses at most the last interval's events (writes and refusals never go this way)."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, interval: float = 0.25) -> None:
+        self.pool = pool
+        self.interval = interval
+        self.events: list[AuditEvent] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, event: AuditEvent) -> None:
+        """Queue an event for the next append."""
+        self.events.append(event)
+
+    async def flush(self) -> None:
+        """Append the queued events now (one statement, one transaction)."""
+        if not self.events:
+            return
+        events, self.events = self.events, []
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await write(conn, events)
+        except Exception:
+            self.events[:0] = events  # kept for the next try, in their order
+            raise
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.flush()
+            except Exception:  # the database is away: logged, retried at the next interval
+                log.exception("audit events could not be written; retrying")
+
+    def start(self) -> None:
+        """Start appending every interval (the app's lifespan calls this)."""
+        self._task = asyncio.create_task(self._run(), name="audit-batch")
+
+    async def stop(self) -> None:
+        """Stop, writing what is queued."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+
+def record_batched(
+    request: Request, action: str, subject: str | None = None, **detail: Any
+) -> None:
+    """Note a read's event for the app's AuditBatch (appended within its interval)."""
+    batch: AuditBatch = request.app.state.audit_batch
+    batch.add(event_of(request, action, subject, **detail))
 
 
 # Reading (auditors through audit_events; the CLI as the owner) -------------------------------

@@ -22,6 +22,7 @@ from geo_service.accounts.gate import (
     second_factor_roles,
     wants_page,
 )
+from geo_service.audit import AuditBatch
 from geo_service.db import make_pool
 from geo_service.errors import DatabaseUnavailable, DomainError, problem, status_of
 from geo_service.logs import RequestLog, log, request_id
@@ -61,9 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await pool.open(wait=False)
         app.state.pool = pool
+        app.state.audit_batch = batch = AuditBatch(pool, interval=settings.audit_batch_seconds)
+        batch.start()
         try:
             yield
         finally:
+            await batch.stop()
             await pool.close()
 
     app = FastAPI(

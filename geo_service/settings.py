@@ -76,6 +76,8 @@ class Settings(BaseSettings):
             params["password"] = self.service_db_password.get_secret_value()
         return make_conninfo("", **params)
 
+    # Audit trail: lookups' events are appended together this often (seconds)
+    audit_batch_seconds: float = Field(default=0.25, gt=0, le=60)
     # Audit trail: whole months older than this many days may be pruned (at least 180)
     audit_retention_days: int = Field(
         default=180,

@@ -1,4 +1,5 @@
-"""What a signed-in user does reaches the audit trail: lookups with the grid they answered,
+"""What a signed-in user does reaches the audit trail: lookups with the grid they answered
+(appended in batches),
 phone reveals with their reason, downloads, refusals; and the chain still verifies."""
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def test_lookups_are_audited_with_the_grid_they_answered(
     for lon, lat in points:
         params = {"lon": lon, "lat": lat, "at": AT}
         assert client.get("/api/v1/lookup", params=params).status_code == 200
+    client.portal.call(client.app.state.audit_batch.flush)  # type: ignore[union-attr, attr-defined]
     events = [e for e in events_since(database_url, before) if e["action"] == "lookup"]
     assert len(events) == len(points) == 12
     for event, (lon, lat), codes in zip(events, points, expected, strict=True):
@@ -72,6 +74,23 @@ def test_lookups_are_audited_with_the_grid_they_answered(
         assert (event["actor"], event["role"]) == (name, "planner")
         assert event["subject"] == codes[1]
         assert (event["detail"]["lon"], event["detail"]["lat"]) == (lon, lat)
+
+
+def test_lookups_queued_for_the_batch_are_written_when_the_service_stops(
+    database_url: str, leader_token: str
+) -> None:
+    before = last_seq(database_url)
+    app = create_app(Settings(database_url=database_url, audit_batch_seconds=60))
+    with TestClient(app, headers=bearer(leader_token)) as client:  # only the stop writes them
+        for lon, lat in [(120.36, 29.84), (120.35, 29.85)]:
+            client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+        queued = len(app.state.audit_batch.events)
+    assert queued >= 2  # not written during the requests
+    events = [e for e in events_since(database_url, before) if e["action"] == "lookup"]
+    assert [(e["detail"]["lon"], e["detail"]["lat"]) for e in events][-2:] == [
+        (120.36, 29.84),
+        (120.35, 29.85),
+    ]
 
 
 def test_a_phone_reveal_is_audited_with_its_reason(

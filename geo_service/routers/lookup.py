@@ -51,7 +51,8 @@ async def lookup(
         marker_radius_m=settings.rescue_marker_radius_m,
         water_radius_m=settings.water_body_radius_m,
     )
-    audit.record(request, "lookup", grid, lon=lon, lat=lat, crs=str(input_crs))
+    # by the thousand: appended in batches, not in the lookup's transaction
+    audit.record_batched(request, "lookup", grid, lon=lon, lat=lat, crs=str(input_crs))
     return Response(body, media_type="application/json")
 
 
