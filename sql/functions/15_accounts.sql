@@ -77,7 +77,7 @@ DECLARE
     villages int[] := '{}';
     people int[] := '{}';
     the_scope text;
-    plan int := plan_in_force(now());
+    plan int;  -- the plan in force, asked only for the roles whose own areas depend on it
 BEGIN
     IF kind = 'session' THEN
         SELECT s.user_id, s.second_factor_ok INTO uid, ok2
@@ -111,6 +111,9 @@ BEGIN
         RETURN;  -- no row: not signed in
     END IF;
 
+    IF u.role IN ('community_officer', 'grid_worker') THEN
+        plan := plan_in_force(now());
+    END IF;
     IF u.role IN ('leader', 'command_room', 'planner', 'community_officer') THEN
         the_scope := 'station';
     ELSIF u.role IN ('grid_worker', 'volunteer') THEN
