@@ -14,16 +14,10 @@ from psycopg import sql
 from geo_service.accounts import store
 from geo_service.accounts.credentials import new_password
 from geo_service.accounts.roles import Role
-from tests.accounts import make_user, person_with_role
+from tests.accounts import PASSWORD, PERSON_ROLE_OF, make_user, person_with_role
 
 # The password of every cast member (they sign in through the login form with it).
-CAST_PASSWORD = "cast-password-2026"
-# The sample person role each person-bound account role is tied to.
-PERSON_ROLE = {
-    Role.community_officer: "community_officer",
-    Role.grid_worker: "grid_worker",
-    Role.volunteer: "volunteer",
-}
+CAST_PASSWORD = PASSWORD
 
 
 @dataclass(frozen=True)
@@ -44,8 +38,8 @@ class Member:
 def make_member(database_url: str, role: Role, *, person: str | None = None) -> Member:
     """A new user of this role with a token (a person-bound role takes the first sample person
     of that role with an assignment in force unless a person is given)."""
-    if person is None and role in PERSON_ROLE:
-        person = person_with_role(database_url, PERSON_ROLE[role])
+    if person is None and role in PERSON_ROLE_OF:
+        person = person_with_role(database_url, PERSON_ROLE_OF[role])
     name = f"c_{role}_{new_password()[:8]}".replace("-", "_")
     token = make_user(database_url, role, name=name, person=person, password=CAST_PASSWORD)
     return Member(role, name, token, person)

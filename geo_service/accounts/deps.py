@@ -50,6 +50,7 @@ def check_origin(request: Request) -> None:
 
 
 ENTER = "SELECT * FROM app_enter(%s, %s, %s, %s)"
+EXPIRED_DETAIL = "The session or token is unknown, expired or revoked: sign in again"
 
 
 def enter_params(settings: Settings, credential: tuple[Via, str]) -> tuple[object, ...]:
@@ -70,7 +71,7 @@ def enter_sync(
     the pool), in the connection's current transaction; Unauthorized if no longer valid."""
     row = conn.execute(ENTER, enter_params(settings, credential)).fetchone()
     if row is None:
-        raise Unauthorized("The session or token is unknown, expired or revoked: sign in again")
+        raise Unauthorized(EXPIRED_DETAIL)
     return Principal.from_row(row, credential[0])
 
 
@@ -93,9 +94,7 @@ async def signed_in(request: Request) -> AsyncIterator[Principal]:
                     cur = await conn.execute(ENTER, enter_params(settings, credential))
                     row = await cur.fetchone()
                     if row is None:
-                        raise Unauthorized(
-                            "The session or token is unknown, expired or revoked: sign in again"
-                        )
+                        raise Unauthorized(EXPIRED_DETAIL)
                     user = Principal.from_row(row, via)
                     request.state.user = user
                     request.state.conn = conn

@@ -15,11 +15,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from geo_service.accounts.gate import NOT_STORED
 from geo_service.maps.words import Lang
 from geo_service.moments import STATION_TZ
 
 # Pages answer who is signed in and sometimes a secret shown once: never kept by a cache.
-NO_STORE = {"Cache-Control": "private, no-store"}
+NO_STORE = {"Cache-Control": NOT_STORED}
 
 
 @lru_cache(maxsize=4)
