@@ -586,10 +586,26 @@ def test_others_write_nothing(db: str, sample: Sample, role: str) -> None:
         ).fetchone()[0]
         assert conn.execute("UPDATE place SET name = name || '.'").rowcount == 0
         assert conn.execute("DELETE FROM rental_house").rowcount == 0
-        assert conn.execute("UPDATE incident SET status = 'closed'").rowcount == 0
+        if role != "command_room":  # the command room takes calls (issue 12)
+            assert conn.execute("UPDATE incident SET status = 'closed'").rowcount == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(NEW_PLACE)
     assert role == "auditor" or visible > 0  # they read, they do not write
+
+
+def test_the_command_room_writes_incidents_and_nothing_else(db: str) -> None:
+    """Issue 12: the command room changes incidents (in a transaction rolled back here), and
+    every change is in the command room's log; it still writes no place or rental house."""
+    with service(db, Context("command_room", "station")) as conn:
+        logged = conn.execute("SELECT count(*) FROM command_event").fetchone()[0]
+        changed = conn.execute(
+            "UPDATE incident SET status = 'cancelled' WHERE id IN "
+            "(SELECT id FROM incident ORDER BY id LIMIT 3)"
+        ).rowcount
+        assert changed == 3
+        now = conn.execute("SELECT count(*) FROM command_event").fetchone()[0]
+        assert now == logged + 3
+        assert conn.execute("DELETE FROM rental_house").rowcount == 0
 
 
 def test_imports_run_as_the_service_for_a_planner(

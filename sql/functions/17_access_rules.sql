@@ -34,6 +34,14 @@ $$;
 COMMENT ON FUNCTION app_writer()
     IS 'Whether the user of this transaction may write the station''s data (imports): planner and leader.';
 
+-- Who takes calls and sends units (issue 12): the command room and the station's leaders.
+CREATE OR REPLACE FUNCTION app_dispatcher() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(app_role() IN ('command_room', 'leader'), false)
+$$;
+COMMENT ON FUNCTION app_dispatcher()
+    IS 'Whether the user of this transaction takes calls and sends units: command room and leader.';
+
 -- The user's own grids: a grid worker's grids, a community officer's beats' grids in the plan in
 -- force (geo.own_grids, set by app_enter; without it, the grids of geo.grids).
 CREATE OR REPLACE FUNCTION app_own_grids() RETURNS int[]

@@ -13,7 +13,7 @@
 --   scope areas, a volunteer (no grids; geo.villages): their villages and what meets them of
 --       water bodies, water markers, the station outline, roads and places; nothing else
 --   scope none (auditor, admin), and no user at all: no row
---   writes: planner and leader (imports); the H3 cell cache (grid_cell, grid_cell_state) also
+--   writes: planner and leader (imports), incidents and fixes also the command room; the H3 cell cache (grid_cell, grid_cell_state) also
 --       any station role, since whichever request finds it stale refreshes it
 --
 -- A policy is evaluated per row, inside every plan that reads the table. The station test comes
@@ -51,23 +51,73 @@ BEGIN
 END;
 $$;
 
+-- Protect one table of the station's data: SELECT plus `writes` granted to the service's role,
+-- row-level security on, its policies made again from nothing. `writer` is the condition for
+-- writing, `areas` what a user in areas scope reads (NULL: nothing), `per_statement` whether the
+-- scope is read once per statement (tables of many rows) rather than per row (the lookup's
+-- tables: an InitPlan costs each statement more than a handful of rows' comparisons do). The
+-- files after this one (91_…) call it for the tables their issue adds.
+CREATE OR REPLACE PROCEDURE app_protect(
+    tab text, writes text, writer text, areas text, per_statement boolean
+)
+LANGUAGE plpgsql AS $proc$
+DECLARE
+    p record;
+    station_test text;
+    areas_test text;
+BEGIN
+    EXECUTE format('REVOKE ALL ON %I FROM geo_service_app', tab);
+    EXECUTE format('GRANT SELECT, %s ON %I TO geo_service_app', writes, tab);
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tab);
+    FOR p IN SELECT policyname FROM pg_policies
+             WHERE schemaname = 'public' AND tablename = tab LOOP
+        EXECUTE format('DROP POLICY %I ON %I', p.policyname, tab);
+    END LOOP;
+    IF per_statement THEN  -- the same tests, on values read once
+        station_test := '(SELECT nullif(app_sees_all(), false)) IS NOT NULL';
+        areas_test := '(SELECT app_scope() = ''areas'')';
+    ELSE
+        station_test := 'app_sees_all()';
+        areas_test := 'app_scope() = ''areas''';
+    END IF;
+    EXECUTE format(
+        'CREATE POLICY %I ON %I FOR SELECT TO geo_service_app USING (%s OR %s AND (%s))',
+        tab || '_read', tab, station_test, areas_test, coalesce(areas, 'false'));
+    IF writes LIKE '%INSERT%' THEN
+        EXECUTE format(
+            'CREATE POLICY %I ON %I FOR INSERT TO geo_service_app WITH CHECK (%s)',
+            tab || '_insert', tab, writer);
+    END IF;
+    IF writes LIKE '%UPDATE%' THEN
+        EXECUTE format(
+            'CREATE POLICY %I ON %I FOR UPDATE TO geo_service_app USING (%s) WITH CHECK (%s)',
+            tab || '_update', tab, writer, writer);
+    END IF;
+    IF writes LIKE '%DELETE%' THEN
+        EXECUTE format(
+            'CREATE POLICY %I ON %I FOR DELETE TO geo_service_app USING (%s)',
+            tab || '_delete', tab, writer);
+    END IF;
+    -- the serial ids of the table
+    FOR p IN SELECT s.oid::regclass AS seq FROM pg_class s
+             JOIN pg_depend d ON d.objid = s.oid AND d.deptype = 'a'
+             WHERE s.relkind = 'S' AND d.refobjid = tab::regclass LOOP
+        EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO geo_service_app', p.seq);
+    END LOOP;
+END;
+$proc$;
+REVOKE EXECUTE ON PROCEDURE app_protect(text, text, text, text, boolean) FROM PUBLIC;
+
 DO $$
 DECLARE
     r record;
-    p record;
     -- A grid worker's rows of the event and cell tables, by grid; the grids are read once per
     -- statement (a sub-select: an InitPlan), as the tables are read whole by the maps.
     EVENTS CONSTANT text := 'grid_id = ANY ((SELECT app_grids())::int[])';
-    station_test text;
-    areas_test text;
 BEGIN
     REVOKE ALL ON schema_migrations FROM geo_service_app;
     GRANT USAGE ON SCHEMA public TO geo_service_app;
 
-    -- Per table: what writers may do beyond SELECT, who writes, what a user in areas scope sees
-    -- (NULL: nothing), and whether the scope is read once per statement (tables of many rows)
-    -- rather than per row (the lookup's tables: an InitPlan costs each statement more than a
-    -- handful of rows' comparisons do).
     FOR r IN SELECT * FROM (VALUES
         ('station', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_station(id)', false),
         ('village', 'INSERT, UPDATE, DELETE', 'app_writer()', 'id = ANY (app_villages())', false),
@@ -94,8 +144,10 @@ BEGIN
         ('camera', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, true)', false),
         ('place', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)', false),
         ('road', 'INSERT, UPDATE, DELETE', 'app_writer()', 'app_sees_shape(geom, false)', false),
-        ('incident', 'INSERT, UPDATE, DELETE', 'app_writer()', EVENTS, true),
-        ('position_fix', 'INSERT, UPDATE, DELETE', 'app_writer()', EVENTS, true),
+        ('incident', 'INSERT, UPDATE, DELETE', 'app_writer() OR app_dispatcher()', EVENTS,
+         true),
+        ('position_fix', 'INSERT, UPDATE, DELETE', 'app_writer() OR app_dispatcher()',
+         EVENTS, true),
         ('incident_staging', 'INSERT, UPDATE, DELETE, TRUNCATE', 'app_writer()', NULL, false),
         ('position_fix_staging', 'INSERT, UPDATE, DELETE, TRUNCATE', 'app_writer()', NULL, false),
         ('import_run', 'INSERT', 'app_writer()', NULL, false),
@@ -103,69 +155,7 @@ BEGIN
         ('grid_cell', 'INSERT, UPDATE, DELETE', $q$app_scope() = 'station'$q$, EVENTS, true),
         ('grid_cell_state', 'UPDATE', $q$app_scope() = 'station'$q$, 'true', false)
     ) AS rule (tab, writes, writer, areas, per_statement) LOOP
-        EXECUTE format('REVOKE ALL ON %I FROM geo_service_app', r.tab);
-        EXECUTE format('GRANT SELECT, %s ON %I TO geo_service_app', r.writes, r.tab);
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', r.tab);
-        FOR p IN SELECT policyname FROM pg_policies
-                 WHERE schemaname = 'public' AND tablename = r.tab LOOP
-            EXECUTE format('DROP POLICY %I ON %I', p.policyname, r.tab);
-        END LOOP;
-        IF r.per_statement THEN  -- the same tests, on values read once
-            station_test := '(SELECT nullif(app_sees_all(), false)) IS NOT NULL';
-            areas_test := '(SELECT app_scope() = ''areas'')';
-        ELSE
-            station_test := 'app_sees_all()';
-            areas_test := 'app_scope() = ''areas''';
-        END IF;
-        EXECUTE format(
-            'CREATE POLICY %I ON %I FOR SELECT TO geo_service_app USING (%s OR %s AND (%s))',
-            r.tab || '_read', r.tab, station_test, areas_test, coalesce(r.areas, 'false'));
-        IF r.writes LIKE '%INSERT%' THEN
-            EXECUTE format(
-                'CREATE POLICY %I ON %I FOR INSERT TO geo_service_app WITH CHECK (%s)',
-                r.tab || '_insert', r.tab, r.writer);
-        END IF;
-        IF r.writes LIKE '%UPDATE%' THEN
-            EXECUTE format(
-                'CREATE POLICY %I ON %I FOR UPDATE TO geo_service_app USING (%s) WITH CHECK (%s)',
-                r.tab || '_update', r.tab, r.writer, r.writer);
-        END IF;
-        IF r.writes LIKE '%DELETE%' THEN
-            EXECUTE format(
-                'CREATE POLICY %I ON %I FOR DELETE TO geo_service_app USING (%s)',
-                r.tab || '_delete', r.tab, r.writer);
-        END IF;
-        -- the serial ids of the table
-        FOR p IN SELECT s.oid::regclass AS seq FROM pg_class s
-                 JOIN pg_depend d ON d.objid = s.oid AND d.deptype = 'a'
-                 WHERE s.relkind = 'S' AND d.refobjid = r.tab::regclass LOOP
-            EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO geo_service_app', p.seq);
-        END LOOP;
-    END LOOP;
-
-    -- Views run with the rights of whoever asks (security_invoker), not their owner's: a view
-    -- owned by the tables' owner would read past every policy.
-    FOR r IN
-        SELECT c.oid::regclass AS v FROM pg_class c
-        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v'
-          AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('ALTER VIEW %s SET (security_invoker = true)', r.v);
-        EXECUTE format('GRANT SELECT ON %s TO geo_service_app', r.v);
-    END LOOP;
-
-    -- Functions run with the rights of whoever calls them, so their queries meet the same
-    -- policies. Those whose rights were set where they are made (SECURITY DEFINER ones, the
-    -- audit trail's, app_enter: a non-default ACL) are left as they were set there.
-    FOR r IN
-        SELECT fn.oid::regprocedure AS f FROM pg_proc fn
-        WHERE fn.pronamespace = 'public'::regnamespace AND fn.prokind = 'f' AND NOT fn.prosecdef
-          AND fn.proacl IS NULL
-          AND fn.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = fn.oid AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO geo_service_app', r.f);
+        CALL app_protect(r.tab, r.writes, r.writer, r.areas, r.per_statement);
     END LOOP;
 END;
 $$;
