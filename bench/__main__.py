@@ -21,6 +21,12 @@ BENCHMARKS = {
     "maps": "bench.maps",  # heatmap and hexagon pages vs a bare GROUP BY
     "import": "bench.imports",  # the large sample's grids vs ogr2ogr
     "ogc": "bench.ogc",  # OGC API items vs tipg
+    "intake": "bench.intake",  # POST /api/v1/incidents vs /ping/db (issue 12)
+    "stream": "bench.stream",  # POST to event at 200 SSE clients (issue 12)
+    "recommend": "bench.recommend",  # recommended units vs pgr_dijkstraCost (issue 12)
+    "balance": "bench.balance",  # rebalance vs gerrychain ReCom (issue 13)
+    "me": "bench.me",  # /api/v1/me vs a bare count of the due items (issue 14)
+    "inspection": "bench.inspection",  # an inspection with a photo vs a bare INSERT (issue 14)
 }
 
 

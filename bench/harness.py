@@ -30,7 +30,7 @@ from geo_service.sample import generate_sample
 from geo_service.settings import REPO_ROOT, load_settings
 
 SCALES = ("small", "large")
-PORT = 8765
+PORT = int(os.environ.get("BENCH_PORT", "8765"))  # one per concurrent run
 BASE = f"http://127.0.0.1:{PORT}"
 BENCH_DIR = REPO_ROOT / "var" / "bench"
 WRK_CONNECTIONS = 16

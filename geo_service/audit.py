@@ -38,6 +38,19 @@ ACTIONS = (
     "token_admin",
     "refused",
     "audit_prune",
+    # issue 12: a call taken, a step of its timeline, a batch of unit positions
+    "incident_take",
+    "incident_step",
+    "positions",
+    # issue 13: a draft made, edited, rebalanced, published
+    "plan_create",
+    "plan_edit",
+    "plan_publish",
+    # issue 14: an inspection, a sweep opened, a report made or moved on
+    "inspection",
+    "sweep_open",
+    "report",
+    "report_step",
 )
 ANONYMOUS = "anonymous"
 # The audit trail is kept at least this long (the level-3 protection standard: six months).

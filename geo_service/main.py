@@ -34,16 +34,24 @@ from geo_service.routers import (
     audit,
     auth,
     cameras,
+    desk,
+    dispatch,
+    field,
     health,
     imports,
+    kpis,
     layers,
     lookup,
     maps,
+    me,
     ogc,
     pages,
     patrol,
+    plans,
+    stream,
     tiles,
     water,
+    workload,
 )
 from geo_service.schemas.problem import PROBLEM_MEDIA_TYPE as PROBLEM
 from geo_service.settings import Settings, load_settings
@@ -82,8 +90,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.second_factor_roles = second_factor_roles(settings)
     subjects = (health, lookup, areas, pages, maps, patrol, cameras, water, layers, ogc, tiles)
-    for subject in (*subjects, auth, admin, imports, audit):  # one router module per subject
-        app.include_router(subject.router)
+    command_room = (desk, dispatch, stream, kpis)  # issue 12
+    planning = (plans, workload)  # issue 13
+    in_the_field = (field, me)  # issue 14
+    for subject in (
+        *subjects,
+        *command_room,
+        *planning,
+        *in_the_field,
+        auth,
+        admin,
+        imports,
+        audit,
+    ):
+        app.include_router(subject.router)  # one router module per subject
     app.mount("/static", StaticFiles(directory=settings.web_map_dir / "static"), name="static")
     swagger = settings.web_map_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():  # installed by `make setup` (npm ci in web_map/)

@@ -64,6 +64,28 @@ class Settings(BaseSettings):
     # Roles that must sign in with a one-time code besides admin and auditor (comma-separated)
     second_factor_roles: str = ""
 
+    # The command room (issue 12). Repeat calls: the same caller phone, or this close with the same
+    # category, within this many days
+    repeat_days: int = Field(default=7, ge=1, le=365)
+    repeat_metres: float = Field(default=100.0, gt=0, le=10_000)
+    # A diverted (non-police) call is due to be accepted by the response team within this
+    diversion_target_minutes: int = Field(default=30, ge=1)
+    # A unit on scene within this many minutes of the call, by the village's kind
+    on_scene_minutes_community: int = Field(default=5, ge=1)
+    on_scene_minutes_village: int = Field(default=10, ge=1)
+    # A dispatched unit whose fix comes this close to its incident has arrived (metres)
+    arrival_radius_m: float = Field(default=50.0, gt=0, le=1000)
+    # The live map: the board shows incidents of the last this many hours that are not closed
+    board_window_hours: int = Field(default=24, ge=1)
+    # Beat planning (issue 13): a rebalance answers within this many seconds; stations with at
+    # most this many grids are solved exactly (integer program), larger ones by local search
+    balance_seconds: float = Field(default=60.0, gt=0, le=3600)
+    balance_exact_max_grids: int = Field(default=400, ge=0)
+    # The field (issue 14): a photo's size limit, and a rental house's fire-safety check is due
+    # this many days after the last one
+    photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    rental_check_days: int = Field(default=90, ge=1)
+
     @property
     def app_database_url(self) -> str:
         """The URL the API's pool connects with: the service's own non-owner role."""

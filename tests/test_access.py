@@ -25,7 +25,9 @@ from starlette.routing import Mount
 from geo_service.accounts.roles import Role
 from geo_service.main import create_app
 from geo_service.settings import Settings
-from tests.cast import CAST_PASSWORD, Member, areas_of, make_cast, make_member, tile_of, token_id_of
+from tests.access_calls import Ask, Call, Place, get, head
+from tests.access_rows import SUBJECTS
+from tests.cast import CAST_PASSWORD, Member, areas_of, make_cast, make_member, token_id_of
 from tests.reference import Reference
 
 R = Role
@@ -134,9 +136,11 @@ PUBLIC_FILES = [
 
 
 def _parse(table: str) -> dict[str, frozenset[Role] | str]:
-    """The table as {"METHOD /path": roles allowed, or "public"}."""
+    """The table as {"METHOD /path": roles allowed, or "public"} (blank and # lines skipped)."""
     rows: dict[str, frozenset[Role] | str] = {}
     for line in table.strip().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
         method, path, *cells = line.split()
         key = f"{method} {path}"
         assert key not in rows, f"{key} twice in the table"
@@ -148,7 +152,7 @@ def _parse(table: str) -> dict[str, frozenset[Role] | str]:
     return rows
 
 
-EXPECTED = _parse(TABLE)
+EXPECTED = _parse(TABLE + "\n" + "\n".join(rows.TABLE for rows in SUBJECTS))
 PROTECTED = sorted(k for k, v in EXPECTED.items() if v != PUBLIC)
 
 
@@ -172,62 +176,6 @@ def route_keys(app: FastAPI) -> tuple[set[str], set[str]]:
 # --------------------------------------------------------------------------- the examples
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where a user's example requests point: inside their own area."""
-
-    grid: str
-    village: str
-    beat: str
-    plan: str
-    lon: float
-    lat: float
-    person: str  # a person they may ask about
-    collection: str  # an OGC collection and one of its features they see
-    feature: str
-    tile_layer: str  # a tiled layer they see
-
-    @property
-    def tile(self) -> tuple[int, int, int]:
-        return tile_of(self.lon, self.lat, 15)
-
-
-@dataclass
-class Call:
-    """One request of a cell."""
-
-    method: str
-    path: str
-    params: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] | None = None
-    json: Any = None
-    files: dict[str, Any] | None = None
-    content: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    session: bool = False  # sent with a browser session (signed in through the form)
-
-
-@dataclass
-class Ask:
-    """What a cell's request is built from: who asks, where, and (for an allowed cell of a
-    route that changes something) its own target to change."""
-
-    member: Member
-    place: Place
-    database_url: str
-    victim: Callable[[], str]  # a user name to lock, remove, reset
-    spare_token: Callable[[str], int]  # a token id of that user to revoke
-    import_file: bytes
-
-
-def _get(path: str, **params: Any) -> Callable[[Ask], Call]:
-    return lambda a: Call("GET", path, params)
-
-
-def _head(path: str) -> Callable[[Ask], Call]:
-    return lambda a: Call("HEAD", path)
-
-
 def _victim_call(method: str, template: str, **kw: Any) -> Callable[[Ask], Call]:
     return lambda a: Call(method, template.format(name=a.victim()), **kw)
 
@@ -249,18 +197,18 @@ def _ogc(suffix: str) -> Callable[[Ask], str]:
 
 
 CALLS: dict[str, Callable[[Ask], Call]] = {
-    "GET /healthz": _get("/healthz"),
-    "GET /ping": _get("/ping"),
-    "GET /docs": _get("/docs"),
-    "GET /openapi.json": _get("/openapi.json"),
-    "GET /login": _get("/login"),
+    "GET /healthz": get("/healthz"),
+    "GET /ping": get("/ping"),
+    "GET /docs": get("/docs"),
+    "GET /openapi.json": get("/openapi.json"),
+    "GET /login": get("/login"),
     "POST /login": lambda a: Call(
         "POST", "/login", data={"name": a.member.name, "password": CAST_PASSWORD, "next": "/"}
     ),
-    "GET /ping/db": _get("/ping/db"),
-    "GET /": _get("/"),
+    "GET /ping/db": get("/ping/db"),
+    "GET /": get("/"),
     "POST /logout": lambda a: Call("POST", "/logout"),
-    "GET /account": _get("/account"),
+    "GET /account": get("/account"),
     "POST /account/tokens": lambda a: Call("POST", "/account/tokens", data={"days": "1"}),
     "POST /account/tokens/{token_id}/revoke": _own_token(
         "POST", "/account/tokens/{token_id}/revoke"
@@ -270,7 +218,7 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "POST /account/second-factor/confirm": lambda a: Call(
         "POST", "/account/second-factor/confirm", data={"code": "000000"}
     ),
-    "GET /api/v1/tokens": _get("/api/v1/tokens"),
+    "GET /api/v1/tokens": get("/api/v1/tokens"),
     "POST /api/v1/tokens": lambda a: Call("POST", "/api/v1/tokens", json={"days": 1}),
     "DELETE /api/v1/tokens/{token_id}": _own_token("DELETE", "/api/v1/tokens/{token_id}"),
     "GET /api/v1/lookup": lambda a: Call(
@@ -289,34 +237,34 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "POST /api/v1/people/{code}/phone": lambda a: Call(
         "POST", f"/api/v1/people/{a.place.person}/phone", json={"reason": "call back a caller"}
     ),
-    "GET /maps/overview": _get("/maps/overview"),
-    "GET /maps/heatmap": _get("/maps/heatmap"),
-    "GET /maps/hexagons": _get("/maps/hexagons"),
-    "GET /maps/animation": _get("/maps/animation"),
-    "GET /maps/tiles/{z}/{x}/{y}": _get("/maps/tiles/2/1/1"),
-    "GET /api/v1/incidents/heatmap": _get("/api/v1/incidents/heatmap"),
-    "GET /api/v1/incidents/hexagons": _get("/api/v1/incidents/hexagons"),
-    "GET /api/v1/incidents/hourly": _get("/api/v1/incidents/hourly"),
-    "GET /api/v1/overview/layers": _get("/api/v1/overview/layers"),
-    "GET /api/v1/patrol/coverage": _get("/api/v1/patrol/coverage"),
+    "GET /maps/overview": get("/maps/overview"),
+    "GET /maps/heatmap": get("/maps/heatmap"),
+    "GET /maps/hexagons": get("/maps/hexagons"),
+    "GET /maps/animation": get("/maps/animation"),
+    "GET /maps/tiles/{z}/{x}/{y}": get("/maps/tiles/2/1/1"),
+    "GET /api/v1/incidents/heatmap": get("/api/v1/incidents/heatmap"),
+    "GET /api/v1/incidents/hexagons": get("/api/v1/incidents/hexagons"),
+    "GET /api/v1/incidents/hourly": get("/api/v1/incidents/hourly"),
+    "GET /api/v1/overview/layers": get("/api/v1/overview/layers"),
+    "GET /api/v1/patrol/coverage": get("/api/v1/patrol/coverage"),
     "GET /api/v1/patrol/cells": lambda a: Call(
         "GET", "/api/v1/patrol/cells", {"beat": a.place.beat, "limit": 50}
     ),
-    "GET /maps/patrol": _get("/maps/patrol"),
-    "GET /api/v1/cameras/sectors": _get("/api/v1/cameras/sectors"),
+    "GET /maps/patrol": get("/maps/patrol"),
+    "GET /api/v1/cameras/sectors": get("/api/v1/cameras/sectors"),
     "GET /api/v1/cameras/blind-roads": lambda a: Call(
         "GET", "/api/v1/cameras/blind-roads", {"beat": a.place.beat}
     ),
-    "GET /maps/cameras": _get("/maps/cameras"),
-    "GET /api/v1/water/shore-gaps": _get("/api/v1/water/shore-gaps"),
-    "GET /api/v1/water/markers": _get("/api/v1/water/markers"),
-    "GET /maps/water": _get("/maps/water"),
+    "GET /maps/cameras": get("/maps/cameras"),
+    "GET /api/v1/water/shore-gaps": get("/api/v1/water/shore-gaps"),
+    "GET /api/v1/water/markers": get("/api/v1/water/markers"),
+    "GET /maps/water": get("/maps/water"),
     "GET /api/v1/layers/{layer}.{format}": lambda a: Call(
         "GET", f"/api/v1/layers/{a.place.collection}.geojson"
     ),
-    "GET /ogc": _get("/ogc"),
-    "GET /ogc/conformance": _get("/ogc/conformance"),
-    "GET /ogc/collections": _get("/ogc/collections"),
+    "GET /ogc": get("/ogc"),
+    "GET /ogc/conformance": get("/ogc/conformance"),
+    "GET /ogc/collections": get("/ogc/collections"),
     "GET /ogc/collections/{collectionId}": lambda a: Call("GET", _ogc("/collections/{c}")(a)),
     "GET /ogc/collections/{collectionId}/items": lambda a: Call(
         "GET", _ogc("/collections/{c}/items")(a), {"limit": 5}
@@ -324,9 +272,9 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "GET /ogc/collections/{collectionId}/items/{featureId}": lambda a: Call(
         "GET", _ogc("/collections/{c}/items/{f}")(a)
     ),
-    "HEAD /ogc": _head("/ogc"),
-    "HEAD /ogc/conformance": _head("/ogc/conformance"),
-    "HEAD /ogc/collections": _head("/ogc/collections"),
+    "HEAD /ogc": head("/ogc"),
+    "HEAD /ogc/conformance": head("/ogc/conformance"),
+    "HEAD /ogc/collections": head("/ogc/collections"),
     "HEAD /ogc/collections/{collectionId}": lambda a: Call("HEAD", _ogc("/collections/{c}")(a)),
     "HEAD /ogc/collections/{collectionId}/items": lambda a: Call(
         "HEAD", _ogc("/collections/{c}/items")(a), {"limit": 5}
@@ -343,10 +291,10 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
         files={"file": ("place.geojson", a.import_file)},
         data={"layer": "place", "dry_run": "true"},
     ),
-    "GET /api/v1/audit": _get("/api/v1/audit", limit=5),
-    "GET /api/v1/audit.csv": _get("/api/v1/audit.csv", action="sign_in"),
-    "GET /audit": _get("/audit"),
-    "GET /admin/users": _get("/admin/users"),
+    "GET /api/v1/audit": get("/api/v1/audit", limit=5),
+    "GET /api/v1/audit.csv": get("/api/v1/audit.csv", action="sign_in"),
+    "GET /audit": get("/audit"),
+    "GET /admin/users": get("/admin/users"),
     "POST /admin/users": lambda a: Call(
         "POST",
         "/admin/users",
@@ -358,7 +306,7 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "POST /admin/tokens/{token_id}/revoke": _victim_token(
         "POST", "/admin/tokens/{token_id}/revoke"
     ),
-    "GET /api/v1/users": _get("/api/v1/users"),
+    "GET /api/v1/users": get("/api/v1/users"),
     "POST /api/v1/users": lambda a: Call(
         "POST", "/api/v1/users", json={"name": f"{a.victim()}_n", "role": "planner"}
     ),
@@ -371,6 +319,9 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
         "DELETE", "/api/v1/users/{name}/tokens/{token_id}"
     ),
 }
+for _subject in SUBJECTS:  # the subjects' own rows (tests/access_rows/)
+    assert not set(_subject.CALLS) & set(CALLS), _subject.__name__
+    CALLS.update(_subject.CALLS)
 # Answers that depend on who asks and that a shared cache must never keep (issue 11, 1).
 PRIVATE = ("/tiles/", "/ogc", "/api/v1/layers/", "/api/v1/lookup", "/api/v1/overview/")
 

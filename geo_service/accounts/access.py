@@ -29,6 +29,25 @@ WATER = BUSINESS
 IMPORT = frozenset({R.planner, R.leader})
 BATCH = frozenset({R.command_room, R.leader, R.planner})
 PHONE_REVEAL = frozenset({R.planner, R.community_officer})
+# The command room (issue 12): calls, steps, unit positions and the recommended units are the
+# command room's and the leaders'; the live map and the station's numbers are for those who
+# read incidents (scoped by PostgreSQL).
+DISPATCH = frozenset({R.command_room, R.leader})
+COMMAND_READ = INCIDENTS
+KPIS = frozenset({R.leader, R.command_room, R.planner, R.community_officer})
+# Beat planning (issue 13): planners draft and edit, leaders too; a leader publishes.
+PLANNING_READ = frozenset({R.leader, R.command_room, R.planner, R.community_officer})
+PLANNING = frozenset({R.planner, R.leader})
+PUBLISH = frozenset({R.leader})
+# The field (issue 14): inspections and reports by the people of an area (PostgreSQL limits
+# them to their own areas); sweeps opened by planners and community officers; reports read
+# by those who act on them.
+FIELD = frozenset({R.community_officer, R.grid_worker, R.volunteer, R.planner, R.leader})
+SWEEP_OPEN = frozenset({R.planner, R.community_officer, R.leader})
+SWEEP_READ = PEOPLE
+REPORT_MAKE = frozenset({R.grid_worker, R.volunteer, R.community_officer})
+REPORT_READ = frozenset({R.command_room, R.leader, R.community_officer, R.planner})
+MY_AREA = frozenset({R.community_officer, R.grid_worker, R.volunteer})
 AUDIT = frozenset({R.auditor})
 ADMIN = frozenset({R.admin})
 SIGNED_IN = frozenset(Role)  # their own account, sign-out, the landing page
