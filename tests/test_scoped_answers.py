@@ -643,3 +643,23 @@ def test_debian_ogrinfo_with_gdal_http_headers_reads_only_their_grids(
         check=False,
     )
     assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
+
+
+def test_the_map_pages_basemap_is_each_users_own(world: World, sample: Sample) -> None:
+    """The basemap kept in memory is kept per scope: a volunteer's water map after a leader's
+    draws only the water bodies the volunteer sees, and the leader's after it all of them
+    (water bodies are told apart by their names, where the sample's names are unique)."""
+    water = sample.layer("water_body")
+    unique = water[~water.name.duplicated(keep=False)]
+    theirs = world.expect[Role.volunteer].rows("water_body").code
+    inside = set(unique[unique.code.isin(theirs)].name)
+    outside = set(unique[~unique.code.isin(theirs)].name)
+    assert inside and outside
+
+    def names_on(member: Member) -> set[str]:
+        page = _get(world, member, "/maps/water", lang="en").text
+        return {n for n in inside | outside if n in page or json.dumps(n)[1:-1] in page}
+
+    assert names_on(world.leader) == inside | outside
+    assert names_on(world.volunteer) == inside
+    assert names_on(world.leader) == inside | outside

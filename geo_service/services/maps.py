@@ -11,9 +11,12 @@ import psycopg
 
 from geo_service.errors import InvalidParameter
 
-# Simplified basemaps by (server, database, tolerance): (basemap_version, Basemap).
-# The version is bumped by triggers on station, village, road and water_body (migration 007).
-_BASEMAPS: dict[tuple[str, str, float | None], tuple[int, Basemap]] = {}
+Scope = tuple[bool, tuple[int, ...], tuple[int, ...]]  # sees all, grid ids, village ids
+# Simplified basemaps by (server, database, tolerance, the user's scope): (basemap_version,
+# Basemap). The version is bumped by triggers on station, village, road and water_body
+# (migration 007); the scope is part of the key since row-level security gives a grid worker or a
+# volunteer only the villages, roads and water of their areas.
+_BASEMAPS: dict[tuple[str, str, float | None, Scope], tuple[int, Basemap]] = {}
 
 
 BASEMAP_LAYERS = ("villages", "water", "roads", "town")
@@ -36,11 +39,14 @@ class Basemap:
 async def basemap(conn: psycopg.AsyncConnection, *, tolerance_m: float | None = None) -> Basemap:
     """The station's bbox and town, villages, roads and water as GeoJSON FeatureCollection text
     (simplified by tolerance_m metres; None: a 1500th of the jurisdiction's width). Kept in
-    memory until those tables change, so a page pays one tiny query for it."""
-    key = (f"{conn.info.host}:{conn.info.port}", conn.info.dbname, tolerance_m)
-    cur = await conn.execute("SELECT basemap_version()")
+    memory per scope of user until those tables change, so a page pays one tiny query for it."""
+    cur = await conn.execute(
+        "SELECT basemap_version(), app_sees_all(), app_grids(), app_villages()"
+    )
     row = await cur.fetchone()
-    version = row[0] if row else -1
+    version, sees_all, grids, villages = row if row else (-1, False, [], [])
+    scope: Scope = (True, (), ()) if sees_all else (False, tuple(grids), tuple(villages))
+    key = (f"{conn.info.host}:{conn.info.port}", conn.info.dbname, tolerance_m, scope)
     cached = _BASEMAPS.get(key)
     if cached is None or cached[0] != version:
         cur = await conn.execute("SELECT basemap_layers(%(tol)s)::text", {"tol": tolerance_m})
