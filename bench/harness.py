@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -144,8 +145,12 @@ def start_service(url: str, *, workers: int = 1) -> subprocess.Popen[bytes]:
     # nobody reads would fill up and stop it
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     with (BENCH_DIR / "service.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*command, "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=log
+        proc = subprocess.Popen(  # its own process group: stop() ends its workers too
+            [*command, "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
         )
     return wait_until_up(proc, f"{BASE}/healthz", "the service", log=BENCH_DIR / "service.log")
 
@@ -171,9 +176,16 @@ def wait_until_up(
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    """End a server this benchmark started, and wait for it."""
-    proc.terminate()
-    proc.wait()
+    """End a server this benchmark started, with its worker processes when it leads its own
+    process group (start_service), and wait for it."""
+    group = proc.poll() is None and os.getpgid(proc.pid) == proc.pid
+    signal_it = (lambda sig: os.killpg(proc.pid, sig)) if group else proc.send_signal
+    signal_it(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        signal_it(signal.SIGKILL)
+        proc.wait()
 
 
 def path_file(paths: Iterable[str]) -> Path:
