@@ -27,6 +27,8 @@ INSPECTION_DOC = (
     "(water bodies)"
 )
 PHOTOS_DOC = "Up to three photos, JPEG or PNG (checked by content), each at most PHOTO_MAX_BYTES"
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+PHOTO_CONTENT = {"image/jpeg": BINARY, "image/png": BINARY}
 CodePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -121,7 +123,7 @@ async def get_inspections(
     summary="A photo of an inspection",
     response_class=Response,
     dependencies=[allow(FIELD_READ)],
-    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The photo"}},
+    responses={200: {"content": PHOTO_CONTENT, "description": "The photo"}},
 )
 async def get_inspection_photo(
     conn: Connection,
