@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from geo_service.accounts.access import COMMAND_READ, DISPATCH, allow
 from geo_service.accounts.deps import Caller, Connection, credential_of
 from geo_service.errors import InvalidParameter
-from geo_service.moments import now, parse_moment
+from geo_service.moments import parse_moment
 from geo_service.routers.params import AppSettings, AtQuery, LangQuery
 from geo_service.schemas.live import Board
 from geo_service.services.live import board_at, still_signed_in
@@ -184,12 +183,7 @@ async def board(conn: Connection, settings: AppSettings, at: AtQuery = None) -> 
     """Open incidents (received in the last BOARD_WINDOW_HOURS, not closed or cancelled) by
     status and age with their targets, and units by status at their last position, as the event
     log had them at the moment (default now); what the user's scope holds."""
-    moment = parse_moment(at)
-    if moment > now() + timedelta(minutes=1):
-        raise InvalidParameter(
-            "'at' is in the future: the board is known up to now", parameter="at"
-        )
-    body = await board_at(conn, settings, at=moment)
+    body = await board_at(conn, settings, at=parse_moment(at))
     return Response(orjson.dumps(body), media_type="application/json")
 
 
