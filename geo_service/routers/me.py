@@ -129,6 +129,14 @@ async def service_worker(request: Request) -> Response:
     )
 
 
+@router.get("/favicon.ico", include_in_schema=False, dependencies=[public])
+async def favicon() -> Response:
+    """The app's icon for the browser's tab (browsers ask for it on every page)."""
+    return Response(
+        icon_png(ICON_SIZES[0]), media_type="image/png", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
 IconSize = Annotated[int, PathParam(description="Icon size in pixels: 192 or 512")]
 
 

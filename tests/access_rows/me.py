@@ -17,6 +17,7 @@ GET    /me                                       -   -   -   y   y   y   -   -
 GET    /manifest.webmanifest                     public
 GET    /sw.js                                    public
 GET    /me/icons/{size}.png                      public
+GET    /favicon.ico                              public
 """
 
 CALLS: dict[str, Callable[[Ask], Call]] = {
@@ -26,4 +27,5 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "GET /manifest.webmanifest": get("/manifest.webmanifest"),
     "GET /sw.js": get("/sw.js"),
     "GET /me/icons/{size}.png": get("/me/icons/192.png"),
+    "GET /favicon.ico": get("/favicon.ico"),
 }

@@ -54,7 +54,7 @@
 
   let flushing = false;
   async function flush() {
-    if (flushing) return;
+    if (flushing || !navigator.onLine) return; // known to be offline: wait for "online"
     flushing = true;
     let sent = 0;
     try {
@@ -109,7 +109,11 @@
   async function fetchKept(url) {
     const cache = await caches.open(DATA_CACHE);
     try {
+      if (!navigator.onLine) throw new Error("offline");
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok && response.headers.get("X-Kept")) {
+        return { body: await response.json(), fresh: false, kept: response.headers.get("date") };
+      }
       if (response.ok) {
         await cache.put(url, response.clone());
         return { body: await response.json(), fresh: true };
@@ -122,6 +126,7 @@
 
   async function keepPage() {
     // the page itself, for opening again with no network (the service worker answers it)
+    if (!navigator.onLine) return;
     try {
       const cache = await caches.open(DATA_CACHE);
       const page = location.pathname + location.search;

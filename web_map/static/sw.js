@@ -40,8 +40,10 @@ async function networkFirst(request, key) {
     return response;
   } catch (error) {
     const kept = await (await caches.open(DATA_CACHE)).match(key);
-    if (kept) return kept;
-    throw error;
+    if (!kept) throw error;
+    const headers = new Headers(kept.headers);
+    headers.set("X-Kept", "1"); // the page says it shows what was kept, and since when
+    return new Response(kept.body, { status: kept.status, statusText: kept.statusText, headers });
   }
 }
 
