@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # this many days after the last one
     photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     rental_check_days: int = Field(default=90, ge=1)
+    # The phone page "my area" (/me): what falls due within this many days is listed (overdue
+    # first), incidents of the last this many days, at most this many items a list
+    me_due_within_days: int = Field(default=7, ge=0, le=365)
+    me_recent_days: int = Field(default=30, ge=1, le=366)
+    me_list_limit: int = Field(default=50, ge=1, le=1000)
 
     @property
     def app_database_url(self) -> str:
