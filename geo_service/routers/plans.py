@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
 
 from geo_service import audit
 from geo_service.accounts.access import PLANNING, PLANNING_READ, PUBLISH, allow
-from geo_service.accounts.deps import Connection
+from geo_service.accounts.deps import Caller, Connection
 from geo_service.moments import parse_moment
+from geo_service.routers.params import LangQuery
 from geo_service.schemas.plans import (
     BeatChanges,
     Edited,
@@ -25,13 +27,17 @@ from geo_service.schemas.plans import (
     Published,
 )
 from geo_service.services import plans
+from geo_service.web.plans import plan_words
+from geo_service.web.render import render_page
 
-router = APIRouter(prefix="/api/v1", tags=["planning"])
+router = APIRouter(tags=["planning"])
 
 PlanCode = Annotated[str, Path(max_length=64, description="Beat plan code, e.g. 2027-draft")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No plan has that code"}}
+NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"description": "The body is not JSON"}}
 EDIT: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND,
+    **NOT_JSON,
     409: {
         "description": "The plan changed since the version given (with the changes made "
         "meanwhile), is published, or what the edit touches is locked or not empty"
@@ -41,12 +47,13 @@ EDIT: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/plans",
+    "/api/v1/plans",
     summary="Make a draft beat plan from a plan (default: the one in force)",
     status_code=201,
     response_model=PlanDocument,
     dependencies=[allow(PLANNING)],
     responses={
+        **NOT_JSON,
         404: {"description": "No plan has the source code, or none is in force"},
         409: {"description": "A plan already has that code"},
     },
@@ -60,7 +67,7 @@ async def create_plan(request: Request, conn: Connection, body: PlanCreate) -> d
 
 
 @router.get(
-    "/plans",
+    "/api/v1/plans",
     summary="Every beat plan",
     response_model=list[PlanSummary],
     dependencies=[allow(PLANNING_READ)],
@@ -71,7 +78,7 @@ async def list_plans(conn: Connection) -> list[dict[str, Any]]:
 
 
 @router.get(
-    "/plans/{code}",
+    "/api/v1/plans/{code}",
     summary="One beat plan: its beats and their grids",
     response_model=PlanDocument,
     dependencies=[allow(PLANNING_READ)],
@@ -84,7 +91,7 @@ async def get_plan(conn: Connection, code: PlanCode) -> dict[str, Any]:
 
 
 @router.patch(
-    "/plans/{code}/grids",
+    "/api/v1/plans/{code}/grids",
     summary="Move grids between the beats of a draft",
     response_model=MovesDone,
     dependencies=[allow(PLANNING)],
@@ -110,7 +117,7 @@ async def move_grids(
 
 
 @router.patch(
-    "/plans/{code}/beats",
+    "/api/v1/plans/{code}/beats",
     summary="Add, remove, rename beats of a draft, give them their community officer",
     response_model=Edited,
     dependencies=[allow(PLANNING)],
@@ -134,7 +141,7 @@ async def edit_beats(
 
 
 @router.patch(
-    "/plans/{code}/locks",
+    "/api/v1/plans/{code}/locks",
     summary="Lock or unlock grids and whole beats of a draft",
     response_model=Edited,
     dependencies=[allow(PLANNING)],
@@ -160,7 +167,7 @@ async def set_locks(
 
 
 @router.get(
-    "/plans/{a}/diff/{b}",
+    "/api/v1/plans/{a}/diff/{b}",
     summary="What changes from plan a to plan b",
     response_model=PlanDiff,
     dependencies=[allow(PLANNING_READ)],
@@ -177,12 +184,13 @@ async def diff(
 
 
 @router.post(
-    "/plans/{code}/publish",
+    "/api/v1/plans/{code}/publish",
     summary="Publish a draft from a moment (a leader approves)",
     response_model=Published | PublishCheck,
     dependencies=[allow(PUBLISH)],
     responses={
         **NOT_FOUND,
+        **NOT_JSON,
         409: {"description": "The plan is published already, or changed since the version"},
         422: {"description": "Every problem that forbids publication, listed under `problems`"},
     },
@@ -209,3 +217,57 @@ async def publish(
         restamped=done["restamped"],
     )
     return done
+
+
+# ---------------------------------------------------------------------------------- pages
+
+
+@router.get(
+    "/plans",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[allow(PLANNING_READ)],
+)
+async def plans_page(
+    request: Request, conn: Connection, user: Caller, lang: LangQuery = "zh"
+) -> HTMLResponse:
+    """The beat plans, a link to each one's page, and (for planners) a new draft."""
+    return render_page(
+        request,
+        "plans.html",
+        lang=lang,
+        pw=plan_words(request, lang),
+        plans=await plans.list_plans(conn),
+        can_edit=user.role in PLANNING,
+    )
+
+
+@router.get(
+    "/plans/{code}/edit",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[allow(PLANNING_READ)],
+)
+async def plan_edit_page(
+    request: Request, conn: Connection, user: Caller, code: PlanCode, lang: LangQuery = "zh"
+) -> HTMLResponse:
+    """The planner's page: grids coloured by beat, moves by click or brush, locks, undo and
+    redo, each beat's workload, rebalance, the diff against the plan in force, publication.
+    Read-only for a published plan and for those who may not edit."""
+    document = await plans.plan_document(conn, code=code)
+    listed = await plans.list_plans(conn)
+    in_force = next((p["code"] for p in listed if p["in_force"]), None)
+    words = plan_words(request, lang)
+    served = {getattr(r, "path", "") for r in request.app.routes}
+    page = {
+        "code": code,
+        "lang": lang,
+        "in_force": in_force,
+        "can_edit": user.role in PLANNING and document["status"] == "draft",
+        "can_publish": user.role in PUBLISH and document["status"] == "draft",
+        "words": words,
+        # each beat's workload and the rebalance come with the balance work (routers/workload.py)
+        "has_workload": "/api/v1/plans/{code}/workload" in served,
+        "has_balance": "/api/v1/plans/{code}/balance" in served,
+    }
+    return render_page(request, "plan_edit.html", lang=lang, pw=words, plan=document, page=page)
