@@ -27,6 +27,8 @@ PATCH  /api/v1/plans/{code}/beats                y   -   y   -   -   -   -   -
 PATCH  /api/v1/plans/{code}/locks                y   -   y   -   -   -   -   -
 GET    /api/v1/plans/{a}/diff/{b}                y   y   y   y   -   -   -   -
 POST   /api/v1/plans/{code}/publish              y   -   -   -   -   -   -   -
+GET    /plans                                    y   y   y   y   -   -   -   -
+GET    /plans/{code}/edit                        y   y   y   y   -   -   -   -
 """
 
 
@@ -73,6 +75,8 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
         "PATCH", f"/api/v1/plans/{DRAFT}/locks", json={"version": _version(a)}
     ),
     "GET /api/v1/plans/{a}/diff/{b}": lambda a: Call("GET", f"/api/v1/plans/2026/diff/{DRAFT}"),
+    "GET /plans": get("/plans"),
+    "GET /plans/{code}/edit": get(f"/plans/{DRAFT}/edit"),
     "POST /api/v1/plans/{code}/publish": lambda a: Call(
         "POST",
         f"/api/v1/plans/{DRAFT}/publish",
