@@ -3,7 +3,8 @@ shortest-path search from an incident, units and incident snapped to the nearest
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,18 +36,20 @@ def speed_ms(unit_kind: str, road_kind: str) -> float | None:
 
 
 @dataclass(frozen=True)
-class Snap:
-    """A point snapped to the network of one unit kind: where along which chain, and how far
-    off the road it was."""
+class Snaps:
+    """Points snapped to the network of one unit kind: the chain each lies on, seconds along it
+    from its start junction, and metres off the road."""
 
-    chain: int
-    from_start_s: float  # seconds along the chain from its start junction
-    off_road_m: float
+    chain: np.ndarray
+    from_start_s: np.ndarray
+    off_road_m: np.ndarray
 
 
 class KindGraph:
     """The network as one unit kind may use it: junctions, chains between them (runs of road
-    pieces through junction-less joints, in seconds), a search tree of the usable pieces."""
+    pieces through junction-less joints, in seconds), a search tree of the usable pieces. The
+    search graph has one node more than the junctions, the origin's, whose two edges (to its
+    chain's ends) are set for each search."""
 
     def __init__(self, net: RoadGraph, unit_kind: str) -> None:
         self.unit_kind = unit_kind
@@ -71,6 +74,7 @@ class KindGraph:
                 total += self.piece_s[p]
             chain_s[c] = total
         self.chain_s = chain_s
+        n = len(net.junctions)
         ok = np.isfinite(chain_s) & (net.chain_start != net.chain_end)
         a, b, w = net.chain_start[ok], net.chain_end[ok], chain_s[ok]
         rows = np.concatenate([a, b])
@@ -81,72 +85,67 @@ class KindGraph:
         rows, cols, weight = rows[order], cols[order], weight[order]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        self.rows, self.cols = rows[first], cols[first]
-        self.weight = np.maximum(weight[first], 1e-9)  # csgraph: a zero is no edge
-        usable_pieces = np.flatnonzero(self.usable)
-        self.tree_pieces = usable_pieces
-        self.tree = shapely.STRtree(net.piece_geom[usable_pieces])
+        rows, cols = rows[first], cols[first]
+        weight = np.maximum(weight[first], 1e-9)  # csgraph: a zero is no edge
+        # the origin's row n last, two edges set per search
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n + 1))])
+        indptr[-1] += 2
+        self.graph = csr_matrix(
+            (
+                np.concatenate([weight, [1.0, 1.0]]),
+                np.concatenate([cols, [0, 0]]).astype(np.int32),
+                indptr.astype(np.int32),
+            ),
+            shape=(n + 1, n + 1),
+        )
+        self._search = threading.Lock()
+        self.tree_pieces = np.flatnonzero(self.usable)
+        self.tree = shapely.STRtree(net.piece_geom[self.tree_pieces])
 
-    def snap(self, points: Sequence[shapely.Point]) -> list[Snap | None]:
-        """Each point snapped to its nearest usable road piece (None: no road usable)."""
-        if not len(self.tree_pieces) or not len(points):
-            return [None] * len(points)
-        geoms = np.array(points, dtype=object)
-        hit = self.tree.nearest(geoms)
-        out: list[Snap | None] = []
+    def snap(self, points: np.ndarray) -> Snaps | None:
+        """Each point (shapely) snapped to its nearest usable road piece (None: no usable
+        road at all)."""
+        if not len(self.tree_pieces):
+            return None
         net = self.net
-        for point, h in zip(points, hit.tolist(), strict=True):
-            p = int(self.tree_pieces[h])
-            line = net.piece_geom[p]
-            along = float(line.project(point))
-            on_road = line.interpolate(along)
-            length = float(net.piece_len[p])
-            share = along / length if length > 0 else 0.0
-            part_s = self.piece_s[p] * (share if net.piece_forward[p] else 1.0 - share)
-            out.append(
-                Snap(
-                    chain=int(net.piece_chain[p]),
-                    from_start_s=float(self.offset_s[p] + part_s),
-                    off_road_m=float(point.distance(on_road)),
-                )
-            )
-        return out
+        p = self.tree_pieces[self.tree.nearest(points)]
+        lines = net.piece_geom[p]
+        along = shapely.line_locate_point(lines, points)
+        on_road = shapely.line_interpolate_point(lines, along)
+        length = net.piece_len[p]
+        share = np.divide(along, length, out=np.zeros(len(p)), where=length > 0)
+        part = self.piece_s[p] * np.where(net.piece_forward[p], share, 1.0 - share)
+        return Snaps(
+            chain=net.piece_chain[p],
+            from_start_s=self.offset_s[p] + part,
+            off_road_m=shapely.distance(points, on_road),
+        )
 
-    def seconds_from(self, origin: Snap, targets: Iterable[Snap | None]) -> list[float | None]:
-        """Travel seconds from the origin to each target: one Dijkstra search from the origin
-        (a node of its own joined to its chain's two ends), plus the stretch along the
-        target's chain, the direct way along a shared chain, and both off-road stretches."""
+    def seconds_from(self, snaps: Snaps) -> np.ndarray:
+        """Travel seconds from the first snapped point (the origin) to each of the others
+        (inf: no road joins them): one Dijkstra search from the origin's own node, joined to
+        its chain's two ends, plus the stretch along each target's chain, the direct way along
+        a shared chain, and both off-road stretches."""
         net = self.net
         n = len(net.junctions)
-        c = origin.chain
-        to_start, to_end = origin.from_start_s, self.chain_s[c] - origin.from_start_s
-        rows = np.concatenate([self.rows, [n, n]])
-        cols = np.concatenate([self.cols, [net.chain_start[c], net.chain_end[c]]])
-        weight = np.concatenate([self.weight, [max(to_start, 1e-9), max(to_end, 1e-9)]])
-        if net.chain_start[c] == net.chain_end[c]:  # a loop: its faster way round
-            rows, cols = rows[:-1], cols[:-1]
-            weight = np.concatenate([self.weight, [max(min(to_start, to_end), 1e-9)]])
-        graph = csr_matrix((weight, (rows, cols)), shape=(n + 1, n + 1))
-        dist = dijkstra(graph, directed=True, indices=n)
-        origin_off = origin.off_road_m / self.access_ms
-        out: list[float | None] = []
-        for t in targets:
-            if t is None:
-                out.append(None)
-                continue
-            start, end = net.chain_start[t.chain], net.chain_end[t.chain]
-            best = min(
-                dist[start] + t.from_start_s,
-                dist[end] + self.chain_s[t.chain] - t.from_start_s,
-            )
-            if t.chain == c:
-                best = min(best, abs(t.from_start_s - origin.from_start_s))
-            out.append(
-                None
-                if not np.isfinite(best)
-                else float(best + origin_off + t.off_road_m / self.access_ms)
-            )
-        return out
+        c = int(snaps.chain[0])
+        from_start = float(snaps.from_start_s[0])
+        to_start, to_end = from_start, float(self.chain_s[c]) - from_start
+        start, end = int(net.chain_start[c]), int(net.chain_end[c])
+        if start == end:  # a loop: its faster way round
+            to_start = to_end = min(to_start, to_end)
+        with self._search:
+            self.graph.indices[-2:] = (start, end)
+            self.graph.data[-2:] = (max(to_start, 1e-9), max(to_end, 1e-9))
+            dist = dijkstra(self.graph, directed=True, indices=n)
+        chain = snaps.chain[1:]
+        along = snaps.from_start_s[1:]
+        best = np.minimum(
+            dist[net.chain_start[chain]] + along,
+            dist[net.chain_end[chain]] + self.chain_s[chain] - along,
+        )
+        best = np.where(chain == c, np.minimum(best, np.abs(along - from_start)), best)
+        return best + (snaps.off_road_m[0] + snaps.off_road_m[1:]) / self.access_ms
 
 
 class RoadGraph:
@@ -235,17 +234,18 @@ class RoadGraph:
         targets: Sequence[tuple[str, tuple[float, float] | None]],
     ) -> list[float | None]:
         """Seconds by road from the origin (x, y in EPSG:4549) to each target (unit kind, x, y;
-        None: no position), one search per unit kind among the targets."""
+        None: no position), one search per unit kind among the targets; None where no road the
+        unit may use joins them."""
         out: list[float | None] = [None] * len(targets)
-        origin = shapely.Point(origin_xy)
         for unit_kind in sorted({k for k, _ in targets}):
             where = [i for i, (k, xy) in enumerate(targets) if k == unit_kind and xy is not None]
             if not where:
                 continue
             graph = self.kind(unit_kind)
-            snapped = graph.snap([origin, *(shapely.Point(targets[i][1]) for i in where)])
-            if snapped[0] is None:
+            xy = np.array([origin_xy, *(targets[i][1] for i in where)], dtype=np.float64)
+            snaps = graph.snap(shapely.points(xy))
+            if snaps is None:
                 continue
-            for i, s in zip(where, graph.seconds_from(snapped[0], snapped[1:]), strict=True):
-                out[i] = s
+            for i, s in zip(where, graph.seconds_from(snaps).tolist(), strict=True):
+                out[i] = s if np.isfinite(s) else None
         return out
