@@ -53,6 +53,7 @@ SECTIONS = (
             Link("/maps/patrol", "map_patrol", access.PEOPLE),
             Link("/maps/cameras", "map_cameras", access.PEOPLE),
             Link("/maps/water", "map_water", access.WATER),
+            Link("/me", "me_link", access.MY_AREA),
         ),
     ),
     Section(
