@@ -34,6 +34,8 @@ from geo_service.services.workload import (
 EPS = 1e-9
 # An absolute gap below half a move: proves the fewest moves (see _objective)
 GAP = 0.4
+# A region's program stops within this share of its best bound (its excess dominates)
+LOCAL_GAP = 0.01
 
 
 @dataclass
@@ -190,6 +192,7 @@ class Program:
     moved_load: pulp.LpAffineExpression
     cand: list[list[int]]
     cuts: int = 0
+    gap_rel: float = 0.0
 
 
 def build(d: Districting, cand: list[list[int]], *, max_moves: int | None) -> Program:
@@ -487,6 +490,7 @@ def _soft(sub: Districting, *, tolerance: float, max_moves: int | None, seconds:
         prog.lp += e <= z, f"zmax_{e.name}"
     big = 1e4 * (sub.n + 1)
     prog.lp += big * (z + pulp.lpSum(excess)) + _objective(sub, prog)
+    prog.gap_rel = LOCAL_GAP
     status, optimal, beat = _solve(sub, prog, start + seconds)
     if status not in ("optimal", "feasible"):
         return Outcome(sub.beat.copy(), "local", False, time.monotonic() - start)
