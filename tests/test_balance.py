@@ -123,7 +123,7 @@ def test_bad_requests(planner: TestClient) -> None:
     r = planner.post("/api/v1/plans/2026/balance", json={"tolerance": 0})
     assert r.status_code == 422, r.text
     r = planner.post("/api/v1/plans/2026/balance", json={"weights": {"x": 1}})
-    assert r.status_code == 422 and r.json()["parameter"] == "weights", r.text
+    assert r.status_code == 422 and "body.weights." in r.text, r.text
 
 
 # ------------------------------------------------------------------ small cases, brute force

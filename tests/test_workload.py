@@ -237,9 +237,9 @@ def test_bad_requests(planner: TestClient) -> None:
     r = planner.get("/api/v1/plans/no-such-plan/workload")
     assert r.status_code == 404 and r.json()["parameter"] == "plan", r.text
     r = planner.post("/api/v1/plans/2026/workload", json={"weights": {"bananas": 1}})
-    assert r.status_code == 422 and r.json()["parameter"] == "weights", r.text
+    assert r.status_code == 422 and "body.weights." in r.text, r.text
     r = planner.post("/api/v1/plans/2026/workload", json={"weights": {"rentals": -1}})
-    assert r.status_code == 422 and r.json()["parameter"] == "weights", r.text
+    assert r.status_code == 422 and "body.weights." in r.text, r.text
     zero = {p: 0 for p in ("incidents", "rentals", "markers", "road_m", "area_m2", "cells")}
     r = planner.post("/api/v1/plans/2026/workload", json={"weights": zero})
     assert r.status_code == 422, r.text

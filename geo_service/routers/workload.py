@@ -9,14 +9,15 @@ import orjson
 from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from geo_service.accounts.access import PLANNING, PLANNING_READ, allow
 from geo_service.accounts.deps import Connection
-from geo_service.moments import parse_moment
+from geo_service.moments import MOMENT_DOC, MOMENT_PATTERN, parse_moment
 from geo_service.routers.params import AppSettings, FromQuery, ToQuery
 from geo_service.schemas.workload import BalanceAnswer, WorkloadAnswer
 from geo_service.services.balance import plan_balance
-from geo_service.services.workload import Weights, plan_workload
+from geo_service.services.workload import MAX_WEIGHT, Weights, plan_workload
 
 router = APIRouter(tags=["planning"])
 
@@ -24,21 +25,59 @@ PlanCode = Annotated[str, Path(max_length=64, description="Beat plan code")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown plan"}}
 
 
+Weight = Annotated[float | None, Field(default=None, ge=0, le=MAX_WEIGHT)]
+
+
+class PartWeights(BaseModel):
+    """What each part weighs in the index (a part not given keeps its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    incidents: Weight = None
+    rentals: Weight = None
+    markers: Weight = None
+    road_m: Weight = None
+    area_m2: Weight = None
+    cells: Weight = None
+
+
+class CategoryWeights(BaseModel):
+    """What one incident of a category counts for (a category not given keeps its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    theft: Weight = None
+    fraud: Weight = None
+    dispute: Weight = None
+    traffic: Weight = None
+    public_order: Weight = None
+    assistance: Weight = None
+    drowning: Weight = None
+    non_police: Weight = None
+
+
+MOMENT: JsonDict = {"pattern": MOMENT_PATTERN}
+
+
 class WeightsBody(BaseModel):
-    """Weights over the defaults (README, Beat planning): parts of the index and incident
-    categories; a name not given keeps its default."""
+    """Weights over the defaults (README, Beat planning) and the period of the incidents."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    weights: dict[str, float] | None = Field(
-        default=None,
-        description="What each part weighs: incidents, rentals, markers, road_m, area_m2, cells",
+    weights: PartWeights | None = None
+    categories: CategoryWeights | None = None
+    from_: str | None = Field(
+        default=None, alias="from", description=MOMENT_DOC, json_schema_extra=MOMENT
     )
-    categories: dict[str, float] | None = Field(
-        default=None, description="What one incident of a category counts for"
-    )
-    from_: str | None = Field(default=None, alias="from", description="Start of the period")
-    to: str | None = Field(default=None, description="End of the period, exclusive")
+    to: str | None = Field(default=None, description=MOMENT_DOC, json_schema_extra=MOMENT)
+
+    def weights_of(self) -> Weights:
+        """The defaults with these weights over them."""
+
+        def given(model: BaseModel | None) -> dict[str, float]:
+            return {} if model is None else model.model_dump(exclude_none=True)
+
+        return Weights.of(given(self.weights), given(self.categories))
 
 
 class BalanceBody(WeightsBody):
@@ -61,7 +100,7 @@ async def _workload(conn: Connection, code: str, body: WeightsBody) -> Response:
         plan=code,
         start=_moment(body.from_, "from"),
         end=_moment(body.to, "to"),
-        weights=Weights.of(body.weights, body.categories),
+        weights=body.weights_of(),
     )
     return Response(
         orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
@@ -122,7 +161,7 @@ async def balance(
         plan=code,
         start=_moment(body.from_, "from"),
         end=_moment(body.to, "to"),
-        weights=Weights.of(body.weights, body.categories),
+        weights=body.weights_of(),
         tolerance=body.tolerance,
         max_moves=body.max_moves,
         seconds=seconds,

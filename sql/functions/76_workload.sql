@@ -22,8 +22,8 @@ BEGIN
     period_from := coalesce(asked_from, period_to - interval '365 days');
     IF period_from >= period_to THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', HINT = 'from',
-            MESSAGE = format('The period starts (%s) at or after its end (%s).',
-                             period_from, period_to);
+            MESSAGE = format('The period ends (%s) before it starts or as it starts (%s).',
+                             period_to, period_from);
     END IF;
     RETURN NEXT;
 END;
