@@ -497,25 +497,139 @@ def _soft(sub: Districting, *, tolerance: float, max_moves: int | None, seconds:
     return Outcome(beat, "local", optimal, time.monotonic() - start)
 
 
+class Greedy:
+    """Single moves of border grids between touching beats, each lowering the total excess
+    over the tolerance, the beat left behind staying in one piece."""
+
+    def __init__(self, d: Districting, beat: np.ndarray, tolerance: float) -> None:
+        self.d = d
+        self.beat = beat
+        self.tolerance = tolerance
+        self.adj = d.neighbours()
+        self.fixed = d.fixed()
+        self.loads = np.bincount(beat, weights=d.load, minlength=d.beats)
+        self.members: list[set[int]] = [set() for _ in range(d.beats)]
+        for g, b in enumerate(beat):
+            self.members[int(b)].add(g)
+        self.moves = int(np.count_nonzero(beat != d.origin))
+
+    def excess(self, load: float) -> float:
+        return max(abs(load / self.d.mean - 1.0) - self.tolerance, 0.0)
+
+    def whole_without(self, b: int, g: int) -> bool:
+        """Whether beat b without grid g is still in one piece (and not empty)."""
+        rest = self.members[b] - {g}
+        if not rest:
+            return False
+        first = next(iter(rest))
+        seen = {first}
+        queue = deque([first])
+        while queue:
+            k = queue.popleft()
+            for h in self.adj[k]:
+                if h in rest and h not in seen:
+                    seen.add(h)
+                    queue.append(h)
+        return len(seen) == len(rest)
+
+    def best_move(self, b: int, max_moves: int | None) -> tuple[float, int, int, int] | None:
+        """The best single move touching beat b: (gain, grid, from, to), None if none helps."""
+        d = self.d
+        over = self.loads[b] > d.mean
+        best: tuple[float, int, int, int] | None = None
+        pairs: list[tuple[int, int, int]] = []  # grid, from, to
+        if over:
+            for g in self.members[b]:
+                for h in self.adj[g]:
+                    c = int(self.beat[h])
+                    if c != b:
+                        pairs.append((g, b, c))
+        else:
+            for g in self.members[b]:
+                for h in self.adj[g]:
+                    c = int(self.beat[h])
+                    if c != b:
+                        pairs.append((h, c, b))
+        seen: set[tuple[int, int, int]] = set()
+        for g, src, dst in pairs:
+            if (g, src, dst) in seen or self.fixed[g] or d.beat_locked[dst]:
+                continue
+            seen.add((g, src, dst))
+            w = float(d.load[g])
+            gain = (
+                self.excess(self.loads[src])
+                + self.excess(self.loads[dst])
+                - self.excess(self.loads[src] - w)
+                - self.excess(self.loads[dst] + w)
+            )
+            if gain <= 1e-12:
+                continue
+            back = d.origin[g] == dst
+            if max_moves is not None and not back and self.moves >= max_moves:
+                continue
+            # prefer what lowers the excess most, then a grid going back, then keeping villages
+            same_village = sum(
+                1 for h in self.adj[g] if self.beat[h] == dst and d.village[h] == d.village[g]
+            )
+            key = gain + 1e-9 * (2 * back + same_village)
+            if (best is None or key > best[0]) and self.whole_without(src, g):
+                best = (key, g, src, dst)
+        return best
+
+    def apply(self, g: int, src: int, dst: int) -> None:
+        w = float(self.d.load[g])
+        self.moves += int(self.d.origin[g] == src) - int(self.d.origin[g] == dst)
+        self.loads[src] -= w
+        self.loads[dst] += w
+        self.members[src].discard(g)
+        self.members[dst].add(g)
+        self.beat[g] = dst
+
+    def run(self, deadline: float, max_moves: int | None) -> int:
+        """Moves until no beat out of tolerance has a helping move or the time is up."""
+        done = 0
+        stuck: set[int] = set()
+        while time.monotonic() < deadline:
+            excess = np.maximum(np.abs(self.loads / self.d.mean - 1.0) - self.tolerance, 0.0)
+            order = [int(b) for b in np.argsort(-excess) if excess[b] > EPS]
+            order = [b for b in order if b not in stuck and not self.d.beat_locked[b]]
+            if not order:
+                break
+            b = order[0]
+            move = self.best_move(b, max_moves)
+            if move is None:
+                stuck.add(b)
+                continue
+            _, g, src, dst = move
+            self.apply(g, src, dst)
+            stuck.discard(src)
+            stuck.discard(dst)
+            done += 1
+        return done
+
+
 def solve_local(
     d: Districting,
     *,
     tolerance: float,
     max_moves: int | None,
     seconds: float,
-    region_seconds: float = 5.0,
+    region_seconds: float = 3.0,
 ) -> Outcome:
-    """Neighbourhoods of the worst beats in turn: a beat out of tolerance and the beats around
-    it are solved as a program with the rest held; a region's answer is kept when it lowers
-    the excess over the tolerance there. Stops when every beat is within, nothing improves, or
-    the time is up."""
+    """Single moves first (Greedy), then neighbourhoods of the beats still out of tolerance:
+    such a beat and the beats around it are solved as a program with the rest held, kept when
+    it lowers the excess over the tolerance there; then single moves again. Stops when every
+    beat is within, nothing improves, or the time is up."""
     start = time.monotonic()
+    deadline = start + seconds
     beat = d.beat.copy()
     floor, pinned = floor_of(d, tolerance)
-    tried: set[int] = set()
+    greedy = Greedy(d, beat, tolerance)
+    single = greedy.run(deadline, max_moves)
+    tried: set[int] = set(pinned)
     rings_of: dict[int, int] = {}
     rounds = 0
-    while time.monotonic() - start < seconds:
+    while time.monotonic() < deadline:
         dev = deviations(d, beat)
         out = [
             int(b)
@@ -532,7 +646,7 @@ def solve_local(
         undoable = np.isin(d.origin[grids], region) & (beat[grids] != d.origin[grids])
         held = int(np.count_nonzero(beat != d.origin)) - int(np.count_nonzero(undoable))
         cap = None if max_moves is None else max(max_moves - held, 0)
-        remaining = seconds - (time.monotonic() - start)
+        remaining = deadline - time.monotonic()
         found = _soft(
             sub, tolerance=tolerance, max_moves=cap, seconds=min(region_seconds, remaining)
         )
@@ -541,13 +655,15 @@ def solve_local(
         after = _excess(sub, found.beat, tolerance)
         if after < before - 1e-9 and (pieces(sub, found.beat)[: sub.beats] == 1).all():
             beat[grids] = np.array(region)[found.beat]
-            tried.clear()
+            greedy = Greedy(d, beat, tolerance)
+            single += greedy.run(deadline, max_moves)
+            tried = set(pinned)
             rings_of.clear()
         elif rings < 2:
             rings_of[worst] = rings + 1
         else:
             tried.add(worst)
-    note = f"{rounds} neighbourhoods solved"
+    note = f"{single} single moves, {rounds} neighbourhoods solved"
     if pinned:
         note += f"; {len(pinned)} beats cannot meet the tolerance (floor {floor * 100:.1f} %)"
     return Outcome(beat, "local", False, time.monotonic() - start, note)
