@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import time
 from functools import partial
@@ -21,10 +22,10 @@ from functools import partial
 import geopandas as gpd
 import numpy as np
 import psycopg
-from gerrychain import Graph, MarkovChain, Partition
-from gerrychain.accept import always_accept
+from gerrychain import Graph, Partition
 from gerrychain.proposals import recom
-from gerrychain.tree import bipartition_tree
+from gerrychain.proposals.tree_proposals import MetagraphError
+from gerrychain.tree import PopulationBalanceError, bipartition_tree
 from gerrychain.updaters import Tally
 
 from bench.harness import machine_line, parser, print_ratio, sample_database, sample_file
@@ -68,38 +69,40 @@ def add_estate(url: str, grids: int, seed: int = 1) -> list[str]:
 
 def recom_until(
     graph: Graph,
-    assignment: dict[str, int],
+    assignment: dict[int, int],
     mean: float,
     target: float,
     seconds: float,
     seed: int = 1,
 ) -> tuple[int, int, float, float]:
     """ReCom (gerrychain) from the plan until every beat is within ``target`` of the mean or
-    the time is up: answers steps, grids moved from the plan, max deviation reached, seconds."""
+    the time is up: answers steps, grids moved from the plan, max deviation reached, seconds.
+
+    Each step merges two touching beats and splits them again along a random spanning tree
+    with both parts within a bound of the mean; the bound is the worst deviation of the plan
+    at that step (never looser than it, never tighter than the target), so a step never makes
+    the worst beat worse and a pair holding it is split closer to the mean. A pair that
+    cannot be split within the bound is skipped for another (pair reselection)."""
+    rng = random.Random(seed)
     start = time.monotonic()
-    initial = Partition(
-        graph, assignment=assignment, updaters={"load": Tally("load", alias="load")}
-    )
-    proposal = partial(
-        recom,
-        pop_col="load",
-        pop_target=mean,
-        epsilon=target,
-        bipartition_tree_fn=partial(
-            bipartition_tree, allow_pair_reselection=True, max_attempts=2_000
-        ),
-    )
-    chain = MarkovChain(
-        proposal, constraints=[], acceptance_fn=always_accept, initial_partition=initial,
-        total_steps=10**9, rng=seed,
-    )  # fmt: skip
+    state = Partition(graph, assignment=assignment, updaters={"load": Tally("load", alias="load")})
+    split = partial(bipartition_tree, allow_pair_reselection=True, max_attempts=2_000)
     steps = 0
-    worst = float("inf")
-    state = initial
-    for state in chain:
-        worst = max(abs(v / mean - 1.0) for v in state["load"].values())
-        if worst <= target + 1e-9 or time.monotonic() - start > seconds:
-            break
+
+    def worst_of(p: Partition) -> float:
+        return max(abs(v / mean - 1.0) for v in p["load"].values())
+
+    worst = worst_of(state)
+    while worst > target + 1e-9 and time.monotonic() - start < seconds:
+        try:
+            state = recom(
+                state, "load", mean, max(worst, target), bipartition_tree_fn=split, rng=rng
+            )
+        except MetagraphError:
+            break  # no touching pair can be split within the bound
+        except PopulationBalanceError:
+            continue  # this tree's split left one part out of the bound: draw again
+        worst = worst_of(state)
         steps += 1
     moved = sum(1 for node, part in assignment.items() if state.assignment[node] != part)
     return steps, moved, worst, time.monotonic() - start
