@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from PIL import Image
 from shapely.geometry.base import BaseGeometry
 
+from geo_service.moments import STATION_TZ
 from geo_service.services.photos import clean_photo
 from tests import field_fixtures
 from tests.field_fixtures import (
@@ -295,10 +298,16 @@ def test_who_may_inspect_what_follows_their_areas(field_stage: FieldStage) -> No
     cases.append(
         ("water_marker", _marker_in(field_stage, _villages_of(field_stage, "volunteer")), None)
     )
-    result = {"water_marker": "ok", "rental_house": "pass", "camera": "working",
-              "water_body": "patrolled"}  # fmt: skip
-    areas = {"worker": _grids_of(field_stage, "worker"),
-             "volunteer": _villages_of(field_stage, "volunteer")}  # fmt: skip
+    result = {
+        "water_marker": "ok",
+        "rental_house": "pass",
+        "camera": "working",
+        "water_body": "patrolled",
+    }
+    areas = {
+        "worker": _grids_of(field_stage, "worker"),
+        "volunteer": _villages_of(field_stage, "volunteer"),
+    }
     allowed_seen = {"worker": 0, "volunteer": 0}
     refused_seen = {"worker": 0, "volunteer": 0}
     for kind, code, shape in cases:
@@ -382,13 +391,21 @@ def test_bad_bodies_name_what_to_fix(field_stage: FieldStage) -> None:
     cases = [
         ({**inspection("water_marker", code, "ok"), "client_id": "not-a-uuid"}, "client_id"),
         (inspection("water_marker", code, "broken"), "inspection"),
-        ({**inspection("water_marker", code, "ok"), "inspected_at": "2026-07-01T18:00"},
-         "inspected_at"),
+        (
+            {**inspection("water_marker", code, "ok"), "inspected_at": "2026-07-01T18:00"},
+            "inspected_at",
+        ),
         (inspection("water_marker", code, "ok", lon=120.1), "inspection"),
-        (inspection("water_marker", code, "ok",
-                    inspected_at=(datetime.now(UTC) + timedelta(days=1)).isoformat()),
-         "inspected_at"),
-    ]  # fmt: skip
+        (
+            inspection(
+                "water_marker",
+                code,
+                "ok",
+                inspected_at=(datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            ),
+            "inspected_at",
+        ),
+    ]
     for body, parameter in cases:
         reply = post_inspection(field_stage, "worker", body)
         assert reply.status_code == 422, reply.text
@@ -402,3 +419,127 @@ def test_bad_bodies_name_what_to_fix(field_stage: FieldStage) -> None:
     assert field_stage.sql(
         "SELECT count(*) FROM inspection WHERE client_id = %s", (str(uuid.uuid4()),)
     ) == [(0,)]
+
+
+# --------------------------------------------------------------- dusk shore patrols
+
+
+def _station_day(moment: pd.Timestamp) -> tuple[object, int]:
+    local = moment.tz_convert("Asia/Shanghai")
+    return local.date(), local.hour
+
+
+def test_the_patrol_table_against_pandas(field_stage: FieldStage) -> None:
+    """Check-ins of the sample and new ones (an evening one and a morning one, which does not
+    count): every day of June to August 2026, each marked water walked or not as pandas finds
+    from the raw rows."""
+    volunteer = field_stage.users["volunteer"]
+    villages = field_stage.layers["village"].set_index("code").loc[volunteer.villages].union_all()
+    waters = field_stage.layers["water_body"]
+    mark = sorted(waters[waters.intersects(villages)].code)[:3] + sorted(waters.code)[:3]
+    field_stage.sql(
+        "INSERT INTO patrol_water (water_body_id) SELECT id FROM water_body "
+        "WHERE code = ANY (%s) ON CONFLICT DO NOTHING RETURNING water_body_id",
+        (mark,),
+    )
+    marked = [
+        r[0]
+        for r in field_stage.sql(
+            "SELECT w.code FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id"
+        )
+    ]
+    theirs = sorted(set(waters[waters.intersects(villages)].code) & set(marked))
+    assert theirs
+    evening = datetime(2026, 7, 14, 19, 30, tzinfo=STATION_TZ)
+    morning = datetime(2026, 7, 15, 9, 0, tzinfo=STATION_TZ)
+    for when in (evening, morning):
+        body = inspection("water_body", theirs[0], "patrolled", inspected_at=when.isoformat())
+        assert post_inspection(field_stage, "volunteer", body).status_code == 201
+    reply = field_stage.client.get(
+        "/api/v1/water/patrols", params={"year": 2026}, headers=field_stage.as_("volunteer")
+    )
+    assert reply.status_code == 200, reply.text
+    table = reply.json()
+    rows = pd.DataFrame(
+        field_stage.sql(
+            "SELECT code, inspected_at, inspector FROM inspection WHERE kind = 'water_body'"
+        ),
+        columns=["code", "inspected_at", "inspector"],
+    )
+    local = pd.to_datetime(rows["inspected_at"], utc=True).dt.tz_convert("Asia/Shanghai")
+    rows["day"] = local.dt.date
+    evening_rows = rows[local.dt.hour >= 16]
+    # the volunteer sees the waters of their villages only
+    seen = {w["code"] for w in table["waters"]}
+    assert seen == set(marked) & set(waters[waters.intersects(villages)].code)
+    days = pd.date_range("2026-06-01", "2026-08-31", freq="D").date
+    assert [d["date"] for d in table["days"]] == [d.isoformat() for d in days]
+    for day in table["days"]:
+        date = pd.Timestamp(day["date"]).date()
+        walked = evening_rows[(evening_rows.day == date) & evening_rows.code.isin(seen)]
+        expected = walked.groupby("code").size().to_dict()
+        assert {w["code"]: w["check_ins"] for w in day["walked"]} == expected, day["date"]
+        assert sorted(day["not_walked"]) == sorted(seen - set(expected))
+    july14 = next(d for d in table["days"] if d["date"] == "2026-07-14")
+    assert theirs[0] in {w["code"] for w in july14["walked"]}
+    total = sum(len(d["walked"]) for d in table["days"])
+    assert table["totals"] == {"water_days": len(days) * len(seen), "walked": total}
+
+
+def test_a_check_in_with_poles_and_the_water_map(field_stage: FieldStage) -> None:
+    """A check-in records the poles seen on the way (their status moves) and the water map
+    shows the water patrolled that evening."""
+    volunteer = field_stage.users["volunteer"]
+    villages = field_stage.layers["village"].set_index("code").loc[volunteer.villages].union_all()
+    markers = field_stage.layers["water_marker"]
+    poles = markers[(markers.kind == "rescue_pole") & markers.within(villages.buffer(-1e-6))]
+    pole = poles.sort_values("code").iloc[-1]
+    water = str(pole.water_body_code)
+    yesterday = datetime.now(STATION_TZ).date() - timedelta(days=1)
+    when = datetime.combine(yesterday, datetime.min.time(), STATION_TZ) + timedelta(hours=19)
+    body = inspection(
+        "water_body",
+        water,
+        "patrolled",
+        inspected_at=when.isoformat(),
+        poles=[{"code": str(pole.code), "result": "damaged"}],
+    )
+    reply = post_inspection(field_stage, "volunteer", body)
+    assert reply.status_code == 201, reply.text
+    assert [p["code"] for p in reply.json()["poles"]] == [str(pole.code)]
+    # the pole's status follows its latest inspection (this one unless a later one is stored)
+    latest = field_stage.sql(
+        "SELECT result FROM inspection WHERE kind = 'water_marker' AND code = %s "
+        "ORDER BY inspected_at DESC, id DESC LIMIT 1",
+        (str(pole.code),),
+    )
+    status = field_stage.sql("SELECT status FROM water_marker WHERE code = %s", (str(pole.code),))
+    assert status == [({"replaced": "ok"}.get(latest[0][0], latest[0][0]),)]
+    child = field_stage.sql(
+        "SELECT result FROM inspection WHERE check_in_id = %s", (reply.json()["id"],)
+    )
+    assert child == [("damaged",)]
+    # a pole outside the volunteer's villages on the way is refused, and nothing is stored
+    other = markers[~markers.intersects(villages)].iloc[0]
+    refused = inspection(
+        "water_body",
+        water,
+        "patrolled",
+        inspected_at=when.isoformat(),
+        poles=[{"code": str(other.code), "result": "ok"}],
+    )
+    assert post_inspection(field_stage, "volunteer", refused).status_code == 403
+    assert field_stage.sql(
+        "SELECT count(*) FROM inspection WHERE client_id = %s", (refused["client_id"],)
+    ) == [(0,)]
+    page = field_stage.client.get(
+        "/maps/water",
+        params={"at": (when + timedelta(hours=2)).isoformat()},
+        headers=field_stage.as_("volunteer"),
+    )
+    assert page.status_code == 200
+    match = re.search(
+        r'"code": "' + water + r'", "name": "[^"]*", "marked": (true|false), "patrolled": true',
+        page.text,
+    )
+    assert match, "the water map shows the water patrolled that evening"

@@ -50,6 +50,8 @@ REPORT_READ = frozenset({R.command_room, R.leader, R.community_officer, R.planne
 MY_AREA = frozenset({R.community_officer, R.grid_worker, R.volunteer})
 # Inspections' history and photos: those who record them and those who read the sweeps.
 FIELD_READ = FIELD | SWEEP_READ
+# A report's status: those who read reports, and the reporters (PostgreSQL: their own only).
+REPORT_SEE = REPORT_READ | REPORT_MAKE
 AUDIT = frozenset({R.auditor})
 ADMIN = frozenset({R.admin})
 SIGNED_IN = frozenset(Role)  # their own account, sign-out, the landing page

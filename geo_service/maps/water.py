@@ -12,6 +12,7 @@ import psycopg
 from geo_service.maps.basemap import base_map
 from geo_service.maps.elements import add_html, add_legend, add_title, finish
 from geo_service.maps.words import Lang, add_words, words
+from geo_service.services.field import patrol_map
 from geo_service.services.water import marker_status, shore_gaps
 from geo_service.settings import Settings
 
@@ -43,6 +44,9 @@ add_words(
         "ws_table": "无覆盖岸线最长的水域",
         "ws_total": "合计",
         "ws_never": "从未巡查",
+        "ws_patrolled": "今晚已巡河",
+        "ws_not_patrolled": "巡河水域，今晚尚未巡",
+        "ws_check_ins": "今晚打卡次数",
     },
     en={
         "ws_title": "Water safety",
@@ -71,6 +75,9 @@ add_words(
         "ws_table": "Water bodies with the longest gaps",
         "ws_total": "Total",
         "ws_never": "never inspected",
+        "ws_patrolled": "Patrolled this evening",
+        "ws_not_patrolled": "Marked for dusk patrol, not yet this evening",
+        "ws_check_ins": "Check-ins this evening",
     },
 )
 
@@ -79,6 +86,19 @@ GAP_COLOUR = "#e53935"
 REACH_COLOUR = "#66bb6a"
 KINDS = ("rescue_pole", "lifebuoy", "warning_sign", "danger_spot")
 TABLE_ROWS = 12
+PATROLLED_COLOUR = "#1565c0"
+NOT_PATROLLED_COLOUR = "#ef6c00"
+
+
+def _patrol_style(feature: dict[str, Any]) -> dict[str, Any]:
+    """A water walked this evening in solid blue; marked for patrol and not yet, dashed orange."""
+    walked = feature["properties"]["patrolled"]
+    return {
+        "color": PATROLLED_COLOUR if walked else NOT_PATROLLED_COLOUR,
+        "weight": 3,
+        "dashArray": None if walked else "6 4",
+        "fill": False,
+    }
 
 
 def _marker_style(feature: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +153,18 @@ async def water_page(
     w = words(lang)
     gaps = await shore_gaps(conn, distance_m=distance_m)
     markers = await marker_status(conn, at=at, due_days=due_days)
+    patrols = await patrol_map(conn, at=at)
     m = await base_map(conn, settings=settings, lang=lang)
+    if patrols["features"]:  # dusk shore patrols (傍晚巡河): walked this evening or not yet
+        folium.GeoJson(
+            patrols,
+            name=w["ws_patrolled"],
+            style_function=_patrol_style,
+            tooltip=folium.GeoJsonTooltip(
+                fields=["name", "code", "check_ins"],
+                aliases=[w["ws_water_body"], w["ws_code"], w["ws_check_ins"]],
+            ),
+        ).add_to(m)
     poles = folium.FeatureGroup(name=w["ws_reach"], show=True).add_to(m)
     for f in markers["features"]:
         p = f["properties"]
@@ -201,6 +232,8 @@ async def water_page(
             ("#212121", w["ws_due_ring"].format(days=due_days)),
             (GAP_COLOUR, w["ws_gaps"]),
             (REACH_COLOUR, w["ws_reach"]),
+            (PATROLLED_COLOUR, w["ws_patrolled"]),
+            (NOT_PATROLLED_COLOUR, w["ws_not_patrolled"]),
         ],
     )
     add_html(m, _table(gaps, w))

@@ -2,19 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import Json
 
 from geo_service import audit
-from geo_service.accounts.access import FIELD, FIELD_READ, allow
+from geo_service.accounts.access import (
+    FIELD,
+    FIELD_READ,
+    REPORT_MAKE,
+    REPORT_READ,
+    REPORT_SEE,
+    SWEEP_OPEN,
+    SWEEP_READ,
+    WATER,
+    allow,
+)
 from geo_service.accounts.deps import Connection
 from geo_service.errors import InvalidParameter, PayloadTooLarge
-from geo_service.routers.params import AppSettings
-from geo_service.schemas.field import InspectionHistory, InspectionIn, InspectionOut, ThingKind
-from geo_service.services.field import inspection_history, inspection_photo, record_inspection
+from geo_service.moments import STATION_TZ, parse_moment
+from geo_service.routers.params import AppSettings, AtQuery
+from geo_service.schemas.field import (
+    Department,
+    InspectionHistory,
+    InspectionIn,
+    InspectionOut,
+    PatrolTable,
+    ReportIn,
+    ReportOut,
+    StepIn,
+    SweepDetail,
+    SweepIn,
+    SweepSummary,
+    ThingKind,
+)
+from geo_service.services.field import (
+    departments,
+    inspection_history,
+    inspection_photo,
+    make_report,
+    open_sweep,
+    patrol_days,
+    record_inspection,
+    report,
+    report_photo,
+    report_step,
+    reports,
+    sweep_detail,
+    sweeps,
+)
 from geo_service.services.photos import Photo, clean_photo
 from geo_service.settings import Settings
 
@@ -137,3 +176,218 @@ async def get_inspection_photo(
         media_type=media_type,
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
+
+
+# --------------------------------------------------------------------------- sweeps (梳网清格)
+
+
+@router.post(
+    "/sweeps",
+    summary="Open a sweep (梳网清格)",
+    status_code=201,
+    response_model=SweepSummary,
+    dependencies=[allow(SWEEP_OPEN)],
+    responses={
+        403: {"description": "A grid outside your beats (community officer)"},
+        404: {"description": "An unknown grid or village code"},
+    },
+)
+async def post_sweep(request: Request, conn: Connection, sweep: SweepIn) -> JSONResponse:
+    """Open a sweep over grids (or every grid of villages) for a period: its targets are the
+    rental houses, water markers and cameras (as asked) whose grid is one of them; each is done
+    when an inspection of it is recorded within the period."""
+    answer = await open_sweep(conn, sweep=sweep, at=datetime.now(UTC))
+    audit.record(
+        request,
+        "sweep_open",
+        f"sweep {answer['id']}",
+        name=sweep.name,
+        grids=len(answer["grids"]),
+        targets=answer["targets"],
+    )
+    return JSONResponse(answer, status_code=201)
+
+
+@router.get(
+    "/sweeps",
+    summary="Sweeps and their progress",
+    response_model=list[SweepSummary],
+    dependencies=[allow(SWEEP_READ)],
+)
+async def get_sweeps(conn: Connection, at: AtQuery = None) -> JSONResponse:
+    """Every sweep you see (a grid worker: those covering their grids), newest first, with its
+    status and the counts of its targets done at ``at`` (default now)."""
+    return JSONResponse(await sweeps(conn, at=parse_moment(at)))
+
+
+@router.get(
+    "/sweeps/{sweep_id}",
+    summary="A sweep's progress per grid and person, overdue targets and map",
+    response_model=SweepDetail,
+    dependencies=[allow(SWEEP_READ)],
+    responses={403: {"description": "The sweep covers none of your grids"}},
+)
+async def get_sweep(
+    conn: Connection,
+    sweep_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    at: AtQuery = None,
+) -> JSONResponse:
+    """Progress per grid and per grid worker, who did the inspections, the targets overdue
+    (not done when the period ended) and a GeoJSON map of the targets done and not done."""
+    return JSONResponse(await sweep_detail(conn, sweep_id=sweep_id, at=parse_moment(at)))
+
+
+# ---------------------------------------------------------------- dusk patrols (傍晚巡河)
+
+SUMMER = ((6, 1), (8, 31))  # the summer months: June to August
+
+
+@router.get(
+    "/water/patrols",
+    summary="Dusk shore patrols per day of the summer months",
+    response_model=PatrolTable,
+    dependencies=[allow(WATER)],
+)
+async def get_patrols(
+    conn: Connection,
+    year: Annotated[
+        int | None, Query(ge=2000, le=2199, description="Default: this year (station time)")
+    ] = None,
+) -> JSONResponse:
+    """For each day of June to August of ``year`` up to today, the waters marked for patrol
+    that had an evening check-in (16:00 to midnight, station time) and those that had none."""
+    now = datetime.now(UTC)
+    year = year or now.astimezone(STATION_TZ).year
+    (m1, d1), (m2, d2) = SUMMER
+    answer = await patrol_days(
+        conn, first_day=date(year, m1, d1), last_day=date(year, m2, d2), at=now
+    )
+    return JSONResponse(answer)
+
+
+# ---------------------------------------------------------------- reports (网格吹哨)
+
+REPORT_DOC = (
+    "The report as JSON (schema ReportIn): client_id, category, note, reported_at, lon, lat"
+)
+ReportId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.post(
+    "/reports",
+    summary="Blow the whistle: report a hazard, dispute or problem (网格吹哨)",
+    status_code=201,
+    response_model=ReportOut,
+    dependencies=[allow(REPORT_MAKE)],
+    responses={
+        200: {"model": ReportOut, "description": "Sent before (same client_id): as stored"},
+        403: {"description": "The place is outside your areas (problem+json naming them)"},
+        413: {"description": "A photo or the request is over the size limit"},
+    },
+)
+async def post_report(
+    request: Request,
+    conn: Connection,
+    settings: AppSettings,
+    report: Annotated[Json[ReportIn], Form(description=REPORT_DOC)],
+    photos: Annotated[list[UploadFile] | None, File(description=PHOTOS_DOC)] = None,
+) -> JSONResponse:
+    """Store a report at a place in your areas, routed to the department of its category (the
+    station, a town department or the response team); it appears in the command room's live
+    stream. multipart/form-data like an inspection: ``report`` is JSON, ``photos`` repeat."""
+    check_length(request, settings)
+    cleaned = await read_photos(photos or [], settings)
+    created, stored = await make_report(conn, report=report, photos=cleaned)
+    audit.record(
+        request,
+        "report",
+        f"report {stored['id']}",
+        category=report.category,
+        department=stored["department"]["code"],
+        created=created,
+        photos=len(cleaned),
+    )
+    return JSONResponse(stored, status_code=201 if created else 200)
+
+
+@router.get(
+    "/reports",
+    summary="Reports and their status",
+    response_model=list[ReportOut],
+    dependencies=[allow(REPORT_SEE)],
+)
+async def get_reports(
+    conn: Connection,
+    status: Annotated[Literal["open", "accepted", "closed"] | None, Query()] = None,
+    department: Annotated[
+        str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$", description="Department code")
+    ] = None,
+    mine: Annotated[bool, Query(description="Only the reports you made")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> JSONResponse:
+    """Reports newest first with their department, status and timeline: every report for the
+    command room, leaders, planners and community officers; a grid worker or volunteer sees the
+    reports they made."""
+    return JSONResponse(
+        await reports(conn, status=status, department=department, mine=mine, limit=limit)
+    )
+
+
+@router.get(
+    "/reports/{report_id}",
+    summary="A report, its department, status and timeline",
+    response_model=ReportOut,
+    dependencies=[allow(REPORT_SEE)],
+)
+async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
+    """One report (a grid worker or volunteer: one they made)."""
+    return JSONResponse(await report(conn, report_id=report_id))
+
+
+@router.post(
+    "/reports/{report_id}/steps",
+    summary="A department's answer to a report: accept, close or note (部门报到)",
+    response_model=ReportOut,
+    dependencies=[allow(REPORT_READ)],
+    responses={422: {"description": "A step that does not fit the report's status"}},
+)
+async def post_report_step(
+    request: Request, conn: Connection, report_id: ReportId, step: StepIn
+) -> JSONResponse:
+    """Record that the department accepted the report (open → accepted), closed it (→ closed,
+    with what was done) or a note; appended to its timeline and the command room's log."""
+    answer = await report_step(conn, report_id=report_id, step=step, at=datetime.now(UTC))
+    audit.record(
+        request, "report_step", f"report {report_id}", step=step.kind, status=answer["status"]
+    )
+    return JSONResponse(answer)
+
+
+@router.get(
+    "/reports/{report_id}/photos/{n}",
+    summary="A photo of a report",
+    response_class=Response,
+    dependencies=[allow(REPORT_SEE)],
+    responses={200: {"content": PHOTO_CONTENT, "description": "The photo"}},
+)
+async def get_report_photo(
+    conn: Connection, report_id: ReportId, n: Annotated[int, Path(ge=1, le=MAX_PHOTOS)]
+) -> Response:
+    """The photo as stored (its location data taken out when it was received)."""
+    media_type, data = await report_photo(conn, report_id=report_id, n=n)
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get(
+    "/departments",
+    summary="Departments and the categories of report routed to them",
+    response_model=list[Department],
+    dependencies=[allow(REPORT_SEE)],
+)
+async def get_departments(conn: Connection) -> JSONResponse:
+    """The station, the town's departments and the response team, each with its categories."""
+    return JSONResponse(await departments(conn))

@@ -168,3 +168,264 @@ class InspectionHistory(BaseModel):
     code: str
     state: ThingState
     inspections: list[InspectionOut]
+
+
+SweepKind = Literal["rental_house", "water_marker", "camera"]
+
+
+class SweepIn(BaseModel):
+    """A sweep to open (梳网清格): a period, its grids or villages, what must be visited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    grids: list[str] = Field(default_factory=list, max_length=5000, description="Grid codes")
+    villages: list[str] = Field(
+        default_factory=list, max_length=500, description="Village codes: every grid of them"
+    )
+    target_kinds: list[SweepKind] = Field(
+        min_length=1, max_length=3, description="rental_house, water_marker, camera"
+    )
+    note: str | None = Field(default=None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepIn:
+        """A period that ends after it starts; grids or villages, one of them."""
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must come after starts_at")
+        if bool(self.grids) == bool(self.villages):
+            raise ValueError("give grids or villages (one of them, not empty)")
+        if (self.ends_at - self.starts_at).days > 366:
+            raise ValueError("a sweep's period is at most a year long")
+        return self
+
+
+class SweepSummary(BaseModel):
+    """A sweep with the counts of its targets the user sees."""
+
+    id: int
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    target_kinds: list[SweepKind]
+    opened_by: str
+    opened_at: datetime
+    note: str | None
+    status: Literal["upcoming", "open", "finished"]
+    grids: list[str]
+    targets: int
+    done: int
+    overdue: int = Field(description="Targets not done when the period ended")
+    done_share: float | None
+
+
+class GridProgress(BaseModel):
+    """A grid's targets, done and overdue."""
+
+    grid: str
+    name: str
+    targets: int
+    done: int
+    overdue: int
+
+
+class PersonProgress(BaseModel):
+    """A grid worker's grids in the sweep and their targets done."""
+
+    person: str
+    name: str
+    grids: list[str]
+    targets: int
+    done: int
+
+
+class InspectorDone(BaseModel):
+    """How many targets an inspector did (the first inspection of each within the period)."""
+
+    inspector: str
+    done: int
+
+
+class OverdueTarget(BaseModel):
+    """A target not done when the period ended."""
+
+    kind: SweepKind
+    code: str
+    grid: str
+
+
+class TargetProperties(BaseModel):
+    """A target on the map: done or not."""
+
+    kind: SweepKind
+    code: str
+    grid: str
+    done: bool
+    done_at: datetime | None
+    done_by: str | None
+    overdue: bool
+
+
+class TargetFeature(BaseModel):
+    """A target as a GeoJSON point."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: dict
+    properties: TargetProperties
+
+
+class TargetMap(BaseModel):
+    """The targets done and not done (GeoJSON)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[TargetFeature]
+
+
+class SweepDetail(BaseModel):
+    """A sweep's progress per grid and person, overdue targets and a map."""
+
+    sweep: SweepSummary
+    by_grid: list[GridProgress]
+    by_person: list[PersonProgress]
+    done_by: list[InspectorDone]
+    overdue: list[OverdueTarget]
+    map: TargetMap
+
+
+class WaterPatrolDays(BaseModel):
+    """A water marked for patrol and the days it was walked."""
+
+    code: str
+    name: str
+    days: int
+    days_walked: int
+
+
+class WalkedWater(BaseModel):
+    """A water walked on a day: its evening check-ins and who made them."""
+
+    code: str
+    check_ins: int
+    by: list[str]
+
+
+class PatrolDay(BaseModel):
+    """One day: the waters marked for patrol walked that evening, and those not."""
+
+    date: date
+    walked: list[WalkedWater]
+    not_walked: list[str]
+
+
+class PatrolTotals(BaseModel):
+    """Water-days in the table and how many were walked."""
+
+    water_days: int
+    walked: int
+
+
+class PatrolTable(BaseModel):
+    """Dusk shore patrols (傍晚巡河) per day of the summer months."""
+
+    from_: date = Field(alias="from")
+    to: date
+    waters: list[WaterPatrolDays]
+    days: list[PatrolDay]
+    totals: PatrolTotals
+
+
+class ReportIn(BaseModel):
+    """A report (网格吹哨) as the phone sends it (the ``report`` part of the multipart form)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: UUID = Field(description="Made by the client: sending it again stores it once")
+    category: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9_]+$",
+        description="fire_hazard, water_hazard, road_hazard, environment, dispute, "
+        "public_order, help or other (GET /api/v1/departments lists them)",
+    )
+    note: str = Field(min_length=1, max_length=4000, description="What is wrong, where")
+    reported_at: AwareDatetime = Field(description="When it was seen, with an offset")
+    lon: float = Field(ge=-180, le=180, description="The place, WGS 84")
+    lat: float = Field(ge=-90, le=90, description="The place, WGS 84")
+
+
+class StepIn(BaseModel):
+    """A department's answer to a report (部门报到)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["accept", "close", "note"]
+    note: str | None = Field(default=None, max_length=4000)
+    at: AwareDatetime | None = Field(default=None, description="Default: now")
+
+
+class DepartmentRef(BaseModel):
+    """The department a report is routed to."""
+
+    code: str
+    name: str
+    name_en: str
+    kind: Literal["station", "town", "response_team"]
+
+
+class ReportStep(BaseModel):
+    """A step of a report's timeline: route, accept, close or note."""
+
+    kind: Literal["route", "accept", "close", "note"]
+    at: datetime
+    actor: str
+    note: str | None
+    department: str | None
+
+
+class Place(BaseModel):
+    """A place, WGS 84."""
+
+    lon: float
+    lat: float
+
+
+class ReportOut(BaseModel):
+    """A report with its department, status and timeline."""
+
+    id: int
+    client_id: UUID
+    category: str
+    category_name: str
+    category_name_en: str
+    department: DepartmentRef
+    status: Literal["open", "accepted", "closed"]
+    note: str
+    place: Place
+    grid: str | None
+    village: str | None
+    reporter: str
+    reported_at: datetime
+    recorded_at: datetime
+    steps: list[ReportStep]
+    photos: list[PhotoOut]
+
+
+class Category(BaseModel):
+    """A category of report."""
+
+    code: str
+    name: str
+    name_en: str
+
+
+class Department(BaseModel):
+    """A department and the categories of report routed to it."""
+
+    code: str
+    name: str
+    name_en: str
+    kind: Literal["station", "town", "response_team"]
+    categories: list[Category]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -9,12 +10,12 @@ import psycopg
 
 from geo_service.db import one
 from geo_service.errors import NotFound
-from geo_service.schemas.field import InspectionIn
+from geo_service.schemas.field import InspectionIn, ReportIn, StepIn, SweepIn
 from geo_service.services.photos import Photo
 
 INSPECT = (
     "SELECT created, answer::text FROM field_inspect(%(body)s::jsonb, %(types)s, %(widths)s, "
-    "%(heights)s, %(hashes)s, %(photos)s)"
+    "%(heights)s, %(hashes)b, %(photos)b)"
 )
 
 
@@ -65,3 +66,157 @@ async def inspection_photo(
             f"Inspection {inspection_id} has no photo {n} that you can see", parameter="n"
         )
     return str(row[0]), bytes(row[1])
+
+
+async def _json(
+    conn: psycopg.AsyncConnection, query: str, params: dict[str, Any], what: str
+) -> Any:
+    """The one JSON value a field function answers."""
+    cur = await conn.execute(query, params)
+    return orjson.loads(one(await cur.fetchone(), what)[0])
+
+
+async def open_sweep(
+    conn: psycopg.AsyncConnection, *, sweep: SweepIn, at: datetime
+) -> dict[str, Any]:
+    """Open a sweep as the signed-in user; its summary at ``at``."""
+    body = orjson.dumps(sweep.model_dump(mode="json", exclude_none=True)).decode()
+    cur = await conn.execute("SELECT field_open_sweep(%s::jsonb)", (body,))
+    sweep_id = one(await cur.fetchone(), "field_open_sweep")[0]
+    answer: dict[str, Any] = await _json(
+        conn,
+        "SELECT field_sweep_summary(%(id)s, %(at)s)::text",
+        {"id": sweep_id, "at": at},
+        "field_sweep_summary",
+    )
+    return answer
+
+
+async def sweeps(conn: psycopg.AsyncConnection, *, at: datetime) -> list[dict[str, Any]]:
+    """Every sweep the user sees, newest first, with its counts at ``at``."""
+    answer: list[dict[str, Any]] = await _json(
+        conn, "SELECT field_sweeps(%(at)s)::text", {"at": at}, "field_sweeps"
+    )
+    return answer
+
+
+async def sweep_detail(
+    conn: psycopg.AsyncConnection, *, sweep_id: int, at: datetime
+) -> dict[str, Any]:
+    """A sweep's progress per grid and person, overdue targets and map at ``at``."""
+    answer: dict[str, Any] = await _json(
+        conn,
+        "SELECT field_sweep(%(id)s, %(at)s)::text",
+        {"id": sweep_id, "at": at},
+        "field_sweep",
+    )
+    return answer
+
+
+async def patrol_days(
+    conn: psycopg.AsyncConnection, *, first_day: date, last_day: date, at: datetime
+) -> dict[str, Any]:
+    """Per day, the waters marked for dusk patrol walked and not walked (days up to ``at``)."""
+    answer: dict[str, Any] = await _json(
+        conn,
+        "SELECT field_patrol_days(%(first)s, %(last)s, %(at)s)::text",
+        {"first": first_day, "last": last_day, "at": at},
+        "field_patrol_days",
+    )
+    return answer
+
+
+REPORT = (
+    "SELECT created, answer::text FROM field_report(%(body)s::jsonb, %(types)s, %(widths)s, "
+    "%(heights)s, %(hashes)b, %(photos)b)"
+)
+
+
+async def make_report(
+    conn: psycopg.AsyncConnection, *, report: ReportIn, photos: list[Photo]
+) -> tuple[bool, dict[str, Any]]:
+    """Store a report with its photos, routed to its category's department: (whether this call
+    stored it, the stored report)."""
+    cur = await conn.execute(
+        REPORT,
+        {
+            "body": orjson.dumps(report.model_dump(mode="json")).decode(),
+            "types": [p.media_type for p in photos],
+            "widths": [p.width for p in photos],
+            "heights": [p.height for p in photos],
+            "hashes": [p.sha256 for p in photos],
+            "photos": [p.data for p in photos],
+        },
+    )
+    created, answer = one(await cur.fetchone(), "field_report")
+    return bool(created), orjson.loads(answer)
+
+
+async def report_step(
+    conn: psycopg.AsyncConnection, *, report_id: int, step: StepIn, at: datetime
+) -> dict[str, Any]:
+    """Record a department's answer to a report; the report as it is then."""
+    answer: dict[str, Any] = await _json(
+        conn,
+        "SELECT field_report_step(%(id)s, %(kind)s, %(note)s, %(at)s)::text",
+        {"id": report_id, "kind": step.kind, "note": step.note, "at": step.at or at},
+        "field_report_step",
+    )
+    return answer
+
+
+async def reports(
+    conn: psycopg.AsyncConnection,
+    *,
+    status: str | None,
+    department: str | None,
+    mine: bool,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Reports the user sees, newest first."""
+    answer: list[dict[str, Any]] = await _json(
+        conn,
+        "SELECT field_reports(%(status)s, %(department)s, %(mine)s, %(limit)s)::text",
+        {"status": status, "department": department, "mine": mine, "limit": limit},
+        "field_reports",
+    )
+    return answer
+
+
+async def report(conn: psycopg.AsyncConnection, *, report_id: int) -> dict[str, Any]:
+    """One report the user sees (NotFound otherwise)."""
+    answer: dict[str, Any] = await _json(
+        conn, "SELECT field_report_of(%(id)s)::text", {"id": report_id}, "field_report_of"
+    )
+    return answer
+
+
+async def report_photo(
+    conn: psycopg.AsyncConnection, *, report_id: int, n: int
+) -> tuple[str, bytes]:
+    """Media type and bytes of a report's photo n; NotFound when the user sees none."""
+    cur = await conn.execute(
+        "SELECT media_type, bytes FROM field_report_photo(%(id)s, %(n)s)",
+        {"id": report_id, "n": n},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"Report {report_id} has no photo {n} that you can see", parameter="n")
+    return str(row[0]), bytes(row[1])
+
+
+async def departments(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+    """The departments and the categories of report routed to each."""
+    answer: list[dict[str, Any]] = await _json(
+        conn, "SELECT field_departments()::text", {}, "field_departments"
+    )
+    return answer
+
+
+async def patrol_map(conn: psycopg.AsyncConnection, *, at: datetime) -> dict[str, Any]:
+    """The waters marked for dusk patrol and those checked in on the evening of ``at``
+    (GeoJSON, ``patrolled`` per water)."""
+    answer: dict[str, Any] = await _json(
+        conn, "SELECT field_patrol_map(%(at)s)::text", {"at": at}, "field_patrol_map"
+    )
+    return answer

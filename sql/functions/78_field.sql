@@ -322,3 +322,330 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION field_photo(bigint, int)
     IS 'Media type and bytes of photo n of an inspection, if the user sees it.';
+
+-- ------------------------------------------------------------------------- sweeps (梳网清格)
+
+-- A sweep the user may read, by id: no_data_found (HINT sweep_id) when there is none,
+-- insufficient_privilege (HINT areas) when it covers none of the user's grids.
+CREATE OR REPLACE FUNCTION field_require_sweep(sweep_id int) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM sweep s WHERE s.id = sweep_id) THEN
+        RAISE EXCEPTION 'no sweep with id %', sweep_id
+            USING ERRCODE = 'no_data_found', HINT = 'sweep_id';
+    END IF;
+    IF app_scope() <> 'station' AND NOT field_sweep_in_grids(sweep_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', HINT = 'areas',
+            MESSAGE = format('Sweep %s covers none of your areas: %s', sweep_id,
+                             field_areas_text());
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION field_require_sweep(int)
+    IS 'Refuses a sweep id that names no sweep (no_data_found, HINT sweep_id) or a sweep covering none of the grids of a user in areas scope (insufficient_privilege, HINT areas).';
+REVOKE ALL ON FUNCTION field_require_sweep(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION field_require_sweep(int) TO geo_service_app;
+
+-- Open a sweep: its grids (given, or every grid of the villages given), the things of its
+-- target kinds whose grid (by the boundary rule) is one of them. Planners and leaders open
+-- sweeps anywhere, a community officer in their beats' grids. Answers the sweep's id.
+CREATE OR REPLACE FUNCTION field_open_sweep(body jsonb) RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    codes text[];
+    grid_ids int[];
+    unknown text[];
+    outside text[];
+    kinds text[] := ARRAY(SELECT jsonb_array_elements_text(body -> 'target_kinds'));
+    new_id int;
+BEGIN
+    IF app_role() IS NULL OR app_role() NOT IN ('planner', 'leader', 'community_officer') THEN
+        RAISE EXCEPTION 'only a planner, leader or community officer opens a sweep'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'areas';
+    END IF;
+    IF jsonb_typeof(body -> 'grids') = 'array' AND jsonb_array_length(body -> 'grids') > 0 THEN
+        codes := ARRAY(SELECT jsonb_array_elements_text(body -> 'grids'));
+        SELECT array_agg(c) INTO unknown
+        FROM unnest(codes) c WHERE NOT EXISTS (SELECT 1 FROM grid g WHERE g.code = c);
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'no grid with code %', array_to_string(unknown, ', ')
+                USING ERRCODE = 'no_data_found', HINT = 'grids';
+        END IF;
+        SELECT array_agg(g.id ORDER BY g.code) INTO grid_ids FROM grid g WHERE g.code = ANY (codes);
+    ELSE
+        codes := ARRAY(SELECT jsonb_array_elements_text(body -> 'villages'));
+        SELECT array_agg(c) INTO unknown
+        FROM unnest(codes) c WHERE NOT EXISTS (SELECT 1 FROM village v WHERE v.code = c);
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'no village with code %', array_to_string(unknown, ', ')
+                USING ERRCODE = 'no_data_found', HINT = 'villages';
+        END IF;
+        SELECT array_agg(g.id ORDER BY g.code) INTO grid_ids
+        FROM grid g JOIN village v ON v.id = g.village_id WHERE v.code = ANY (codes);
+    END IF;
+    IF grid_ids IS NULL THEN
+        RAISE EXCEPTION 'a sweep covers at least one grid'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'grids';
+    END IF;
+    IF app_role() = 'community_officer' THEN
+        SELECT array_agg(g.code ORDER BY g.code) INTO outside
+        FROM grid g WHERE g.id = ANY (grid_ids) AND NOT g.id = ANY (app_own_grids());
+        IF outside IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', HINT = 'areas',
+                MESSAGE = format('Grids %s are outside your areas: %s',
+                                 array_to_string(outside, ', '), field_areas_text());
+        END IF;
+    END IF;
+
+    INSERT INTO sweep (name, starts_at, ends_at, target_kinds, opened_by, note)
+    VALUES (body ->> 'name', (body ->> 'starts_at')::timestamptz,
+            (body ->> 'ends_at')::timestamptz, kinds, current_setting('geo.user_name', true),
+            body ->> 'note')
+    RETURNING id INTO new_id;
+    INSERT INTO sweep_grid (sweep_id, grid_id) SELECT new_id, unnest(grid_ids);
+    INSERT INTO sweep_target (sweep_id, kind, thing_id, code, grid_id, geom)
+    SELECT new_id, x.kind, x.id, x.code, g.id, x.geom
+    FROM grid g
+    JOIN (SELECT 'rental_house' AS kind, t.id, t.code, t.geom FROM rental_house t
+          WHERE 'rental_house' = ANY (kinds)
+          UNION ALL
+          SELECT 'water_marker', t.id, t.code, t.geom FROM water_marker t
+          WHERE 'water_marker' = ANY (kinds)
+          UNION ALL
+          SELECT 'camera', t.id, t.code, t.geom FROM camera t WHERE 'camera' = ANY (kinds)) x
+      ON ST_Intersects(g.geom, x.geom)
+    WHERE g.id = ANY (grid_ids) AND grid_at_point(x.geom) = g.id;
+    RETURN new_id;
+END;
+$$;
+COMMENT ON FUNCTION field_open_sweep(jsonb)
+    IS 'Opens a sweep (name, starts_at, ends_at, grids or villages, target_kinds, note) by the signed-in planner, leader or community officer (their beats'' grids only) with its targets: the things of those kinds whose grid by the boundary rule is one of the sweep''s. Unknown codes are no_data_found (HINT grids or villages).';
+REVOKE ALL ON FUNCTION field_open_sweep(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION field_open_sweep(jsonb) TO geo_service_app;
+
+-- Where a sweep stands at a moment: 'upcoming', 'open' or 'finished'.
+CREATE OR REPLACE FUNCTION field_sweep_status(starts_at timestamptz, ends_at timestamptz,
+                                              at timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN at < starts_at THEN 'upcoming' WHEN at < ends_at THEN 'open'
+                ELSE 'finished' END
+$$;
+COMMENT ON FUNCTION field_sweep_status(timestamptz, timestamptz, timestamptz)
+    IS 'A sweep''s status at a moment: upcoming before its period, open during it, finished after.';
+
+-- A sweep's targets as the user sees them, each with the first inspection of it within the
+-- period (done) or none.
+CREATE OR REPLACE FUNCTION field_sweep_targets(sweep_id int)
+RETURNS TABLE (kind text, code text, grid_id int, geom geometry, done_at timestamptz,
+               done_by text)
+LANGUAGE sql STABLE AS $$
+    SELECT t.kind, t.code, t.grid_id, t.geom, d.inspected_at, d.inspector
+    FROM sweep s
+    JOIN sweep_target t ON t.sweep_id = s.id
+    LEFT JOIN LATERAL (
+        SELECT i.inspected_at, i.inspector FROM inspection i
+        WHERE i.kind = t.kind AND i.thing_id = t.thing_id
+          AND i.inspected_at >= s.starts_at AND i.inspected_at < s.ends_at
+        ORDER BY i.inspected_at, i.id LIMIT 1) d ON true
+    WHERE s.id = field_sweep_targets.sweep_id
+$$;
+COMMENT ON FUNCTION field_sweep_targets(int)
+    IS 'A sweep''s targets the user sees, with when and by whom each was first inspected within the sweep''s period (NULL: not done).';
+
+-- One sweep's summary: period, status, counts.
+CREATE OR REPLACE FUNCTION field_sweep_summary(sweep_id int, at timestamptz) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'id', s.id, 'name', s.name, 'starts_at', s.starts_at, 'ends_at', s.ends_at,
+        'target_kinds', s.target_kinds, 'opened_by', s.opened_by, 'opened_at', s.opened_at,
+        'note', s.note, 'status', field_sweep_status(s.starts_at, s.ends_at, at),
+        'grids', (SELECT coalesce(json_agg(g.code ORDER BY g.code), '[]')
+                  FROM sweep_grid sg JOIN grid g ON g.id = sg.grid_id WHERE sg.sweep_id = s.id),
+        'targets', c.targets, 'done', c.done,
+        'overdue', CASE WHEN at >= s.ends_at THEN c.targets - c.done ELSE 0 END,
+        'done_share', CASE WHEN c.targets > 0 THEN round(c.done::numeric / c.targets, 4) END)
+    FROM sweep s,
+         LATERAL (SELECT count(*)::int AS targets, count(t.done_at)::int AS done
+                  FROM field_sweep_targets(s.id) t) c
+    WHERE s.id = sweep_id
+$$;
+COMMENT ON FUNCTION field_sweep_summary(int, timestamptz)
+    IS 'A sweep''s period, status at a moment, grids, and counts of the targets the user sees: targets, done, overdue (not done after the period) and the share done.';
+
+CREATE OR REPLACE FUNCTION field_sweeps(at timestamptz) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(json_agg(field_sweep_summary(s.id, at) ORDER BY s.starts_at DESC, s.id DESC),
+                    '[]')
+    FROM sweep s
+$$;
+COMMENT ON FUNCTION field_sweeps(timestamptz)
+    IS 'Every sweep the user sees (its grids meet theirs), newest first, with its summary at a moment.';
+
+-- One sweep in full: its summary, progress per grid and per person (the grid workers assigned
+-- to each grid), who did the work, the overdue targets, and a GeoJSON map of done and not done.
+CREATE OR REPLACE FUNCTION field_sweep(sweep_id int, at timestamptz) RETURNS json
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s sweep;
+    answer json;
+BEGIN
+    PERFORM field_require_sweep(sweep_id);
+    SELECT * INTO s FROM sweep x WHERE x.id = sweep_id;
+    WITH t AS (SELECT * FROM field_sweep_targets(sweep_id)),
+    per_grid AS (
+        SELECT g.code, g.name, count(t.code)::int AS targets, count(t.done_at)::int AS done
+        FROM sweep_grid sg JOIN grid g ON g.id = sg.grid_id
+        LEFT JOIN t ON t.grid_id = g.id
+        WHERE sg.sweep_id = field_sweep.sweep_id
+        GROUP BY g.code, g.name),
+    worker AS (  -- the grid workers of each grid, as assigned at the period's end (or now)
+        SELECT DISTINCT a.person_id, a.grid_id FROM assignment a
+        WHERE a.role = 'grid_worker' AND a.area_kind = 'grid'
+          AND a.grid_id IN (SELECT sg.grid_id FROM sweep_grid sg
+                            WHERE sg.sweep_id = field_sweep.sweep_id)
+          AND a.validity @> least(at, s.ends_at - interval '1 microsecond')),
+    per_person AS (
+        SELECT p.code, p.name,
+               (SELECT json_agg(g.code ORDER BY g.code) FROM worker w2 JOIN grid g
+                ON g.id = w2.grid_id WHERE w2.person_id = p.id) AS grids,
+               count(t.code)::int AS targets, count(t.done_at)::int AS done
+        FROM person p JOIN worker w ON w.person_id = p.id
+        LEFT JOIN t ON t.grid_id = w.grid_id
+        GROUP BY p.id, p.code, p.name),
+    done_by AS (
+        SELECT t.done_by AS inspector, count(*)::int AS done FROM t
+        WHERE t.done_at IS NOT NULL GROUP BY t.done_by)
+    SELECT json_build_object(
+        'sweep', field_sweep_summary(sweep_id, at),
+        'by_grid', (SELECT coalesce(json_agg(json_build_object(
+                        'grid', x.code, 'name', x.name, 'targets', x.targets, 'done', x.done,
+                        'overdue', CASE WHEN at >= s.ends_at THEN x.targets - x.done ELSE 0 END)
+                        ORDER BY x.code), '[]') FROM per_grid x),
+        'by_person', (SELECT coalesce(json_agg(json_build_object(
+                          'person', x.code, 'name', x.name, 'grids', x.grids,
+                          'targets', x.targets, 'done', x.done) ORDER BY x.code), '[]')
+                      FROM per_person x),
+        'done_by', (SELECT coalesce(json_agg(json_build_object(
+                        'inspector', x.inspector, 'done', x.done) ORDER BY x.inspector), '[]')
+                    FROM done_by x),
+        'overdue', (SELECT coalesce(json_agg(json_build_object(
+                        'kind', t.kind, 'code', t.code, 'grid', g.code)
+                        ORDER BY g.code, t.kind, t.code), '[]')
+                    FROM t JOIN grid g ON g.id = t.grid_id
+                    WHERE t.done_at IS NULL AND at >= s.ends_at),
+        'map', json_build_object(
+            'type', 'FeatureCollection',
+            'features', (SELECT coalesce(json_agg(json_build_object(
+                             'type', 'Feature', 'id', t.kind || ':' || t.code,
+                             'geometry', ST_AsGeoJSON(t.geom, 7)::json,
+                             'properties', json_build_object(
+                                 'kind', t.kind, 'code', t.code, 'grid', g.code,
+                                 'done', t.done_at IS NOT NULL, 'done_at', t.done_at,
+                                 'done_by', t.done_by,
+                                 'overdue', t.done_at IS NULL AND at >= s.ends_at))
+                             ORDER BY t.kind, t.code), '[]')
+                         FROM t JOIN grid g ON g.id = t.grid_id)))
+    INTO answer;
+    RETURN answer;
+END;
+$$;
+COMMENT ON FUNCTION field_sweep(int, timestamptz)
+    IS 'One sweep at a moment as the user sees it: summary, progress per grid and per grid worker, inspections done per inspector, overdue targets, and a GeoJSON FeatureCollection of the targets done and not done.';
+
+-- ------------------------------------------------------------ dusk shore patrols (傍晚巡河)
+
+-- Per day of a period, which waters marked for patrol had an evening check-in (from 16:00
+-- station time to midnight) and which had none; days after `at` are left out.
+CREATE OR REPLACE FUNCTION field_patrol_days(first_day date, last_day date, at timestamptz)
+RETURNS json
+LANGUAGE sql STABLE AS $$
+    WITH water AS (
+        SELECT w.id, w.code, w.name FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id
+    ),
+    day AS (
+        SELECT d::date AS day FROM generate_series(first_day, least(last_day,
+               (at AT TIME ZONE 'Asia/Shanghai')::date), interval '1 day') d
+    ),
+    walk AS (  -- each check-in's station-time day, when it is in the evening
+        SELECT i.thing_id, (i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
+               count(*)::int AS check_ins, array_agg(DISTINCT i.inspector) AS inspectors
+        FROM inspection i
+        WHERE i.kind = 'water_body' AND i.thing_id IN (SELECT id FROM water)
+          AND i.inspected_at >= (first_day::timestamp AT TIME ZONE 'Asia/Shanghai')
+          AND i.inspected_at < ((last_day + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+          AND i.inspected_at >= field_evening_start(i.inspected_at)
+        GROUP BY 1, 2
+    ),
+    cell AS (
+        SELECT d.day, w.code, w.name, k.check_ins, k.inspectors
+        FROM day d CROSS JOIN water w
+        LEFT JOIN walk k ON k.thing_id = w.id AND k.day = d.day
+    )
+    SELECT json_build_object(
+        'from', first_day, 'to', last_day,
+        'waters', (SELECT coalesce(json_agg(json_build_object(
+                       'code', x.code, 'name', x.name,
+                       'days', (SELECT count(*) FROM cell c WHERE c.code = x.code),
+                       'days_walked', (SELECT count(*) FROM cell c
+                                       WHERE c.code = x.code AND c.check_ins IS NOT NULL))
+                       ORDER BY x.code), '[]') FROM water x),
+        'days', (SELECT coalesce(json_agg(json_build_object(
+                     'date', d.day,
+                     'walked', (SELECT coalesce(json_agg(json_build_object(
+                                    'code', c.code, 'check_ins', c.check_ins, 'by', c.inspectors)
+                                    ORDER BY c.code), '[]')
+                                FROM cell c WHERE c.day = d.day AND c.check_ins IS NOT NULL),
+                     'not_walked', (SELECT coalesce(json_agg(c.code ORDER BY c.code), '[]')
+                                    FROM cell c WHERE c.day = d.day AND c.check_ins IS NULL))
+                     ORDER BY d.day), '[]') FROM day d),
+        'totals', json_build_object(
+            'water_days', (SELECT count(*) FROM cell),
+            'walked', (SELECT count(*) FROM cell WHERE check_ins IS NOT NULL)))
+$$;
+COMMENT ON FUNCTION field_patrol_days(date, date, timestamptz)
+    IS 'Dusk shore patrols per day from first_day to last_day (no later than the day of at): for each day, the waters marked for patrol walked (an evening check-in from 16:00 station time: count and who) and not walked, with per-water and overall counts.';
+
+-- Water bodies checked in this evening (from 16:00 station time of the day of at, until at).
+CREATE OR REPLACE FUNCTION field_patrolled_evening(at timestamptz)
+RETURNS TABLE (code text, check_ins int, last_at timestamptz, marked boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT w.code, count(*)::int, max(i.inspected_at),
+           EXISTS (SELECT 1 FROM patrol_water p WHERE p.water_body_id = w.id)
+    FROM inspection i JOIN water_body w ON w.id = i.thing_id
+    WHERE i.kind = 'water_body' AND i.inspected_at >= field_evening_start(at)
+      AND i.inspected_at <= at
+    GROUP BY w.id, w.code
+$$;
+COMMENT ON FUNCTION field_patrolled_evening(timestamptz)
+    IS 'The water bodies with a dusk patrol check-in in the evening of a moment (from 16:00 station time until then): count, last check-in, whether marked for patrol.';
+
+-- The water map's dusk patrol layer: the waters marked for patrol and any checked in this
+-- evening (from 16:00 station time of the day of at, until at), outlines simplified to 5 m.
+CREATE OR REPLACE FUNCTION field_patrol_map(at timestamptz) RETURNS json
+LANGUAGE sql STABLE AS $$
+    WITH evening AS (SELECT * FROM field_patrolled_evening(at)),
+    shown AS (
+        SELECT w.code, w.name, w.geom_metric, e.check_ins, e.last_at,
+               EXISTS (SELECT 1 FROM patrol_water p WHERE p.water_body_id = w.id) AS marked
+        FROM water_body w LEFT JOIN evening e ON e.code = w.code
+        WHERE e.code IS NOT NULL
+           OR EXISTS (SELECT 1 FROM patrol_water p WHERE p.water_body_id = w.id)
+    )
+    SELECT json_build_object(
+        'type', 'FeatureCollection',
+        'evening_from', field_evening_start(at),
+        'at', at,
+        'features', coalesce(json_agg(json_build_object(
+            'type', 'Feature',
+            'id', s.code,
+            'geometry', ST_AsGeoJSON(ST_Transform(
+                ST_SimplifyPreserveTopology(s.geom_metric, 5), 4326), 6)::json,
+            'properties', json_build_object(
+                'code', s.code, 'name', s.name, 'marked', s.marked,
+                'patrolled', s.check_ins IS NOT NULL, 'check_ins', coalesce(s.check_ins, 0),
+                'last_at', s.last_at)
+        ) ORDER BY s.code), '[]'))
+    FROM shown s
+$$;
+COMMENT ON FUNCTION field_patrol_map(timestamptz)
+    IS 'The waters marked for dusk patrol and any checked in on the evening of a moment (from 16:00 station time until then), as GeoJSON outlines (simplified to 5 m) with patrolled, check-ins and the last one.';

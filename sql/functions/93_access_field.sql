@@ -4,7 +4,7 @@
 --
 --   station scope: every row
 --   a grid worker or volunteer: the inspections (and photos) of the things they see, the sweeps
---       and targets of their grids, the reports they made or that lie in their grids
+--       and targets of their grids, the reports they made themselves
 --   departments and report categories: every signed-in user (they are the choices of a form)
 --
 -- No policy here reads a table whose policy reads back (inspection reads the things' tables,
@@ -55,8 +55,7 @@ BEGIN
     CALL app_protect('department', 'REFERENCES', 'false', 'true', false);
     CALL app_protect('report_category', 'REFERENCES', 'false', 'true', false);
     CALL app_protect('report', 'REFERENCES', 'false',
-                     $q$reporter = current_setting('geo.user_name', true)
-                        OR grid_id = ANY (app_grids())$q$, false);
+                     $q$reporter = current_setting('geo.user_name', true)$q$, false);
     CALL app_protect('report_step', 'REFERENCES', 'false',
                      'report_id IN (SELECT id FROM report)', false);
     CALL app_protect('report_photo', 'REFERENCES', 'false',

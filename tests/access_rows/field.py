@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
@@ -14,13 +14,23 @@ from PIL import Image
 from psycopg import sql
 
 from geo_service.accounts.roles import Role
-from tests.access_calls import Ask, Call
+from tests.access_calls import Ask, Call, get
 
 # route                                                ldr cmd pln co  gw  vol aud adm
 TABLE = """
 POST   /api/v1/inspections                             y   -   y   y   y   y   -   -
 GET    /api/v1/{kind}/{code}/inspections               y   y   y   y   y   y   -   -
 GET    /api/v1/inspections/{inspection_id}/photos/{n}  y   y   y   y   y   y   -   -
+POST   /api/v1/sweeps                                  y   -   y   y   -   -   -   -
+GET    /api/v1/sweeps                                  y   y   y   y   y   -   -   -
+GET    /api/v1/sweeps/{sweep_id}                       y   y   y   y   y   -   -   -
+GET    /api/v1/water/patrols                           y   y   y   y   y   y   -   -
+POST   /api/v1/reports                                 -   -   -   y   y   y   -   -
+GET    /api/v1/reports                                 y   y   y   y   y   y   -   -
+GET    /api/v1/reports/{report_id}                     y   y   y   y   y   y   -   -
+POST   /api/v1/reports/{report_id}/steps               y   y   y   y   -   -   -   -
+GET    /api/v1/reports/{report_id}/photos/{n}          y   y   y   y   y   y   -   -
+GET    /api/v1/departments                             y   y   y   y   y   y   -   -
 """
 
 RESULT = {"water_marker": "ok", "rental_house": "pass", "camera": "working",
@@ -114,8 +124,114 @@ def _photo(a: Ask) -> Call:
     return Call("GET", f"/api/v1/inspections/{row[0]}/photos/1")
 
 
+def _own_grids(a: Ask) -> list[str]:
+    """Codes of grids the user may open a sweep over: a community officer's beats' grids, the
+    example grid for the others."""
+    if a.member.role != Role.community_officer:
+        return [a.place.grid]
+    with psycopg.connect(a.database_url) as conn:
+        row = conn.execute(_OFFICER_GRIDS, (a.member.person,)).fetchone()
+        ids = list(row[0]) if row else []
+        rows = conn.execute("SELECT code FROM grid WHERE id = ANY (%s)", (ids,)).fetchall()
+    return [str(r[0]) for r in rows][:2]
+
+
+def _open_sweep(a: Ask) -> Call:
+    now = datetime.now(UTC)
+    body = {
+        "name": "access test sweep",
+        "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(days=7)).isoformat(),
+        "grids": _own_grids(a),
+        "target_kinds": ["rental_house", "water_marker"],
+    }
+    return Call("POST", "/api/v1/sweeps", json=body)
+
+
+def _sweep(a: Ask) -> Call:
+    """A sweep over the example grid, opened as the operator."""
+    with psycopg.connect(a.database_url) as conn:
+        row = conn.execute(
+            """WITH s AS (INSERT INTO sweep (name, starts_at, ends_at, target_kinds, opened_by)
+                          VALUES ('access', now(), now() + interval '1 day', '{camera}', 'test')
+                          RETURNING id)
+               INSERT INTO sweep_grid (sweep_id, grid_id)
+               SELECT s.id, g.id FROM s, grid g WHERE g.code = %s RETURNING sweep_id""",
+            (a.place.grid,),
+        ).fetchone()
+    assert row
+    return Call("GET", f"/api/v1/sweeps/{row[0]}")
+
+
+def _place_of(a: Ask) -> tuple[float, float]:
+    """A point the user reports from: in a community officer's beats, else the example place."""
+    if a.member.role != Role.community_officer:
+        return a.place.lon, a.place.lat
+    with psycopg.connect(a.database_url) as conn:
+        row = conn.execute(_OFFICER_GRIDS, (a.member.person,)).fetchone()
+        ids = list(row[0]) if row else []
+        point = conn.execute(
+            """SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid
+               WHERE id = ANY (%s) ORDER BY code LIMIT 1) x""",
+            (ids,),
+        ).fetchone()
+    assert point
+    return float(point[0]), float(point[1])
+
+
+def _report(a: Ask) -> Call:
+    lon, lat = _place_of(a)
+    body = {
+        "client_id": str(uuid.uuid4()),
+        "category": "road_hazard",
+        "note": "a hole in the lane",
+        "reported_at": datetime.now(UTC).isoformat(),
+        "lon": lon,
+        "lat": lat,
+    }
+    return Call("POST", "/api/v1/reports", data={"report": orjson.dumps(body).decode()})
+
+
+def stored_report(a: Ask, *, photo: bool = False) -> int:
+    """A report made by the asking user, stored as the operator; its id."""
+    with psycopg.connect(a.database_url) as conn:
+        row = conn.execute(
+            """INSERT INTO report (client_id, category, department_id, note, geom, reporter,
+                                   reported_at, photos)
+               SELECT %s, c.code, c.department_id, 'test', ST_SetSRID(ST_MakePoint(%s, %s), 4326),
+                      %s, now(), %s
+               FROM report_category c WHERE c.code = 'help' RETURNING id""",
+            (uuid.uuid4(), a.place.lon, a.place.lat, a.member.name, int(photo)),
+        ).fetchone()
+        assert row
+        if photo:
+            out = io.BytesIO()
+            Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "PNG")
+            data = out.getvalue()
+            conn.execute(
+                """INSERT INTO report_photo (report_id, n, media_type, width, height, sha256,
+                                             bytes) VALUES (%s, 1, 'image/png', 8, 8, %s, %s)""",
+                (row[0], hashlib.sha256(data).digest(), data),
+            )
+    return int(row[0])
+
+
 CALLS = {
     "POST /api/v1/inspections": _inspect,
     "GET /api/v1/{kind}/{code}/inspections": _history,
     "GET /api/v1/inspections/{inspection_id}/photos/{n}": _photo,
+    "POST /api/v1/sweeps": _open_sweep,
+    "GET /api/v1/sweeps": get("/api/v1/sweeps"),
+    "GET /api/v1/sweeps/{sweep_id}": _sweep,
+    "GET /api/v1/water/patrols": get("/api/v1/water/patrols"),
+    "POST /api/v1/reports": _report,
+    "GET /api/v1/reports": get("/api/v1/reports"),
+    "GET /api/v1/reports/{report_id}": lambda a: Call("GET", f"/api/v1/reports/{stored_report(a)}"),
+    "POST /api/v1/reports/{report_id}/steps": lambda a: Call(
+        "POST", f"/api/v1/reports/{stored_report(a)}/steps", json={"kind": "accept"}
+    ),
+    "GET /api/v1/reports/{report_id}/photos/{n}": lambda a: Call(
+        "GET", f"/api/v1/reports/{stored_report(a, photo=True)}/photos/1"
+    ),
+    "GET /api/v1/departments": get("/api/v1/departments"),
 }
