@@ -137,7 +137,7 @@ class KindGraph:
         with self._search:
             self.graph.indices[-2:] = (start, end)
             self.graph.data[-2:] = (max(to_start, 1e-9), max(to_end, 1e-9))
-            dist = dijkstra(self.graph, directed=True, indices=n)
+            dist = dijkstra(self.graph, directed=True, indices=[n], min_only=True)
         chain = snaps.chain[1:]
         along = snaps.from_start_s[1:]
         best = np.minimum(
