@@ -238,9 +238,10 @@ def make_timelines(url: str, seed: int = 12) -> None:
         conn.commit()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def timelines(sample_path: Path) -> Iterator[Timelines]:
-    """The small sample with a year of timelines, read back for the recomputation."""
+    """The small sample with a year of timelines, read back for the recomputation (one per
+    session: the numbers' tests and page tests only read it, or roll back)."""
     with loaded_database("geo_kpis", sample_path) as url:
         make_timelines(url)
         incidents, steps = _read(url)

@@ -11,9 +11,11 @@ from tests.access_calls import Ask, Call, get
 TABLE = """
 GET    /api/v1/kpis                              y   y   y   y   -   -   -   -
 GET    /api/v1/kpis.csv                          y   y   y   y   -   -   -   -
+GET    /kpis                                     y   y   y   y   -   -   -   -
 """
 
 CALLS: dict[str, Callable[[Ask], Call]] = {
     "GET /api/v1/kpis": get("/api/v1/kpis", days=7),
     "GET /api/v1/kpis.csv": get("/api/v1/kpis.csv", days=7),
+    "GET /kpis": get("/kpis", days=7),
 }
