@@ -252,6 +252,8 @@ def serve_command(
         workers=workers,
         log_config=logging_config("INFO"),  # applied in every worker
         access_log=False,  # RequestLog writes the request lines
+        # a worker busy with 200 live streams answers the supervisor's ping late, not never
+        timeout_worker_healthcheck=60,
     )
 
 

@@ -54,6 +54,7 @@ from geo_service.routers import (
     workload,
 )
 from geo_service.schemas.problem import PROBLEM_MEDIA_TYPE as PROBLEM
+from geo_service.services.stream import StreamHub
 from geo_service.settings import Settings, load_settings
 
 
@@ -72,9 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         app.state.audit_batch = batch = AuditBatch(pool, interval=settings.audit_batch_seconds)
         batch.start()
+        # the live map's hub: one LISTEN per worker, fanned out to its open streams
+        app.state.stream_hub = hub = StreamHub(
+            pool, settings.app_database_url, queue_max=settings.stream_queue_max
+        )
+        hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await batch.stop()
             await pool.close()
 

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     arrival_radius_m: float = Field(default=50.0, gt=0, le=1000)
     # The live map: the board shows incidents of the last this many hours that are not closed
     board_window_hours: int = Field(default=24, ge=1)
+    # The live stream: a comment line this often keeps proxies from closing an idle stream; the
+    # stream's credential is checked again this often (a disabled account's stream ends); a
+    # stream that asks to replay more than this many events is told to reload the board; a
+    # client this many events behind is cut off (it reconnects and replays)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    stream_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
+    stream_replay_max: int = Field(default=5000, ge=1, le=100_000)
+    stream_queue_max: int = Field(default=1000, ge=1, le=100_000)
     # Beat planning (issue 13): a rebalance answers within this many seconds; stations with at
     # most this many grids are solved exactly (integer program), larger ones by local search
     balance_seconds: float = Field(default=60.0, gt=0, le=3600)
@@ -85,6 +93,11 @@ class Settings(BaseSettings):
     # this many days after the last one
     photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     rental_check_days: int = Field(default=90, ge=1)
+    # The phone page "my area" (/me): what falls due within this many days is listed (overdue
+    # first), incidents of the last this many days, at most this many items a list
+    me_due_within_days: int = Field(default=7, ge=0, le=365)
+    me_recent_days: int = Field(default=30, ge=1, le=366)
+    me_list_limit: int = Field(default=50, ge=1, le=1000)
 
     @property
     def app_database_url(self) -> str:

@@ -40,6 +40,7 @@ SECTIONS = (
         "work",
         (
             Link("/kpis", "kpis_link", access.KPIS),
+            Link("/command", "command_link", access.COMMAND_READ),
             Link("/audit", "audit_link", access.AUDIT),
             Link("/admin/users", "admin_link", access.ADMIN),
         ),
@@ -54,6 +55,7 @@ SECTIONS = (
             Link("/maps/patrol", "map_patrol", access.PEOPLE),
             Link("/maps/cameras", "map_cameras", access.PEOPLE),
             Link("/maps/water", "map_water", access.WATER),
+            Link("/me", "me_link", access.MY_AREA),
         ),
     ),
     Section(
@@ -72,6 +74,7 @@ SECTIONS = (
             ),
             Link("/ogc", "api_ogc", access.BUSINESS, code="/ogc"),
             _api("/tiles/{layer}/{z}/{x}/{y}.mvt", "api_tiles", access.BUSINESS),
+            _api("/api/v1/stream", "api_stream", access.COMMAND_READ),
             _api("/api/v1/tokens", "api_tokens", access.SIGNED_IN),
             _api("/api/v1/users", "api_users", access.ADMIN),
         ),

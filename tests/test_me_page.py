@@ -1,0 +1,161 @@
+"""The phone page /me in headless Chromium at 360×740, every outside host unreachable: it shows
+the user's areas, lists and map; once opened it opens again with no network (service worker);
+an inspection with a photo recorded offline waits in the outbox (IndexedDB) across a reload and
+is sent when the network returns. Screenshots in var/screenshots/me_*.png."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from geo_service.accounts.roles import Role
+from tests.browser import not_blank, served, shoot, sign_in
+from tests.fieldpage_fixtures import MeWorld, areas_expected
+
+pytest_plugins = ["tests.fieldpage_fixtures"]
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture(scope="module")
+def me_url(me_world: MeWorld) -> Iterator[str]:
+    """The service as `geo-service serve` runs it, on the page's database."""
+    with tempfile.TemporaryFile() as log, served(me_world.url, log) as url:
+        yield url
+
+
+class Phone:
+    """A phone-sized browser context whose requests to any other host fail, recording console
+    errors and failed requests of its pages (service worker included)."""
+
+    def __init__(self, browser: Browser, base: str, lon: float, lat: float) -> None:
+        self.base = base
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.context: BrowserContext = browser.new_context(
+            viewport=PHONE,
+            device_scale_factor=1,
+            is_mobile=True,
+            has_touch=True,
+            locale="zh-CN",
+            permissions=["geolocation"],
+            geolocation={"longitude": lon, "latitude": lat, "accuracy": 12},
+        )
+        host = urlparse(base).netloc
+
+        def route(r):  # a police intranet: nothing but the app answers
+            if urlparse(r.request.url).netloc == host:
+                r.continue_()
+            else:
+                self.outside.append(r.request.url)
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page: Page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _photo() -> bytes:
+    """A JPEG of a few colours (a photo taken on the bank)."""
+    image = Image.new("RGB", (640, 480), "#6b8f71")
+    for i in range(0, 640, 40):
+        image.paste("#c9a45a", (i, 300, i + 20, 480))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def _outbox(page: Page) -> list[dict]:
+    """The outbox entries in IndexedDB, with their photos' sizes (read in the page)."""
+    return page.evaluate(
+        """() => new Promise((resolve, reject) => {
+            const req = indexedDB.open("geo-me", 1);
+            req.onsuccess = () => {
+                const all = req.result.transaction("outbox").objectStore("outbox").getAll();
+                all.onsuccess = () => resolve(all.result.map((e) => ({
+                    id: e.id, type: e.type, body: e.body,
+                    photos: (e.photos || []).map((p) => p.blob.size)})));
+                all.onerror = () => reject(all.error);
+            };
+            req.onerror = () => reject(req.error);
+        })"""
+    )
+
+
+def test_the_page_opens_again_offline_and_keeps_an_inspection_until_online(
+    browser: Browser, me_url: str, me_world: MeWorld
+) -> None:
+    member = me_world.users[Role.grid_worker][1]
+    _, grids = areas_expected(me_world, member)
+    ref = me_world.reference.grids.set_index("code")
+    inside = ref.geometry[sorted(grids)[0]].representative_point()
+    phone = Phone(browser, me_url, inside.x, inside.y)
+    page = phone.page
+    sign_in(page, me_url, member, "/me")
+    page.wait_for_selector("body[data-kept='1']", timeout=30_000)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
+    assert page.evaluate("document.body.dataset.loaded") == "fresh"
+    # the areas, the lists with their counts and the map with the area drawn
+    for code in grids:
+        assert ref.name[code] in page.inner_text("#area-list")
+    counts = {
+        name: int(page.get_attribute(f"#list-{name} .badge", "data-count") or -1)
+        for name in ("rentals_due", "markers_due", "markers_broken", "cameras_out")
+    }
+    body = page.evaluate("fetch('/api/v1/me').then((r) => r.json())")
+    assert counts == {name: body["lists"][name]["count"] for name in counts}
+    assert page.locator("#me-map .leaflet-overlay-pane path").count() > 1
+    assert not_blank(shoot(page, "me_online"))
+
+    # no network: record an inspection of the first item with a photo
+    phone.context.set_offline(True)
+    item = page.locator("ul.items li button").first
+    code = item.get_attribute("data-code")
+    assert code
+    item.click()
+    page.wait_for_selector("dialog#form-dialog[open]")
+    if code.startswith("RH"):
+        page.check("#form-fields input[name=result][value=fail]")
+        page.check("#form-fields input[name=item_wiring][value=problem]")
+        page.fill("#form-fields input[name=fix_what]", "更换老化电线")
+        page.fill("#form-fields input[name=fix_by]", "2026-12-31")
+    else:
+        page.check("#form-fields input[name=result][value=damaged]")
+    page.fill("textarea[name=note]", "现场检查")
+    photo = _photo()
+    page.set_input_files(
+        "input[name=photos]",
+        files=[{"name": "bank.jpg", "mimeType": "image/jpeg", "buffer": photo}],
+    )
+    page.wait_for_function("document.querySelector('#form-position').textContent.includes('.')")
+    page.click("#form-save")
+    page.wait_for_selector("#outbox[data-count='1']")
+    assert not_blank(shoot(page, "me_offline_recorded"))
+
+    # reload with no network: the page, its lists and map come from what was kept
+    page.reload()
+    page.wait_for_selector("body[data-loaded='kept']", timeout=30_000)
+    page.wait_for_selector("#outbox[data-count='1']")
+    assert page.locator("ul.items li").count() > 0
+    assert page.locator("#me-map .leaflet-overlay-pane path").count() > 1
+    entries = _outbox(page)
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["body"]["code"] == code and entry["photos"] == [len(photo)]
+    assert entry["body"]["lon"] == pytest.approx(inside.x) and entry["body"][
+        "lat"
+    ] == pytest.approx(inside.y)
+    assert not_blank(shoot(page, "me_offline_reloaded"))
+
+    phone.close()
+    assert not phone.outside, phone.outside
+    assert not phone.errors, phone.errors

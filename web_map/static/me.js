@@ -1,0 +1,372 @@
+// The phone page "my area" (/me): draws /api/v1/me and /api/v1/me/map, keeps them for use with
+// no network (the Cache API, served back by /sw.js), and records inspections, dusk check-ins and
+// reports into an outbox in IndexedDB, each with a client-made id, sent when the network returns
+// (the server stores each id once, so sending again after a lost answer is harmless).
+"use strict";
+(function () {
+  const W = JSON.parse(document.getElementById("me-words").textContent);
+  const CONFIG = JSON.parse(document.getElementById("me-config").textContent);
+  const DATA_CACHE = "me-data";
+  const API = "/api/v1/me";
+  const MAP_API = "/api/v1/me/map";
+  const SEND = { inspection: "/api/v1/inspections", report: "/api/v1/reports" };
+  const PART = { inspection: "inspection", report: "report" };
+  const MAX_PHOTOS = 3;
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  };
+  const day = (iso) => (iso ? new Date(iso).toLocaleDateString(CONFIG.lang === "zh" ? "zh-CN" : "en-GB") : "");
+  const when = (iso) => (iso ? new Date(iso).toLocaleString(CONFIG.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "");
+  let data = null; // the last /api/v1/me answer
+  let map = null;
+  let itemLayer = null;
+
+  // ------------------------------------------------------------------ the outbox (IndexedDB)
+  function openDb() {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.open("geo-me", 1);
+      req.onupgradeneeded = () => req.result.createObjectStore("outbox", { keyPath: "id" });
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  }
+  async function outbox(mode, fn) {
+    const db = await openDb();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction("outbox", mode);
+      const result = fn(tx.objectStore("outbox"));
+      tx.oncomplete = () => { db.close(); resolve(result && "result" in result ? result.result : undefined); };
+      tx.onerror = () => { db.close(); reject(tx.error); };
+    });
+  }
+  const queued = () => outbox("readonly", (s) => s.getAll());
+  const enqueue = (entry) => outbox("readwrite", (s) => s.put(entry));
+  const dequeue = (id) => outbox("readwrite", (s) => s.delete(id));
+
+  let flushing = false;
+  async function flush() {
+    if (flushing || !navigator.onLine) return; // known to be offline: wait for "online"
+    flushing = true;
+    let sent = 0;
+    try {
+      for (const entry of await queued()) {
+        if (entry.failed) continue;
+        const form = new FormData();
+        form.append(PART[entry.type], JSON.stringify(entry.body));
+        (entry.photos || []).forEach((p, i) => form.append("photos", p.blob, p.name || `photo${i + 1}.jpg`));
+        let response;
+        try {
+          response = await fetch(SEND[entry.type], { method: "POST", body: form, credentials: "same-origin" });
+        } catch (e) {
+          break; // no network: try again when it returns
+        }
+        if (response.ok) {
+          await dequeue(entry.id);
+          sent += 1;
+        } else if (response.status === 401 || response.status === 408 || response.status === 429 || response.status >= 500) {
+          break; // signed out or the service busy: keep it, try again later
+        } else {
+          let detail = `${response.status}`;
+          try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+          entry.failed = true;
+          entry.error = detail;
+          await enqueue(entry);
+        }
+      }
+    } finally {
+      flushing = false;
+      await showOutbox();
+    }
+    if (sent) await load();
+  }
+
+  async function showOutbox() {
+    const entries = await queued();
+    const box = $("outbox");
+    const failed = entries.filter((e) => e.failed);
+    box.hidden = entries.length === 0;
+    box.className = "outbox" + (failed.length ? " failed" : "");
+    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${failed[0].error}` : "");
+    box.dataset.count = String(entries.length);
+  }
+
+  function showNet() {
+    const net = $("net");
+    net.textContent = navigator.onLine ? W.online : W.offline;
+    net.className = "net" + (navigator.onLine ? "" : " offline");
+  }
+
+  // ------------------------------------------------------------------ the data, kept offline
+  async function fetchKept(url) {
+    const cache = await caches.open(DATA_CACHE);
+    try {
+      if (!navigator.onLine) throw new Error("offline");
+      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok && response.headers.get("X-Kept")) {
+        return { body: await response.json(), fresh: false, kept: response.headers.get("date") };
+      }
+      if (response.ok) {
+        await cache.put(url, response.clone());
+        return { body: await response.json(), fresh: true };
+      }
+      if (response.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`; }
+    } catch (e) { /* no network: what was kept */ }
+    const kept = await cache.match(url);
+    return kept ? { body: await kept.json(), fresh: false, kept: kept.headers.get("date") } : null;
+  }
+
+  async function keepPage() {
+    // the page itself, for opening again with no network (the service worker answers it)
+    if (!navigator.onLine) return;
+    try {
+      const cache = await caches.open(DATA_CACHE);
+      const page = location.pathname + location.search;
+      const response = await fetch(page, { credentials: "same-origin" });
+      if (response.ok && !response.redirected) await cache.put(page, response);
+    } catch (e) { /* offline: the kept one stays */ }
+  }
+
+  async function load() {
+    const [me, geo] = await Promise.all([fetchKept(API), fetchKept(MAP_API)]);
+    if (!me) {
+      $("list-blocks").replaceChildren(el("p", { class: "error" }, W.no_data));
+      return;
+    }
+    data = me.body;
+    $("updated").textContent = `${W.updated} ${when(me.fresh ? new Date().toISOString() : me.kept)}`;
+    render(data);
+    if (geo) drawMap(geo.body);
+    document.body.dataset.loaded = me.fresh ? "fresh" : "kept";
+  }
+
+  // ------------------------------------------------------------------ drawing
+  function render(d) {
+    $("area-list").replaceChildren(
+      ...d.areas.map((a) => el("li", {}, `${W[a.kind]} ${a.name}`, a.beat ? ` · ${W.beat} ${a.beat}` : "")),
+    );
+    const blocks = Object.entries(d.lists).map(([name, list], i) => listBlock(name, list, i === 0));
+    $("list-blocks").replaceChildren(...blocks);
+    $("people-list").replaceChildren(
+      ...(d.people.length
+        ? d.people.map((p) =>
+            el("li", {},
+              el("span", {}, `${W.roles[p.role] || p.role} ${p.name}`),
+              p.phone ? el("a", { href: p.phone.includes("*") ? null : `tel:${p.phone}` }, p.phone) : ""))
+        : [el("li", { class: "none" }, W.no_people)]),
+    );
+  }
+
+  function listBlock(name, list, open) {
+    const urgentWord = W[`urgent_${name}`];
+    const summary = el("summary", {},
+      el("span", {}, W[name]),
+      el("span", { class: "counts" },
+        el("span", { class: "badge", "data-count": list.count }, String(list.count)),
+        list.urgent && urgentWord ? [" ", el("span", { class: "badge urgent" }, `${urgentWord} ${list.urgent}`)] : []));
+    const items = list.items.map((item) => itemRow(name, item));
+    const more = list.count > list.items.length ? el("p", { class: "none" }, `${W.more} ${list.items.length} / ${list.count}`) : null;
+    return el("details", { class: "list", id: `list-${name}`, open: open && list.count > 0 },
+      summary, list.count ? el("ul", { class: "items" }, items) : el("p", { class: "none" }, W.none), more);
+  }
+
+  function describe(name, item) {
+    if (item.kind === "rental_house") {
+      return [item.address, `${item.landlord || ""} ${item.phone || ""} · ${item.due_at ? `${W.due} ${day(item.due_at)}` : W.never}`];
+    }
+    if (item.kind === "water_marker") {
+      const last = item.last_inspected_at ? `${W.last} ${day(item.last_inspected_at)}` : W.never;
+      return [`${W.marker_kinds[item.marker_kind] || item.marker_kind} ${item.code} · ${W.statuses[item.status] || item.status}`,
+        `${item.water_body_name || ""} · ${last}`];
+    }
+    if (item.kind === "camera") return [`${item.name}`, `${item.code} · ${W.statuses[item.status] || item.status}`];
+    return [`${W.categories[item.category] || item.category} · ${W.statuses[item.status] || item.status}`, when(item.received_at)];
+  }
+
+  function itemRow(name, item) {
+    const [title, detail] = describe(name, item);
+    const urgent = item.overdue || item.status === "missing" || item.status === "offline";
+    const button = item.kind === "incident" ? null
+      : el("button", { type: "button", class: "secondary", "data-code": item.code, onclick: () => openForm(item.kind, item) }, W.record);
+    return el("li", { class: urgent ? "urgent" : "", "data-code": item.code },
+      el("span", { class: "what" }, el("strong", {}, title), el("small", {}, detail)), button);
+  }
+
+  const LIST_COLOUR = {
+    rentals_due: "#d9480f", markers_due: "#1971c2", markers_broken: "#a40000", cameras_out: "#7048e8", incidents_recent: "#495057",
+  };
+  const BASE_STYLE = {
+    basemap_village: { color: "#9a9a9a", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 },
+    basemap_water: { color: "#7fb0d9", weight: 1, fillColor: "#b8d8f0", fillOpacity: 1 },
+    basemap_road: { color: "#d9a066", weight: 2, opacity: 0.9 },
+    area: { color: "#12355b", weight: 3, fill: true, fillOpacity: 0.05 },
+  };
+
+  function drawMap(geo) {
+    if (!window.L) return;
+    if (!map) {
+      map = L.map("me-map", { zoomSnap: 0.25, attributionControl: false });
+    }
+    if (itemLayer) itemLayer.remove();
+    itemLayer = L.geoJSON(geo, {
+      style: (f) => BASE_STYLE[f.properties.layer] || {},
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+        radius: f.properties.urgent ? 7 : 5, weight: 1, color: "#fff", fillOpacity: 0.9,
+        fillColor: LIST_COLOUR[f.properties.layer] || "#333",
+      }),
+      onEachFeature: (f, layer) => {
+        const p = f.properties;
+        if (p.layer === "area" || p.layer.startsWith("basemap_")) {
+          if (p.name) layer.bindTooltip(p.name);
+          return;
+        }
+        const [title, detail] = describe(p.layer, p);
+        const body = el("div", {}, el("strong", {}, title), el("br"), detail || "");
+        if (p.kind !== "incident") {
+          body.append(el("br"), el("button", { type: "button", class: "secondary", onclick: () => openForm(p.kind, p) }, W.record));
+        }
+        layer.bindPopup(body);
+      },
+    }).addTo(map);
+    const b = geo.bbox;
+    if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [8, 8] });
+    else map.setView([29.84, 120.35], 12);
+  }
+
+  // ------------------------------------------------------------------ forms
+  let current = null; // what the open form records: {type, kind, code, lon, lat}
+  let position = null;
+
+  function radios(name, values, checked, labels) {
+    return el("fieldset", {}, el("legend", {}, W[name] || name),
+      values.map((v) => el("label", {}, el("input", { type: "radio", name, value: v, checked: v === checked, required: true }), labels[v] || W[v] || v)));
+  }
+
+  function fieldsFor(kind, item) {
+    if (kind === "water_marker") return [radios("result", ["ok", "damaged", "missing", "replaced"], item.status === "ok" ? "ok" : null, {})];
+    if (kind === "camera") return [radios("result", ["working", "faulty", "offline"], null, { offline: W.offline_cam })];
+    if (kind === "rental_house") {
+      const items = ["extinguisher", "escape_route", "wiring", "ebike_indoor_charging"].map((k) =>
+        el("fieldset", { class: "fire-item" }, el("legend", {}, W[k]),
+          ["ok", "problem"].map((v) => el("label", {}, el("input", { type: "radio", name: `item_${k}`, value: v, checked: v === "ok" }), W[`item_${v}`]))));
+      return [el("p", { class: "subject" }, W.items), ...items, radios("result", ["pass", "fail"], "pass", {}),
+        el("label", {}, W.fix_what, el("input", { type: "text", name: "fix_what", maxlength: 2000 })),
+        el("label", {}, W.fix_by, el("input", { type: "date", name: "fix_by" }))];
+    }
+    if (kind === "checkin") {
+      const waters = (data && data.water_bodies) || [];
+      const select = el("select", { name: "water_body", required: true },
+        waters.map((w) => el("option", { value: w.code }, `${w.name} (${w.code})`)));
+      const poles = el("div", { id: "poles" });
+      const showPoles = () => {
+        const w = waters.find((x) => x.code === select.value);
+        poles.replaceChildren(el("p", { class: "subject" }, W.poles_seen),
+          ...((w && w.markers) || []).map((m) => el("label", {},
+            `${W.marker_kinds[m.kind] || m.kind} ${m.code}`,
+            el("select", { name: `pole_${m.code}` }, el("option", { value: "" }, "—"),
+              ["ok", "damaged", "missing"].map((v) => el("option", { value: v }, W[v]))))));
+      };
+      select.addEventListener("change", showPoles);
+      setTimeout(showPoles);
+      return [el("label", {}, W.water_body, select), radios("result", ["patrolled", "hazard"], "patrolled", {}), poles];
+    }
+    // report
+    const cats = W.report_categories;
+    return [el("label", {}, W.category, el("select", { name: "category", required: true },
+      Object.keys(cats).map((c) => el("option", { value: c }, cats[c]))))];
+  }
+
+  function openForm(kind, item) {
+    item = item || {};
+    const type = kind === "report" ? "report" : "inspection";
+    current = { type, kind: kind === "checkin" ? "water_body" : kind, code: item.code, lon: item.lon, lat: item.lat };
+    $("form-title").textContent = kind === "report" ? W.form_report : kind === "checkin" ? W.form_checkin : W.form_inspection;
+    $("form-subject").textContent = item.code ? describe(kind, item)[0] : "";
+    $("form-fields").replaceChildren(...fieldsFor(kind, item));
+    $("record-form").reset();
+    $("form-error").textContent = "";
+    position = null;
+    $("form-position").textContent = `${W.position}: ${W.position_none}`;
+    if (navigator.geolocation) {
+      navigator.geolocation.getCurrentPosition((p) => {
+        position = { lon: p.coords.longitude, lat: p.coords.latitude, accuracy_m: p.coords.accuracy };
+        $("form-position").textContent = `${W.position}: ${W.position_got} ${position.lon.toFixed(5)}, ${position.lat.toFixed(5)}`;
+      }, () => {}, { enableHighAccuracy: true, timeout: 8000, maximumAge: 60000 });
+    }
+    $("form-dialog").showModal();
+  }
+
+  function formBody(form) {
+    const v = (name) => { const f = form.elements.namedItem(name); return f ? f.value : ""; };
+    const checked = (name) => { const f = form.querySelector(`input[name="${name}"]:checked`); return f ? f.value : null; };
+    const note = v("note").trim() || null;
+    const now = new Date().toISOString();
+    const where = position || {};
+    if (current.type === "report") {
+      const at = position || (current.lon !== undefined ? { lon: current.lon, lat: current.lat } : {});
+      return { client_id: crypto.randomUUID(), category: v("category"), note, reported_at: now,
+        lon: at.lon ?? null, lat: at.lat ?? null };
+    }
+    const body = { client_id: crypto.randomUUID(), kind: current.kind, code: current.code, inspected_at: now,
+      result: checked("result"), note, lon: where.lon ?? null, lat: where.lat ?? null, accuracy_m: where.accuracy_m ?? null };
+    if (current.kind === "rental_house") {
+      body.items = {};
+      for (const k of ["extinguisher", "escape_route", "wiring", "ebike_indoor_charging"]) body.items[k] = checked(`item_${k}`);
+      body.fix_what = v("fix_what").trim() || null;
+      body.fix_by = v("fix_by") || null;
+    }
+    if (current.kind === "water_body") {
+      body.code = v("water_body");
+      body.poles = [...form.querySelectorAll("select[name^=pole_]")].filter((s) => s.value)
+        .map((s) => ({ code: s.name.slice(5), result: s.value }));
+    }
+    return body;
+  }
+
+  async function save(event) {
+    event.preventDefault();
+    const form = $("record-form");
+    const files = [...form.elements.namedItem("photos").files];
+    if (files.length > MAX_PHOTOS) { $("form-error").textContent = W.too_many_photos; return; }
+    const body = formBody(form);
+    if (current.type === "inspection" && current.kind === "rental_house" && body.result === "fail" && (!body.fix_what || !body.fix_by)) {
+      $("form-error").textContent = `${W.fix_what} / ${W.fix_by}`;
+      return;
+    }
+    // the photos' bytes go into IndexedDB with the record: they survive a reload with no network
+    const photos = await Promise.all(files.map(async (f) => ({ name: f.name, blob: new Blob([await f.arrayBuffer()], { type: f.type }) })));
+    await enqueue({ id: body.client_id, type: current.type, body, photos, created: new Date().toISOString() });
+    $("form-dialog").close();
+    await showOutbox();
+    $("updated").textContent = W.queued;
+    flush();
+  }
+
+  // ------------------------------------------------------------------ start
+  $("record-form").addEventListener("submit", save);
+  $("form-cancel").addEventListener("click", () => $("form-dialog").close());
+  $("open-checkin").addEventListener("click", () => openForm("checkin"));
+  $("open-report").addEventListener("click", () => openForm("report"));
+  window.addEventListener("online", () => { showNet(); flush(); });
+  window.addEventListener("offline", showNet);
+  showNet();
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  }
+  (async () => {
+    await load();
+    await showOutbox();
+    await keepPage();
+    document.body.dataset.kept = "1";
+    flush();
+    setInterval(() => { if (navigator.onLine) flush(); }, 30000);
+  })();
+})();
