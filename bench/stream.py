@@ -82,20 +82,23 @@ async def client(
         writer.close()
 
 
-async def bare_listener(url: str, arrivals: dict[str, float], ready: asyncio.Event) -> None:
-    """The baseline: LISTEN on a connection of its own; the time each call's NOTIFY arrives."""
+async def bare_listener(url: str, arrivals: dict[int, float], ready: asyncio.Event) -> None:
+    """The baseline: LISTEN on a connection of its own; the time each event's NOTIFY arrives
+    (by event id: the calls they carry are read after the run)."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute("LISTEN command_event")
         ready.set()
         async for notice in conn.notifies():
-            now = time.perf_counter()
-            cur = await conn.execute(
-                "SELECT payload ->> 'call_no' FROM command_event WHERE id = %s",
-                (int(notice.payload),),
-            )
-            row = await cur.fetchone()
-            if row and row[0] and row[0] not in arrivals:
-                arrivals[row[0]] = now
+            arrivals.setdefault(int(notice.payload), time.perf_counter())
+
+
+def calls_of(url: str, ids: list[int]) -> dict[int, str]:
+    """The call numbers of these events of the log."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id, payload ->> 'call_no' FROM command_event WHERE id = ANY (%s)", (ids,)
+        ).fetchall()
+    return {int(i): c for i, c in rows if c}
 
 
 def points(url: str, n: int, seed: int) -> list[tuple[float, float]]:
@@ -135,7 +138,7 @@ def percentile(values: list[float], q: float) -> float:
 async def measure(url: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
     """Connect the clients and the bare listener, take the calls, gather the latencies."""
     arrivals: dict[str, list[float]] = {}
-    bare: dict[str, float] = {}
+    bare_by_id: dict[int, float] = {}
     opened = asyncio.Event()
     count = [0]
     clients = [
@@ -143,7 +146,7 @@ async def measure(url: str, token: str, args: argparse.Namespace) -> dict[str, A
         for _ in range(args.clients)
     ]
     ready = asyncio.Event()
-    baseline = asyncio.create_task(bare_listener(url, bare, ready))
+    baseline = asyncio.create_task(bare_listener(url, bare_by_id, ready))
     await asyncio.wait_for(opened.wait(), 120)
     await asyncio.wait_for(ready.wait(), 30)
     await asyncio.sleep(1.0)
@@ -174,9 +177,19 @@ async def measure(url: str, token: str, args: argparse.Namespace) -> dict[str, A
         task.cancel()
     await asyncio.gather(*clients, baseline, return_exceptions=True)
     stream_ms = [(t - answered[c]) * 1000 for c in answered for t in arrivals.get(c, [])]
+    bare: dict[str, float] = {}
+    for event_id, call in sorted(calls_of(url, list(bare_by_id)).items()):
+        bare.setdefault(call, bare_by_id[event_id])
     bare_ms = [(bare[c] - answered[c]) * 1000 for c in answered if c in bare]
+    first_ms = [(min(arrivals[c]) - answered[c]) * 1000 for c in answered if arrivals.get(c)]
     missing = sum(args.clients - len(arrivals.get(c, ())) for c in answered)
-    return {"stream": stream_ms, "bare": bare_ms, "missing": missing, "by_post": by_post}
+    return {
+        "stream": stream_ms,
+        "first": first_ms,
+        "bare": bare_ms,
+        "missing": missing,
+        "by_post": by_post,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -187,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gap", type=float, default=0.25, help="seconds between calls")
     args = p.parse_args(argv)
     workers = args.workers if args.workers and args.workers > 1 else 2
-    url = sample_database(args.scale)
+    url = sample_database(args.scale, name=f"geo_bench_stream_{args.scale}")  # it writes calls
     token = bench_token(url)
     proc = start_service(url, workers=workers)
     try:
@@ -205,6 +218,11 @@ def main(argv: list[str] | None = None) -> None:
         f"stream: p50 {percentile(stream, 50):.1f} ms, p99 {percentile(stream, 99):.1f} ms, "
         f"max {max(stream, default=float('nan')):.1f} ms over {len(stream)} arrivals "
         f"({result['missing']} missing)"
+    )
+    first = result["first"]
+    print(
+        f"first client of each call: p50 {percentile(first, 50):.1f} ms, "
+        f"p99 {percentile(first, 99):.1f} ms (the rest is the fan-out to {args.clients})"
     )
     print(
         f"bare LISTEN (baseline): p50 {percentile(bare, 50):.1f} ms, "
