@@ -85,38 +85,93 @@ COMMENT ON FUNCTION incident_kpi_steps(bigint[])
     IS 'Re-stamps the step facts (first dispatch, arrival, diversion, acceptance, last callback, cancelled) of these incidents'' incident_kpi rows from their whole timelines.';
 
 -- Stamp (insert or re-make) the rows of these incidents: areas, hour, repeat gap and steps.
+-- A few incidents (calls taken live) find their earlier calls through the indexes, one probe
+-- each. Many (a bulk load, the backfill) would make a million random probes: for them the
+-- place arm is one join of the incidents bucketed in cells of the radius (EPSG:4549, metres,
+-- a margin for the projection's scale) with the candidates of the 3 x 3 cells around, the
+-- spheroid distance deciding as in incident_repeat_gap.
 CREATE OR REPLACE FUNCTION incident_kpi_stamp(ids bigint[]) RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    INSERT INTO incident_kpi AS k (incident_id, received_at, hour, police, village_id, grid_id,
-                                   beat_id, repeat_gap)
-    SELECT i.id, i.received_at,
-           extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai'),
-           i.category <> 'non_police', i.village_id, i.grid_id, i.beat_id,
-           i.received_at - greatest(phone.latest, place.latest)
-    FROM incident i
-    CROSS JOIN (SELECT repeat_metres AS metres FROM incident_kpi_rule) rule
-    -- incident_repeat_gap written out as joins: planned once for the whole set
-    LEFT JOIN LATERAL (
-        SELECT max(j.received_at) AS latest FROM incident j
-        WHERE i.caller_phone IS NOT NULL AND j.caller_phone = i.caller_phone
-          AND j.received_at < i.received_at
-          AND j.received_at >= i.received_at - interval '8760 hours') phone ON true
-    LEFT JOIN LATERAL (
-        SELECT max(j.received_at) AS latest FROM incident j
-        WHERE j.geom && ST_Expand(
-                  i.geom,
-                  rule.metres / (110000.0 * cos(radians(least(abs(ST_Y(i.geom)) + 1, 89)))),
-                  rule.metres / 110000.0)
-          AND j.category = i.category
-          AND i.received_at - j.received_at > interval '0'
-          AND i.received_at - j.received_at <= interval '8760 hours'
-          AND ST_DWithin(j.geom::geography, i.geom::geography, rule.metres)) place ON true
-    WHERE i.id IN (SELECT unnest(ids))
-    ON CONFLICT (incident_id) DO UPDATE
-    SET received_at = EXCLUDED.received_at, hour = EXCLUDED.hour, police = EXCLUDED.police,
-        village_id = EXCLUDED.village_id, grid_id = EXCLUDED.grid_id,
-        beat_id = EXCLUDED.beat_id, repeat_gap = EXCLUDED.repeat_gap;
-    SELECT incident_kpi_steps(ids);
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    metres double precision := (SELECT repeat_metres FROM incident_kpi_rule);
+    cell double precision := (SELECT repeat_metres FROM incident_kpi_rule) * 1.01;
+BEGIN
+    IF cardinality(ids) <= 2000 THEN
+        INSERT INTO incident_kpi AS k (incident_id, received_at, hour, police, village_id,
+                                       grid_id, beat_id, repeat_gap)
+        SELECT i.id, i.received_at,
+               extract(hour FROM i.received_at AT TIME ZONE 'Asia/Shanghai'),
+               i.category <> 'non_police', i.village_id, i.grid_id, i.beat_id,
+               i.received_at - greatest(phone.latest, place.latest)
+        FROM incident i
+        -- incident_repeat_gap written out as joins: planned once for the whole set
+        LEFT JOIN LATERAL (
+            SELECT max(j.received_at) AS latest FROM incident j
+            WHERE i.caller_phone IS NOT NULL AND j.caller_phone = i.caller_phone
+              AND j.received_at < i.received_at
+              AND j.received_at >= i.received_at - interval '8760 hours') phone ON true
+        LEFT JOIN LATERAL (
+            SELECT max(j.received_at) AS latest FROM incident j
+            WHERE j.geom && ST_Expand(
+                      i.geom,
+                      metres / (110000.0 * cos(radians(least(abs(ST_Y(i.geom)) + 1, 89)))),
+                      metres / 110000.0)
+              AND j.category = i.category
+              AND i.received_at - j.received_at > interval '0'
+              AND i.received_at - j.received_at <= interval '8760 hours'
+              AND ST_DWithin(j.geom::geography, i.geom::geography, metres)) place ON true
+        WHERE i.id IN (SELECT unnest(ids))
+        ON CONFLICT (incident_id) DO UPDATE
+        SET received_at = EXCLUDED.received_at, hour = EXCLUDED.hour, police = EXCLUDED.police,
+            village_id = EXCLUDED.village_id, grid_id = EXCLUDED.grid_id,
+            beat_id = EXCLUDED.beat_id, repeat_gap = EXCLUDED.repeat_gap;
+    ELSE
+        CREATE TEMP TABLE kpi_target ON COMMIT DROP AS
+        SELECT i.id, i.received_at, i.category, i.caller_phone, i.geom, i.village_id,
+               i.grid_id, i.beat_id,
+               floor(ST_X(m.p) / cell)::bigint AS cx, floor(ST_Y(m.p) / cell)::bigint AS cy
+        FROM incident i, LATERAL (SELECT ST_Transform(i.geom, 4549) AS p) m
+        WHERE i.id IN (SELECT unnest(ids));
+        CREATE TEMP TABLE kpi_candidate ON COMMIT DROP AS
+        SELECT j.received_at, j.category, j.geom,
+               floor(ST_X(m.p) / cell)::bigint AS cx, floor(ST_Y(m.p) / cell)::bigint AS cy
+        FROM incident j, LATERAL (SELECT ST_Transform(j.geom, 4549) AS p) m
+        WHERE j.received_at >= (SELECT min(received_at) FROM kpi_target) - interval '8760 hours'
+          AND j.received_at < (SELECT max(received_at) FROM kpi_target);
+        ANALYZE kpi_target;
+        ANALYZE kpi_candidate;
+        INSERT INTO incident_kpi AS k (incident_id, received_at, hour, police, village_id,
+                                       grid_id, beat_id, repeat_gap)
+        SELECT t.id, t.received_at,
+               extract(hour FROM t.received_at AT TIME ZONE 'Asia/Shanghai'),
+               t.category <> 'non_police', t.village_id, t.grid_id, t.beat_id,
+               t.received_at - greatest(phone.latest, place.latest)
+        FROM kpi_target t
+        LEFT JOIN LATERAL (
+            SELECT max(j.received_at) AS latest FROM incident j
+            WHERE t.caller_phone IS NOT NULL AND j.caller_phone = t.caller_phone
+              AND j.received_at < t.received_at
+              AND j.received_at >= t.received_at - interval '8760 hours') phone ON true
+        LEFT JOIN (
+            SELECT t2.id, max(c.received_at) AS latest
+            FROM kpi_target t2
+            CROSS JOIN (VALUES (-1), (0), (1)) dx (d)
+            CROSS JOIN (VALUES (-1), (0), (1)) dy (d)
+            JOIN kpi_candidate c
+              ON c.category = t2.category AND c.cx = t2.cx + dx.d AND c.cy = t2.cy + dy.d
+            WHERE c.received_at < t2.received_at
+              AND c.received_at >= t2.received_at - interval '8760 hours'
+              AND ST_DWithin(c.geom::geography, t2.geom::geography, metres)
+            GROUP BY t2.id) place ON place.id = t.id
+        ON CONFLICT (incident_id) DO UPDATE
+        SET received_at = EXCLUDED.received_at, hour = EXCLUDED.hour, police = EXCLUDED.police,
+            village_id = EXCLUDED.village_id, grid_id = EXCLUDED.grid_id,
+            beat_id = EXCLUDED.beat_id, repeat_gap = EXCLUDED.repeat_gap;
+        DROP TABLE kpi_target;
+        DROP TABLE kpi_candidate;
+    END IF;
+    PERFORM incident_kpi_steps(ids);
+END;
 $$;
 REVOKE EXECUTE ON FUNCTION incident_kpi_stamp(bigint[]) FROM PUBLIC;
 COMMENT ON FUNCTION incident_kpi_stamp(bigint[])
