@@ -196,15 +196,22 @@ def path_file(paths: Iterable[str]) -> Path:
 
 
 def run_wrk(
-    wrk: str, paths: Path, seconds: int, headers: dict[str, str] | None = None
+    wrk: str,
+    paths: Path,
+    seconds: int,
+    headers: dict[str, str] | None = None,
+    *,
+    lua: str = WRK_SCRIPT,
 ) -> dict[str, float]:
     """Requests/s, p50/p99 latency (ms) and non-2xx answers, 16 connections on loopback; every
-    request with ``headers`` (a token: the script file is the user's alone, and removed)."""
+    request with ``headers`` (a token: the script file is the user's alone, and removed). ``lua``
+    is the wrk script (WRK_SCRIPT: GET each line of ``paths`` in turn), formatted with the
+    file's name (%(paths)s) and the headers' assignments (%(headers)s)."""
     lines = "\n".join(
         f"headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"paths": json.dumps(str(paths)), "headers": lines})
+        script.write(lua % {"paths": json.dumps(str(paths)), "headers": lines})
     command = [wrk, "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", "-s"]
     out = subprocess.run(
         [*command, script.name, BASE], capture_output=True, text=True, check=True

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 
 from geo_service.cells import stamp_incident_cells
 from geo_service.errors import (
+    Conflict,
     DatabaseUnavailable,
     DomainError,
     Forbidden,
@@ -66,6 +68,10 @@ UNKNOWN_CODE = "P0002"  # no_data_found: a code (beat, plan, village, ...) that 
 # insufficient_privilege with HINT 'areas': a user asking outside their areas (a 403); without
 # that hint it is a missing grant, a bug
 OUTSIDE_AREAS = "42501"
+# A write that clashes with what is stored (a call number taken with other content, a step of a
+# timeline that does not follow): a 409 naming the parameter (HINT); DETAIL, when it is a JSON
+# object, gives the answer's extra fields (such as the steps allowed next).
+CLASH = "GS409"
 # Classes of SQL state that mean the database cannot answer now (client-side failures, such as a
 # refused connection or a pool timeout, have no SQL state): connection exception, insufficient
 # resources, operator intervention (shutdown, statement timeout).
@@ -97,6 +103,8 @@ def translate(exc: psycopg.Error) -> DomainError:
         return NotFound(message, parameter=parameter)
     if state == OUTSIDE_AREAS and hint == "areas":
         return Forbidden(message)
+    if state == CLASH:
+        return Conflict(message, parameter=parameter, **_detail_fields(exc.diag.message_detail))
     if isinstance(exc, psycopg.errors.DataError):
         return InvalidParameter(f"The database refused a value: {message}", parameter=parameter)
     if isinstance(exc, psycopg.errors.IntegrityError):
@@ -110,6 +118,17 @@ def translate(exc: psycopg.Error) -> DomainError:
         f"The database failed unexpectedly (SQL state {state or 'none'}); it is logged.",
         sqlstate=state,
     )
+
+
+def _detail_fields(detail: str | None) -> dict[str, Any]:
+    """The extra fields a clash's DETAIL carries as a JSON object (none when it is not one)."""
+    try:
+        fields = orjson.loads(detail) if detail else None
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(fields, dict):
+        return {}
+    return {k: v for k, v in fields.items() if k not in {"type", "title", "status", "detail"}}
 
 
 @contextmanager

@@ -4,6 +4,8 @@
 #  - otherwise the local server on 127.0.0.1:5432, or its Unix socket; PostgreSQL 15 is
 #    installed and started when none runs, and postgresql-15-postgis-3 when the extension is
 #    missing (Debian; needs root).
+#  - WITH_PGROUTING=1 (the recommended-units benchmark only): also postgresql-15-pgrouting when
+#    the pgrouting extension is missing (not with DATABASE_URL set).
 set -euo pipefail
 DB_NAME="${DB_NAME:-geo_service}"
 log() { printf '%s\n' "$*" >&2; }
@@ -47,5 +49,12 @@ if ! has_postgis; then
   log "PostGIS missing: installing postgresql-${version}-postgis-3"
   apt_install "postgresql-${version}-postgis-3"
   has_postgis || { log "PostGIS is still not available after installing it"; exit 1; }
+fi
+# Opt-in: pgRouting, which only the recommended-units benchmark uses (bench/recommend.py).
+if [ "${WITH_PGROUTING:-0}" = 1 ] && ! psql "${psql_args[@]}" -d postgres -Atc \
+    "SELECT 1 FROM pg_available_extensions WHERE name = 'pgrouting'" 2>/dev/null | grep -q 1; then
+  version=$(psql "${psql_args[@]}" -d postgres -Atc "SHOW server_version_num" | cut -c1-2)
+  log "WITH_PGROUTING=1: installing postgresql-${version}-pgrouting"
+  apt_install "postgresql-${version}-pgrouting"
 fi
 printf '%s\n' "$url"

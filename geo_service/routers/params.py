@@ -20,9 +20,12 @@ FROM_DOC = "Start of the period (ISO 8601; without an offset, station time)."
 TO_DOC = "End of the period, exclusive (ISO 8601)."
 
 AtQuery = Annotated[str | None, Query(description=AT_DOC)]
-PlanQuery = Annotated[str | None, Query(max_length=64, description=PLAN_DOC)]
-BeatQuery = Annotated[str | None, Query(max_length=64, description=BEAT_DOC)]
-VillageQuery = Annotated[str | None, Query(max_length=64, description="Village code")]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text holds no NUL character: a code never has one
+PlanQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL, description=PLAN_DOC)]
+BeatQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL, description=BEAT_DOC)]
+VillageQuery = Annotated[
+    str | None, Query(max_length=64, pattern=NO_NUL, description="Village code")
+]
 LangQuery = Annotated[Lang, Query(description="Language of the page: zh (default) or en")]
 CrsQuery = Annotated[
     str | None,

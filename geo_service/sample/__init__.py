@@ -17,7 +17,7 @@ from geo_service.sample.gpkg import assemble_layers, metadata_table, write_gpkg
 from geo_service.sample.jurisdiction import REFERENCE_DIR, build_jurisdiction
 from geo_service.sample.people import build_beats, build_people, police_work_points
 from geo_service.sample.places import build_cameras, build_places, build_rentals
-from geo_service.sample.roads import build_roads, build_tracks
+from geo_service.sample.roads import build_roads, build_tracks, node_roads
 from geo_service.sample.water import build_markers, build_water
 from geo_service.sample.world import PARAMS, Frame, Scale, stage_rng
 
@@ -86,6 +86,8 @@ def generate_sample(
         bar.update()
         fixes = build_fixes(stage("fixes"), world, params, beats, officers)
         bar.update()
+        # the road layer as a routable network (the stages above drew on the roads as drawn)
+        world.roads = node_roads(world.roads)
         layers = assemble_layers(
             world, beats, people, assignments, rentals, cameras, markers, incidents, fixes
         )

@@ -144,3 +144,85 @@ def _spanning_tree_plus(
     short = [(i, j) for i, j, d in rest if d <= cut]
     pick = rng.random(len(short)) < extra
     return tree + [e for e, p in zip(short, pick, strict=True) if p]
+
+
+_KIND_RANK = {"highway": 0, "main": 1, "village": 2, "track": 3}
+
+
+def node_roads(roads: list[tuple[str, str, LineString]]) -> list[tuple[str, str, LineString]]:
+    """The roads as a connected, noded network: every crossing is an end of the pieces that
+    meet there; a part made only of farm tracks that touches no other road (cut off by water)
+    is left out; any other part is joined to the rest by a straight link road between their
+    closest vertices (a village road; a track between tracks). Each piece keeps its road's name
+    and kind."""
+    pieces = _node(roads)
+    for _ in range(10):
+        parts = _components(pieces)
+        if len(parts) == 1:
+            return pieces
+        main = max(parts, key=len)
+        keep = [pieces[k] for k in main]
+        links: list[tuple[str, str, LineString]] = []
+        rest = shapely.get_coordinates([pieces[k][2] for k in main])
+        rest_tree = shapely.STRtree(shapely.points(rest))
+        for part in sorted((p for p in parts if p is not main), key=min):
+            members = [pieces[k] for k in part]
+            if all(kind == "track" for _, kind, _ in members):
+                continue
+            mine = shapely.get_coordinates([g for _, _, g in members])
+            (i_mine, i_rest), dist = rest_tree.query_nearest(
+                shapely.points(mine), return_distance=True, all_matches=False
+            )
+            best = int(np.argmin(dist))
+            here, there = mine[i_mine[best]], rest[i_rest[best]]
+            name, kind = min(((n, k) for n, k, _ in members), key=lambda nk: _KIND_RANK[nk[1]])
+            keep += members
+            link_kind = "village" if kind != "track" else "track"
+            links.append((f"{name}连接线", link_kind, LineString([here, there])))
+        pieces = _node(keep + links)
+    raise AssertionError("the roads could not be joined into one network")
+
+
+def _node(roads: list[tuple[str, str, LineString]]) -> list[tuple[str, str, LineString]]:
+    """The roads cut at every crossing and touch; each piece named after the highest-ranking
+    road it lies on (the first such road on a tie)."""
+    lines = [g for _, _, g in roads]
+    cut = shapely.get_parts(shapely.node(shapely.MultiLineString(lines)))
+    tree = shapely.STRtree(lines)
+    mids = shapely.line_interpolate_point(cut, 0.5, normalized=True)
+    hit_piece, hit_road = tree.query(mids, predicate="dwithin", distance=1e-6)
+    owner = np.full(len(cut), -1)
+    for p, r in zip(hit_piece.tolist(), hit_road.tolist(), strict=True):
+        o = owner[p]
+        if o < 0 or (_KIND_RANK[roads[r][1]], r) < (_KIND_RANK[roads[o][1]], o):
+            owner[p] = r
+    if (owner < 0).any():
+        raise AssertionError("a noded road piece lies on no road")
+    order = np.lexsort(
+        (shapely.get_coordinates(mids)[:, 1], shapely.get_coordinates(mids)[:, 0], owner)
+    )
+    return [(roads[owner[p]][0], roads[owner[p]][1], cut[p]) for p in order if cut[p].length > 0]
+
+
+def _components(pieces: list[tuple[str, str, LineString]]) -> list[list[int]]:
+    """The pieces grouped by connected part of the network (pieces meet at equal end points)."""
+    parent = list(range(len(pieces)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    at: dict[tuple[float, float], int] = {}
+    for k, (_, _, g) in enumerate(pieces):
+        for end in (g.coords[0], g.coords[-1]):
+            key = (end[0], end[1])
+            if key in at:
+                parent[find(k)] = find(at[key])
+            else:
+                at[key] = k
+    groups: dict[int, list[int]] = {}
+    for k in range(len(pieces)):
+        groups.setdefault(find(k), []).append(k)
+    return list(groups.values())

@@ -54,6 +54,7 @@ SECTIONS = (
             Link("/maps/patrol", "map_patrol", access.PEOPLE),
             Link("/maps/cameras", "map_cameras", access.PEOPLE),
             Link("/maps/water", "map_water", access.WATER),
+            Link("/plans", "plans_link", access.PLANNING_READ),
             Link("/me", "me_link", access.MY_AREA),
         ),
     ),

@@ -573,6 +573,12 @@ def apply_beat_grids(
         (changing,),
     ).rowcount
     report.unchanged = report.rows_read - report.added
+    for plan_id, _, status, _, _, differences in plans:
+        if status == "draft" and differences and not report.dry_run:
+            # an import is an edit like any other: the draft's version goes up (plan_change)
+            conn.execute(
+                "SELECT plan_imported(%s, %s, %s)", (plan_id, report.added, report.removed)
+            )
     for _, _, status, effective_from, filled, _ in plans:
         if status == "published" and not filled:
             row = one(

@@ -1,0 +1,171 @@
+"""The planner's pages in headless Chromium (issue 13, section 5), served on the planning tests'
+own database: a planner makes a draft on /plans, moves a grid by clicking it and sees the table
+change, undoes and redoes, compares with the plan in force, rebalances (when the service has
+the workload and the rebalance), and a leader publishes. No outside request, no console error."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import networkx as nx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from geo_service.accounts.roles import Role
+from tests.browser import Visit, not_blank, served, shoot, sign_in
+from tests.cast import Member, make_member
+
+pytest.register_assert_rewrite("tests.planning_fixtures")
+pytest_plugins = ["tests.planning_fixtures"]
+
+from tests.planning_fixtures import beats_of, border_moves, contiguous  # noqa: E402
+
+READY = "body[data-ready=yes]"
+
+
+@pytest.fixture(scope="module")
+def planning_url(planning_db: str) -> Iterator[str]:
+    """The service as `geo-service serve` runs it, on the planning tests' database."""
+    with tempfile.TemporaryFile() as log, served(planning_db, log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def planner(planning_db: str) -> Member:
+    return make_member(planning_db, Role.planner)
+
+
+@pytest.fixture(scope="module")
+def leader(planning_db: str) -> Member:
+    return make_member(planning_db, Role.leader)
+
+
+def api(base: str, member: Member, method: str, path: str, **kw: Any) -> httpx.Response:
+    return httpx.request(method, f"{base}{path}", headers=member.headers, timeout=60, **kw)
+
+
+def membership(document: dict[str, Any]) -> dict[str, str]:
+    return {g: b["code"] for b in document["beats"] for g in b["grids"]}
+
+
+def click_grid(page: Page, sample_path_grids: Any, grid: str) -> None:
+    """Click inside a grid as a person does: on a point inside it, on the map."""
+    point = sample_path_grids.geometry[grid].representative_point()
+    x, y = page.evaluate(
+        """([lat, lon]) => {
+            const p = window.planPage.map.latLngToContainerPoint([lat, lon]);
+            const box = document.getElementById("map").getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""",
+        [point.y, point.x],
+    )
+    page.mouse.click(x, y)
+
+
+def table_grids(page: Page, beat: str) -> int:
+    return int(page.inner_text(f"#beats tr[data-beat='{beat}'] td.grids"))
+
+
+def test_a_planner_moves_a_grid_and_a_leader_publishes(
+    browser: Browser,
+    planning_url: str,
+    planner: Member,
+    leader: Member,
+    grid_graph: nx.Graph,
+    sample_plans: dict[str, dict[str, str]],
+    reference: Any,
+) -> None:
+    grids = reference.grids.set_index("code")
+    code = f"page-{uuid.uuid4().hex[:8]}"
+    document = api(planning_url, planner, "GET", "/openapi.json").json()["paths"]
+    has_workload = "/api/v1/plans/{code}/workload" in document
+    has_balance = "/api/v1/plans/{code}/balance" in document
+
+    # --- the planner: a new draft from the list page
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    visit = Visit(page, planning_url)
+    sign_in(page, planning_url, planner, "/plans")
+    assert "2026" in page.inner_text("#plans")
+    page.fill("#new-draft input[name=code]", code)
+    page.fill("#new-draft input[name=name]", "页面测试方案")
+    with page.expect_navigation():
+        page.click("#new-draft button[type=submit]")
+    assert page.url.endswith(f"/plans/{code}/edit")
+    page.wait_for_selector(READY, timeout=30_000)
+    page.wait_for_selector(".leaflet-overlay-pane path.grid")
+    assert page.locator(".leaflet-overlay-pane path.grid").count() == len(grids)
+    assert page.locator("#beats tbody tr").count() == len(beats_of(sample_plans["2026"]))
+    assert (page.locator("#beats th", has_text="工作量指数").count() > 0) == has_workload
+    assert page.is_visible("#rebalance") == (has_workload and has_balance)
+
+    # --- move a border grid to a neighbouring beat by clicking it; the table follows
+    grid, there = next(border_moves(grid_graph, sample_plans["2026"]))
+    here = sample_plans["2026"][grid]
+    before_here, before_there = table_grids(page, here), table_grids(page, there)
+    page.click(f"#beat-picker button[data-beat='{there}']")
+    click_grid(page, grids, grid)
+    page.wait_for_function("() => document.getElementById('version').textContent === '2'")
+    page.wait_for_function(
+        f"() => document.querySelector(\"#beats tr[data-beat='{there}'] td.grids\")"
+        f".textContent === '{before_there + 1}'"
+    )
+    assert table_grids(page, here) == before_here - 1
+    stored = api(planning_url, planner, "GET", f"/api/v1/plans/{code}").json()
+    assert membership(stored) == {**sample_plans["2026"], grid: there}
+
+    # --- undo, redo
+    page.click("#undo")
+    page.wait_for_function("() => document.getElementById('version').textContent === '3'")
+    stored = api(planning_url, planner, "GET", f"/api/v1/plans/{code}").json()
+    assert membership(stored) == sample_plans["2026"]
+    page.click("#redo")
+    page.wait_for_function("() => document.getElementById('version').textContent === '4'")
+    assert table_grids(page, there) == before_there + 1
+
+    # --- the diff against the plan in force names the grid
+    page.click("#show-diff")
+    page.wait_for_selector(f"#diff li.moved[data-grid='{grid}']")
+
+    # --- rebalance: proposed moves on the map, then applied
+    if has_workload and has_balance:
+        page.fill("#rebalance-form input[name=tolerance]", "10")
+        page.click("#rebalance-form button[type=submit]")
+        page.wait_for_selector("#proposal:not([hidden])", timeout=120_000)
+        proposed = page.evaluate("() => window.planPage.proposal.moves.length")
+        shoot(page, "plan_edit_proposal")
+        if proposed:
+            page.click("#apply-proposal")
+            page.wait_for_function("() => document.getElementById('version').textContent === '5'")
+    assert not_blank(shoot(page, "plan_edit_zh"))
+    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+    page.close()
+
+    final = membership(api(planning_url, planner, "GET", f"/api/v1/plans/{code}").json())
+    assert all(contiguous(grid_graph, g) for g in beats_of(final).values())  # type: ignore[arg-type]
+
+    # --- the leader publishes (English page)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    visit = Visit(page, planning_url)
+    sign_in(page, planning_url, leader, f"/plans/{code}/edit?lang=en")
+    page.wait_for_selector(READY, timeout=30_000)
+    page.fill("#publish-form input[name=effective_from]", "2027-01-01T00:00")
+    page.click("#check-publish")
+    page.wait_for_selector("#publish-result p.ok")
+    page.click("#publish")
+    page.wait_for_selector("#publish-result p.message")
+    page.wait_for_selector("#publish-section", state="detached", timeout=15_000)  # reloaded
+    page.wait_for_selector(READY, timeout=30_000)
+    assert "Read only" in page.inner_text(".plan-head")
+    assert not_blank(shoot(page, "plan_edit_published_en"))
+    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+    page.close()
+    stored = api(planning_url, planner, "GET", f"/api/v1/plans/{code}").json()
+    assert stored["status"] == "published"
+    assert datetime.fromisoformat(stored["effective_from"]) == datetime.fromisoformat(
+        "2027-01-01T00:00:00+08:00"
+    )  # the page's local time is station time
