@@ -183,6 +183,15 @@ def _located(world: MeWorld, frame: pd.DataFrame, kind: str, codes: set[str]) ->
     return frame[keep]
 
 
+def markers_in(world: MeWorld, member: Member) -> set[str]:
+    """Codes of every water marker in the member's areas (by the boundary rule)."""
+    kind, codes = areas_expected(world, member)
+    markers = _frame(
+        world.url, "SELECT code, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM water_marker"
+    )
+    return set(_located(world, markers, kind, codes).code)
+
+
 def lists_expected(
     world: MeWorld,
     member: Member,

@@ -24,6 +24,7 @@ from tests.fieldpage_fixtures import (
     MeWorld,
     areas_expected,
     lists_expected,
+    markers_in,
 )
 
 pytest_plugins = ["tests.fieldpage_fixtures"]
@@ -154,6 +155,7 @@ def test_the_map_holds_the_areas_and_every_item_and_nothing_else(
         assert layers.pop("area") == codes
         for name in LISTS:
             assert layers.pop(name, set()) == {i["code"] for i in body["lists"][name]["items"]}
+        assert layers.pop("water_marker", set()) == markers_in(me_world, member)
         assert set(layers) <= {"basemap_village", "basemap_water", "basemap_road"}
         assert layers.get("basemap_village"), "the map has a background"
         if role == Role.volunteer:  # a volunteer's basemap: their villages only (their policy)

@@ -33,24 +33,6 @@ class CoveringPerson(BaseModel):
     area_code: str
 
 
-class WaterMarkerRef(BaseModel):
-    """A water marker of a water body, in the user's areas."""
-
-    code: str
-    kind: str
-    status: str
-
-
-class WaterBodyRef(BaseModel):
-    """A water body meeting the user's areas (a dusk check-in names one) and its markers
-    there, rescue poles first."""
-
-    code: str
-    name: str
-    kind: str
-    markers: list[WaterMarkerRef]
-
-
 class DueList(BaseModel):
     """One list: how many items, how many urgent (overdue, missing, offline), the first
     ``list_limit`` items (each with its ``kind``, ``code``, ``lon`` and ``lat``)."""
@@ -85,13 +67,13 @@ class MyArea(BaseModel):
     list_limit: int
     areas: list[MyAreaPart]
     people: list[CoveringPerson]
-    water_bodies: list[WaterBodyRef]
     lists: MyLists
 
 
 class MyAreaFeature(BaseModel):
     """The basemap around the areas (layer basemap_village, basemap_water, basemap_road), an
-    area (layer area) or an item of a list (layer: the list's name)."""
+    area (layer area), a water marker in the areas (layer water_marker) or an item of a list
+    (layer: the list's name)."""
 
     type: Literal["Feature"]
     id: str

@@ -142,14 +142,23 @@ BEGIN
     END IF;
 
     IF cardinality(own_grids) > 0 THEN
-        SELECT coalesce(array_agg(DISTINCT a.person_id), '{}') INTO people
-        FROM assignment a
-        WHERE a.validity @> now()
-          AND (a.grid_id = ANY (own_grids)
-               OR a.village_id IN (SELECT g.village_id FROM grid g WHERE g.id = ANY (own_grids))
-               OR a.beat_id IN (SELECT bg.beat_id FROM beat_grid bg
+        -- one arm per area index (an OR of the four reads every assignment of the station:
+        -- 25,800 rows at the county's scale, on every request of a grid worker)
+        SELECT coalesce(array_agg(DISTINCT x.person_id), '{}') INTO people
+        FROM (
+            SELECT a.person_id, a.validity FROM assignment a
+            WHERE a.grid_id = ANY (own_grids)
+            UNION ALL
+            SELECT a.person_id, a.validity FROM assignment a
+            WHERE a.village_id IN (SELECT g.village_id FROM grid g WHERE g.id = ANY (own_grids))
+            UNION ALL
+            SELECT a.person_id, a.validity FROM assignment a
+            WHERE a.beat_id IN (SELECT bg.beat_id FROM beat_grid bg
                                 WHERE bg.plan_id = plan AND bg.grid_id = ANY (own_grids))
-               OR a.area_kind = 'station');
+            UNION ALL
+            SELECT a.person_id, a.validity FROM assignment a WHERE a.area_kind = 'station'
+        ) x
+        WHERE x.validity @> now();
     END IF;
 
     PERFORM set_config('geo.user_id', u.id::text, true),

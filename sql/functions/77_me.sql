@@ -28,15 +28,21 @@ GRANT EXECUTE ON FUNCTION app_village_at(geometry) TO geo_service_app;
 CREATE OR REPLACE FUNCTION me_areas()
 RETURNS TABLE (kind text, id int, geom geometry)
 LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 4 AS $$
+DECLARE
+    -- the ids as values, not as expressions of settings: under row-level security only a
+    -- leakproof condition may use an index, and reading a setting is not one (a grid worker's
+    -- grid would be found by reading all 20,009 grids of the county)
+    ids int[];
 BEGIN
     IF app_role() = 'grid_worker' THEN
-        RETURN QUERY SELECT 'grid'::text, g.id, g.geom FROM grid g WHERE g.id = ANY (app_grids());
+        ids := app_grids();
+        RETURN QUERY SELECT 'grid'::text, g.id, g.geom FROM grid g WHERE g.id = ANY (ids);
     ELSIF app_role() = 'community_officer' THEN
-        RETURN QUERY SELECT 'grid'::text, g.id, g.geom FROM grid g
-                     WHERE g.id = ANY (app_own_grids());
+        ids := app_own_grids();
+        RETURN QUERY SELECT 'grid'::text, g.id, g.geom FROM grid g WHERE g.id = ANY (ids);
     ELSIF app_role() = 'volunteer' THEN
-        RETURN QUERY SELECT 'village'::text, v.id, v.geom FROM village v
-                     WHERE v.id = ANY (app_villages());
+        ids := app_villages();
+        RETURN QUERY SELECT 'village'::text, v.id, v.geom FROM village v WHERE v.id = ANY (ids);
     END IF;
 END;
 $$;
@@ -174,17 +180,28 @@ CREATE OR REPLACE FUNCTION my_area(
     list_limit int
 )
 RETURNS json
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- generic plans, for this call and the row-level security helpers it calls per row
+-- (app_sees_shape and the like): a custom plan is planned again on every call, about 0.3 ms a
+-- row read, where the generic plan of an id or outline lookup is as good
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     plan int := plan_in_force(at);
     area_grids int[];
+    area_villages int[];
+    area_beats int[];
     areas json;
     people json;
-    waters json;
     lists json;
 BEGIN
     -- the grids of the areas: a volunteer's villages' grids are not theirs to see (no grid rows)
     SELECT coalesce(array_agg(a.id), '{}') INTO area_grids FROM me_areas() a WHERE a.kind = 'grid';
+    -- their villages and beats as values too (an index takes a value under row-level security,
+    -- not a sub-select's rows: the people's query read 2,040 assignments of the county so)
+    SELECT coalesce(array_agg(DISTINCT g.village_id), '{}') INTO area_villages
+    FROM grid g WHERE g.id = ANY (area_grids);
+    SELECT coalesce(array_agg(DISTINCT bg.beat_id), '{}') INTO area_beats
+    FROM beat_grid bg WHERE bg.plan_id = plan AND bg.grid_id = ANY (area_grids);
 
     SELECT coalesce(json_agg(x ORDER BY x.kind, x.code), '[]') INTO areas FROM (
         SELECT 'grid' AS kind, g.code, g.name, v.code AS village, v.name AS village_name,
@@ -194,8 +211,8 @@ BEGIN
         WHERE g.id = ANY (area_grids)
         UNION ALL
         SELECT 'village', v.code, v.name, v.code, v.name, NULL
-        FROM village v
-        WHERE app_role() = 'volunteer' AND v.id = ANY (app_villages())
+        FROM me_areas() a JOIN village v ON v.id = a.id
+        WHERE a.kind = 'village'
     ) x;
 
     -- The people covering the areas now: assignments in force on the grids, their villages,
@@ -211,12 +228,9 @@ BEGIN
         FROM (
             SELECT a.* FROM assignment a WHERE a.grid_id = ANY (area_grids)
             UNION
-            SELECT a.* FROM assignment a
-            WHERE a.village_id IN (SELECT g.village_id FROM grid g WHERE g.id = ANY (area_grids))
+            SELECT a.* FROM assignment a WHERE a.village_id = ANY (area_villages)
             UNION
-            SELECT a.* FROM assignment a
-            WHERE a.beat_id IN (SELECT bg.beat_id FROM beat_grid bg
-                                WHERE bg.plan_id = plan AND bg.grid_id = ANY (area_grids))
+            SELECT a.* FROM assignment a WHERE a.beat_id = ANY (area_beats)
             UNION
             SELECT a.* FROM assignment a
             WHERE a.area_kind = 'station' AND cardinality(area_grids) > 0
@@ -227,22 +241,6 @@ BEGIN
         LEFT JOIN beat b ON b.id = a.beat_id
         LEFT JOIN station s ON s.id = a.station_id
         WHERE a.validity @> now()
-    ) x;
-
-    -- The water bodies meeting the areas, for a dusk check-in, with their markers in the areas
-    -- (rescue poles first), as the user sees them.
-    SELECT coalesce(json_agg(x ORDER BY x.code), '[]') INTO waters FROM (
-        SELECT w.code, w.name, w.kind,
-               (SELECT coalesce(json_agg(json_build_object(
-                           'code', m.code, 'kind', m.kind, 'status', m.status)
-                           ORDER BY m.kind <> 'rescue_pole', m.code), '[]')
-                FROM water_marker m
-                WHERE m.water_body_id = w.id
-                  AND EXISTS (SELECT 1 FROM me_areas() a
-                              WHERE ST_Intersects(a.geom, m.geom)
-                                AND me_holds(a.kind, a.id, a.geom, m.geom))) AS markers
-        FROM water_body w
-        WHERE EXISTS (SELECT 1 FROM me_areas() a WHERE ST_Intersects(a.geom, w.geom))
     ) x;
 
     WITH items AS MATERIALIZED (
@@ -275,12 +273,11 @@ BEGIN
         'list_limit', list_limit,
         'areas', areas,
         'people', people,
-        'water_bodies', waters,
         'lists', lists);
 END;
 $$;
 COMMENT ON FUNCTION my_area(timestamptz, int, int, int, int, int)
-    IS 'The signed-in user''s areas, the people covering them (phones as the user may see them), the water bodies meeting the areas with their markers there (for a dusk check-in) and their lists (me_items) with counts, urgent counts (overdue, missing, offline) and the first list_limit items of each.';
+    IS 'The signed-in user''s areas, the people covering them (phones as the user may see them) and their lists (me_items) with counts, urgent counts (overdue, missing, offline) and the first list_limit items of each.';
 
 DROP FUNCTION IF EXISTS my_area_map(timestamptz, int, int, int, int);
 CREATE OR REPLACE FUNCTION my_area_map(
@@ -288,7 +285,8 @@ CREATE OR REPLACE FUNCTION my_area_map(
     recent_days int
 )
 RETURNS json
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE
+SET plan_cache_mode = force_generic_plan AS $$
     WITH area AS MATERIALIZED (SELECT * FROM me_areas()),
     -- the areas' box and 300 m around it (EPSG:4549), for the basemap drawn under them
     box AS (
@@ -339,6 +337,17 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 LEFT JOIN grid g ON a.kind = 'grid' AND g.id = a.id
                 LEFT JOIN village v ON a.kind = 'village' AND v.id = a.id
                 UNION ALL
+                SELECT 9, row_number() OVER (ORDER BY m.code), json_build_object(
+                           'type', 'Feature', 'id', 'water_marker:' || m.code,
+                           'geometry', ST_AsGeoJSON(m.geom, 6)::json,
+                           'properties', json_build_object(
+                               'layer', 'water_marker', 'kind', 'water_marker', 'code', m.code,
+                               'marker_kind', m.kind, 'status', m.status,
+                               'water_body', (SELECT w.code FROM water_body w
+                                              WHERE w.id = m.water_body_id)))
+                FROM area a JOIN water_marker m ON ST_Intersects(a.geom, m.geom)
+                WHERE me_holds(a.kind, a.id, a.geom, m.geom)
+                UNION ALL
                 SELECT 10 + array_position(me_list_names(), i.list), i.pos, json_build_object(
                            'type', 'Feature', 'id', i.list || ':' || i.code,
                            'geometry', ST_AsGeoJSON(i.geom, 6)::json,
@@ -349,4 +358,4 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
             ) x (o, pos, f)), '[]'))
 $$;
 COMMENT ON FUNCTION my_area_map(timestamptz, int, int, int, int)
-    IS 'GeoJSON of the signed-in user''s areas (layer area), every item of their lists (layer: the list''s name, with urgent) and under them the basemap within 300 m of the areas'' box as the user sees it (layers basemap_village, basemap_water, basemap_road), with the areas'' bbox.';
+    IS 'GeoJSON of the signed-in user''s areas (layer area), every water marker in them (layer water_marker, for a dusk check-in), every item of their lists (layer: the list''s name, with urgent) and under them the basemap within 300 m of the areas'' box as the user sees it (layers basemap_village, basemap_water, basemap_road), with the areas'' bbox.';

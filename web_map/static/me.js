@@ -27,6 +27,7 @@
   const day = (iso) => (iso ? new Date(iso).toLocaleDateString(CONFIG.lang === "zh" ? "zh-CN" : "en-GB") : "");
   const when = (iso) => (iso ? new Date(iso).toLocaleString(CONFIG.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "");
   let data = null; // the last /api/v1/me answer
+  let mapData = null; // the last /api/v1/me/map answer
   let map = null;
   let itemLayer = null;
 
@@ -144,7 +145,7 @@
     data = me.body;
     $("updated").textContent = `${W.updated} ${when(me.fresh ? new Date().toISOString() : me.kept)}`;
     render(data);
-    if (geo) drawMap(geo.body);
+    if (geo) { mapData = geo.body; drawMap(geo.body); }
     document.body.dataset.loaded = me.fresh ? "fresh" : "kept";
   }
 
@@ -218,13 +219,16 @@
     if (itemLayer) itemLayer.remove();
     itemLayer = L.geoJSON(geo, {
       style: (f) => BASE_STYLE[f.properties.layer] || {},
-      pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+      filter: (f) => f.properties.layer !== "water_marker" || !geo.features.some((g) => g.id === `markers_due:${f.properties.code}` || g.id === `markers_broken:${f.properties.code}`),
+      pointToLayer: (f, latlng) => f.properties.layer === "water_marker"
+        ? L.circleMarker(latlng, { radius: 3, weight: 1, color: "#1971c2", fillColor: "#fff", fillOpacity: 1 })
+        : L.circleMarker(latlng, {
         radius: f.properties.urgent ? 7 : 5, weight: 1, color: "#fff", fillOpacity: 0.9,
         fillColor: LIST_COLOUR[f.properties.layer] || "#333",
       }),
       onEachFeature: (f, layer) => {
         const p = f.properties;
-        if (p.layer === "area" || p.layer.startsWith("basemap_")) {
+        if (p.layer === "area" || p.layer === "water_marker" || p.layer.startsWith("basemap_")) {
           if (p.name) layer.bindTooltip(p.name);
           return;
         }
@@ -262,7 +266,16 @@
         el("label", {}, W.fix_by, el("input", { type: "date", name: "fix_by" }))];
     }
     if (kind === "checkin") {
-      const waters = (data && data.water_bodies) || [];
+      // the water bodies around the areas and the markers in them, from the map's answer
+      const features = (mapData && mapData.features) || [];
+      const markersOf = {};
+      for (const f of features.filter((x) => x.properties.layer === "water_marker")) {
+        (markersOf[f.properties.water_body] = markersOf[f.properties.water_body] || []).push(f.properties);
+      }
+      const waters = features.filter((x) => x.properties.layer === "basemap_water")
+        .map((x) => ({ code: x.properties.code, name: x.properties.name, markers: (markersOf[x.properties.code] || [])
+          .map((m) => ({ code: m.code, kind: m.marker_kind, status: m.status })) }))
+        .sort((a, b) => (b.markers.length > 0) - (a.markers.length > 0) || a.code.localeCompare(b.code));
       const select = el("select", { name: "water_body", required: true },
         waters.map((w) => el("option", { value: w.code }, `${w.name} (${w.code})`)));
       const poles = el("div", { id: "poles" });
