@@ -25,6 +25,7 @@ BENCHMARKS = {
     "stream": "bench.stream",  # POST to event at 200 SSE clients (issue 12)
     "recommend": "bench.recommend",  # recommended units vs pgr_dijkstraCost (issue 12)
     "balance": "bench.balance",  # rebalance vs gerrychain ReCom (issue 13)
+    "publish": "bench.publish",  # a plan's publication vs restamp_events (issue 13)
     "me": "bench.me",  # /api/v1/me vs a bare count of the due items (issue 14)
     "inspection": "bench.inspection",  # an inspection with a photo vs a bare INSERT (issue 14)
 }

@@ -7,11 +7,16 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import networkx as nx
+import pandas as pd
 import psycopg
+import pyogrio
 import pytest
+import shapely
 
 pytest.register_assert_rewrite("tests.planning_fixtures")
 pytest_plugins = ["tests.planning_fixtures"]
@@ -325,6 +330,73 @@ def test_the_diff_names_officers_whose_beat_changes(planning: Planning, planning
         (two["officer"]["code"], (two["code"],), (one["code"],)),
     }
     assert diff["moved"] == [] and diff["beats_changed"] == []
+
+
+# ------------------------------------------------------------------------- files
+
+
+def _read_rows(content: bytes, suffix: str, tmp_path: Path) -> pd.DataFrame:
+    path = tmp_path / f"rows{suffix}"
+    path.write_bytes(content)
+    return pyogrio.read_dataframe(path, read_geometry=False)
+
+
+def _import(planning: Planning, path: Path) -> Any:
+    with path.open("rb") as f:
+        return planning.planner.post(
+            "/api/v1/imports", files={"file": (path.name, f)}, data={"layer": "beat_grid"}
+        )
+
+
+def test_a_draft_goes_out_and_back_in_as_csv_and_geopackage(
+    planning: Planning, planning_db: str, grids, tmp_path: Path
+) -> None:
+    """A draft's grid→beat rows out as CSV and GeoPackage, changed, and read back in: the
+    draft takes the file's membership and its version goes up; its beat outlines out as a
+    GeoPackage are the unions of their grids (shapely)."""
+    rng = random.Random(5)
+    made = draft(planning)
+    code = made["code"]
+    beat_codes = [b["code"] for b in made["beats"]]
+    version = 1
+    for suffix, fmt in ((".csv", "csv"), (".gpkg", "gpkg")):
+        out = planning.planner.get(f"/api/v1/layers/beat_grid.{fmt}", params={"plan": code})
+        assert out.status_code == 200, out.text
+        rows = _read_rows(out.content, suffix, tmp_path)
+        assert set(rows["plan_code"]) == {code}
+        assert dict(zip(rows["grid_code"], rows["beat_code"], strict=True)) == membership(
+            get(planning, code)
+        )
+        changed = rows.sample(n=7, random_state=rng.randint(0, 1000)).index
+        rows.loc[changed, "beat_code"] = [rng.choice(beat_codes) for _ in changed]
+        path = tmp_path / f"changed{suffix}"
+        pyogrio.write_dataframe(rows[["plan_code", "beat_code", "grid_code"]], path)
+        reply = _import(planning, path)
+        assert reply.status_code == 201, reply.text
+        document = get(planning, code)
+        want = dict(zip(rows["grid_code"], rows["beat_code"], strict=True))
+        assert membership(document) == want
+        if want != membership(made):
+            version += 1
+        assert document["version"] == version
+        made = document
+    with psycopg.connect(planning_db) as conn:
+        kinds = conn.execute(
+            """SELECT c.kind FROM plan_change c JOIN beat_plan p ON p.id = c.plan_id
+               WHERE p.code = %s ORDER BY c.version""",
+            (code,),
+        ).fetchall()
+    assert [k for (k,) in kinds] == ["create"] + ["import"] * (version - 1)
+
+    outlines = planning.planner.get("/api/v1/layers/beat.gpkg", params={"plan": code})
+    assert outlines.status_code == 200
+    path = tmp_path / "beats.gpkg"
+    path.write_bytes(outlines.content)
+    beats = gpd.read_file(path).set_index("code")
+    by_code = grids.set_index("code").geometry
+    for beat, members in beats_of(membership(made)).items():  # type: ignore[arg-type]
+        union = shapely.union_all([by_code[g] for g in members])
+        assert beats.geometry[beat].symmetric_difference(union).area < 1e-12, beat
 
 
 # ------------------------------------------------------------------------- publication
