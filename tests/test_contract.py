@@ -21,7 +21,14 @@ from schemathesis.python import asgi
 from geo_service.accounts.roles import Role
 from geo_service.errors import InvalidParameter
 from geo_service.main import create_app
-from geo_service.services.ogc import LIMIT_BOUND, MAX_LIMIT, parse_bbox, parse_datetime
+from geo_service.services.layers import LAYERS
+from geo_service.services.ogc import (
+    LIMIT_BOUND,
+    MAX_LIMIT,
+    decode_cursor,
+    parse_bbox,
+    parse_datetime,
+)
 from geo_service.settings import Settings
 from tests.accounts import make_user
 
@@ -94,6 +101,9 @@ def _head_reason(case: Any) -> str:
     try:
         parse_bbox(value("bbox"))
         parse_datetime(value("datetime"))
+        layer = LAYERS.get(str((case.path_parameters or {}).get("collectionId")))
+        if layer is not None:
+            decode_cursor(value("cursor"), layer=layer)
     except InvalidParameter as refused:
         return refused.detail
     return ""
