@@ -50,7 +50,8 @@ BEYOND_JSON_SCHEMA = {
     "POST /api/v1/imports": re.compile(r".*"),
 }
 CROSS_VALUE = re.compile(
-    r"must come before end|longer than \d+ days|ends .* before it starts|is not a box"
+    r"must come before end|must come before to|longer than \d+ days|ends .* before it starts"
+    r"|is not a box"
     r"|starts after it ends|is not one this service gave"  # an OGC interval; an opaque cursor
     r"|crossing the antimeridian"
     r"|must weigh more than 0"  # workload weights (issue 13): not every part at 0
