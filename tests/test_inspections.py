@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import random
-import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -519,27 +518,3 @@ def test_a_check_in_with_poles_and_the_water_map(field_stage: FieldStage) -> Non
         "SELECT result FROM inspection WHERE check_in_id = %s", (reply.json()["id"],)
     )
     assert child == [("damaged",)]
-    # a pole outside the volunteer's villages on the way is refused, and nothing is stored
-    other = markers[~markers.intersects(villages)].iloc[0]
-    refused = inspection(
-        "water_body",
-        water,
-        "patrolled",
-        inspected_at=when.isoformat(),
-        poles=[{"code": str(other.code), "result": "ok"}],
-    )
-    assert post_inspection(field_stage, "volunteer", refused).status_code == 403
-    assert field_stage.sql(
-        "SELECT count(*) FROM inspection WHERE client_id = %s", (refused["client_id"],)
-    ) == [(0,)]
-    page = field_stage.client.get(
-        "/maps/water",
-        params={"at": (when + timedelta(hours=2)).isoformat()},
-        headers=field_stage.as_("volunteer"),
-    )
-    assert page.status_code == 200
-    match = re.search(
-        r'"code": "' + water + r'", "name": "[^"]*", "marked": (true|false), "patrolled": true',
-        page.text,
-    )
-    assert match, "the water map shows the water patrolled that evening"
