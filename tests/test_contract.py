@@ -46,6 +46,7 @@ CROSS_VALUE = re.compile(
     r"must come before end|longer than \d+ days|ends .* before it starts|is not a box"
     r"|starts after it ends|is not one this service gave"  # an OGC interval; an opaque cursor
     r"|crossing the antimeridian"
+    r"|must weigh more than 0"  # workload weights (issue 13): not every part at 0
 )
 
 
