@@ -24,6 +24,7 @@ BENCHMARKS = {
     "intake": "bench.intake",  # POST /api/v1/incidents vs /ping/db (issue 12)
     "stream": "bench.stream",  # POST to event at 200 SSE clients (issue 12)
     "recommend": "bench.recommend",  # recommended units vs pgr_dijkstraCost (issue 12)
+    "kpis": "bench.kpis",  # the station's numbers vs a bare scan of their rows (issue 12)
     "balance": "bench.balance",  # rebalance vs gerrychain ReCom (issue 13)
     "publish": "bench.publish",  # a plan's publication vs restamp_events (issue 13)
     "me": "bench.me",  # /api/v1/me vs a bare count of the due items (issue 14)

@@ -14,6 +14,7 @@ For each random incident, with --units random units on duty (every kind) around 
   road, one Dijkstra search per unit kind), the graph already built, as a warm worker has it;
 - ours, over HTTP: GET /api/v1/incidents/{call_no}/recommend from the service (signed in,
   reading units and incident from PostgreSQL, everything the endpoint does);
+- GET /ping/db, signed in (one SELECT 1 through the pool): the floor of any signed-in request;
 - pgRouting: one SQL statement per unit kind present: the incident and the units snapped to
   their nearest usable road in SQL (KNN on an EPSG:4549 copy of the roads), virtual vertices
   joined to the ends of those roads, then pgr_dijkstraCost over the road pieces (costs in
@@ -36,10 +37,13 @@ from psycopg.conninfo import make_conninfo
 
 from bench.harness import (
     BASE,
+    backend_pids,
     bearer,
     bench_token,
+    cpu_seconds,
     machine_line,
     print_ratio,
+    service_pids,
     start_service,
     stop,
 )
@@ -297,26 +301,40 @@ def run(args: argparse.Namespace) -> None:
         proc = start_service(url, workers=1)
         ours_ms: list[float] = []
         http_ms: list[float] = []
+        floor_ms: list[float] = []
         base_ms: list[float] = []
+        cpu = {"ours": 0.0, "http": 0.0, "base": 0.0}
         compared = disagree = 0
         try:
             with httpx.Client(base_url=BASE, headers=bearer(token), timeout=60) as client:
+                client.get("/ping/db").raise_for_status()
+                mine_pid = conn.info.backend_pid
+                served_by = service_pids(proc) + [p for p in backend_pids(url) if p != mine_pid]
+
+                def served_cpu() -> float:
+                    return sum(cpu_seconds(p) for p in served_by)
+
                 for call_no, lon, lat, units in incidents:
                     put_on_duty(url, units)
                     client.get(f"/api/v1/incidents/{call_no}/recommend").raise_for_status()
                     metric = to_metres(conn, [(lon, lat)] + [(u[2], u[3]) for u in units])
                     targets = [(u[1], xy) for u, xy in zip(units, metric[1:], strict=True)]
                     for _ in range(args.repeat):
-                        t0 = time.perf_counter()
+                        c0, t0 = time.thread_time(), time.perf_counter()
                         mine = graph.travel_seconds(metric[0], targets)
-                        t1 = time.perf_counter()
+                        ours_ms.append((time.perf_counter() - t0) * 1000)
+                        cpu["ours"] += time.thread_time() - c0
+                        c0, t0 = served_cpu(), time.perf_counter()
                         reply = client.get(f"/api/v1/incidents/{call_no}/recommend")
-                        t2 = time.perf_counter()
+                        http_ms.append((time.perf_counter() - t0) * 1000)
+                        cpu["http"] += served_cpu() - c0
+                        c0, t0 = cpu_seconds(mine_pid), time.perf_counter()
                         theirs = baseline(conn, lon, lat, units)
-                        t3 = time.perf_counter()
-                        ours_ms.append((t1 - t0) * 1000)
-                        http_ms.append((t2 - t1) * 1000)
-                        base_ms.append((t3 - t2) * 1000)
+                        base_ms.append((time.perf_counter() - t0) * 1000)
+                        cpu["base"] += cpu_seconds(mine_pid) - c0
+                        t0 = time.perf_counter()
+                        client.get("/ping/db").raise_for_status()
+                        floor_ms.append((time.perf_counter() - t0) * 1000)
                     reply.raise_for_status()
                     served = {u["call_sign"]: u["road_seconds"] for u in reply.json()["units"]}
                     for u, s in zip(units, mine, strict=True):
@@ -327,7 +345,7 @@ def run(args: argparse.Namespace) -> None:
                                 print("disagree:", u, s, served[u[0]], theirs[u[0]])
         finally:
             stop(proc)
-    ours, http, base = (statistics.median(x) for x in (ours_ms, http_ms, base_ms))
+    ours, http, base, floor = (statistics.median(x) for x in (ours_ms, http_ms, base_ms, floor_ms))
     print(
         f"{args.incidents} incidents × {args.units} units ({len(KINDS)} kinds), "
         f"{args.repeat} timed answers each; medians per answer:"
@@ -335,6 +353,13 @@ def run(args: argparse.Namespace) -> None:
     print(f"  ours, in process (snap + one search per kind):  {ours:8.2f} ms")
     print(f"  ours, GET /recommend over HTTP (signed in):     {http:8.2f} ms")
     print(f"  pgRouting pgr_dijkstraCost (SQL, per kind):     {base:8.2f} ms")
+    print(f"  GET /ping/db (signed in; the floor of a request): {floor:6.2f} ms")
+    answers = len(ours_ms)
+    per = {k: v / answers * 1000 for k, v in cpu.items()}
+    print(
+        f"CPU per answer: ours in process {per['ours']:.2f} ms; over HTTP (service + its "
+        f"backends) {per['http']:.2f} ms; pgRouting (its backend) {per['base']:.2f} ms"
+    )
     print(f"travel times compared: {compared}, within {TOLERANCE:.0%}: {compared - disagree}")
     print_ratio("pgRouting ÷ ours in process", base / ours, f"≥ {GOAL:g}", base / ours >= GOAL)
     print_ratio("pgRouting ÷ ours over HTTP", base / http, f"≥ {GOAL:g}", base / http >= GOAL)

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import random
 import re
-import statistics
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -229,12 +228,13 @@ def main(argv: list[str] | None = None) -> None:
         f"p99 {percentile(bare, 99):.1f} ms over {len(bare)} calls"
     )
     p99 = percentile(stream, 99)
-    floor = max(statistics.median(bare) if bare else 0.0, 0.1)
-    print_ratio("stream p50 / bare LISTEN p50", percentile(stream, 50) / floor)
+    # the bare NOTIFY arrives about when the POST's answer does (before it, at times): the
+    # stream's own cost is its time over the bare listener's
+    print_ratio("stream p99 over bare LISTEN p99 (ms)", p99 - percentile(bare, 99) if bare else p99)
     print_ratio(
-        "stream p99 in ms",
-        p99,
-        goal=f"<= {GOAL_P99_MS:.0f} ms",
+        "stream p99 / 250 ms",
+        p99 / GOAL_P99_MS,
+        goal="<= 1",
         met=p99 <= GOAL_P99_MS and result["missing"] == 0,
     )
 

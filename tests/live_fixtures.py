@@ -164,6 +164,18 @@ def write_step(database_url: str, call_no: str, kind: str, call_sign: str | None
         conn.execute("UPDATE incident SET status = %s WHERE call_no = %s", (status, call_no))
 
 
+def start_shift(database_url: str, call_sign: str, kind: str = "car") -> None:
+    """A shift under this call sign from an hour ago (as the operator: shifts come by import)."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            """INSERT INTO duty_shift (person_id, call_sign, unit_kind, starts_at, ends_at)
+               SELECT id, %s, %s, now() - interval '1 hour', now() + interval '8 hours'
+               FROM person WHERE role IN ('community_officer', 'auxiliary_officer')
+               ORDER BY code LIMIT 1""",
+            (call_sign, kind),
+        )
+
+
 def write_unit(
     database_url: str,
     call_sign: str,

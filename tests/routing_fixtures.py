@@ -1,6 +1,7 @@
 """Fixtures of the recommended-units tests: a database of their own (they write incidents,
-duty shifts and unit states), a command-room client, and the independent side of the checks:
-the sample's roads as a networkx graph in EPSG:4549 with points split into it."""
+duty shifts and unit states), a command-room client, calls and units through the desk's API,
+and the independent side of the checks: the sample's roads as a networkx graph in EPSG:4549
+with points split into it."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from geo_service.accounts.roles import Role
-from geo_service.cells import incident_cells
 from geo_service.main import create_app
 from geo_service.settings import Settings
 from tests.accounts import bearer, make_user
@@ -53,26 +53,13 @@ def dispatcher(routing_db: str) -> Iterator[TestClient]:
         yield c
 
 
-def add_incident(url: str, call_no: str, lon: float, lat: float, category: str = "theft") -> None:
-    """An incident received now at lon/lat, stamped with its areas and cells as stored ones are
-    (until the desk's POST /api/v1/incidents is there to use)."""
-    cells = incident_cells(np.array([lon]), np.array([lat]))
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            """INSERT INTO incident (call_no, received_at, category, status, geom, village_id,
-                                     grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7)
-               SELECT %(call_no)s, now(), %(category)s, 'received', p, a.village_id, a.grid_id,
-                      a.beat_id, %(h3)s, %(h3_r9)s, %(h3_r8)s, %(h3_r7)s
-               FROM ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) p
-               LEFT JOIN LATERAL areas_at(p, now()) a ON true""",
-            {
-                "call_no": call_no,
-                "category": category,
-                "lon": lon,
-                "lat": lat,
-                **{k: int(v[0]) for k, v in cells.items()},
-            },
-        )
+def add_incident(client: TestClient, call_no: str, lon: float, lat: float) -> None:
+    """A call taken now at lon/lat through the desk's POST /api/v1/incidents."""
+    reply = client.post(
+        "/api/v1/incidents",
+        json={"call_no": call_no, "lon": lon, "lat": lat, "category": "theft"},
+    )
+    assert reply.status_code == 201, reply.text
 
 
 @dataclass(frozen=True)
@@ -88,9 +75,13 @@ class Unit:
     on_duty: bool = True
 
 
-def put_units(url: str, units: Sequence[Unit], incident_call_no: str | None = None) -> None:
-    """Replace every duty shift and unit state by these units (a dispatched or on-scene unit is
-    tied to the incident named)."""
+def put_units(
+    url: str, client: TestClient, units: Sequence[Unit], incident_call_no: str | None = None
+) -> None:
+    """Replace every duty shift and unit state by these units: shifts written as the operator
+    (as an import would), positions of the units on duty sent by POST /api/v1/positions; the
+    others' state, and a status other than available (tied to the incident named), set as the
+    operator."""
     now = datetime.now(UTC)
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM unit_state")
@@ -104,20 +95,35 @@ def put_units(url: str, units: Sequence[Unit], incident_call_no: str | None = No
                    VALUES (%s, %s, %s, %s, %s)""",
                 (person[0], u.call_sign, u.kind, starts, starts + timedelta(hours=6)),
             )
+    fixes = [
+        {"call_sign": u.call_sign, "at": now.isoformat(), "lon": u.lonlat[0], "lat": u.lonlat[1]}
+        for u in units
+        if u.on_duty and u.lonlat
+    ]
+    if fixes:
+        reply = client.post("/api/v1/positions", json={"fixes": fixes})
+        assert reply.status_code in (200, 201), reply.text
+    with psycopg.connect(url) as conn:
+        for u in units:
+            if u.on_duty and u.status == "available":
+                continue  # its fix went through the API; without one it has no state yet
             lon, lat = u.lonlat if u.lonlat else (None, None)
             conn.execute(
-                """INSERT INTO unit_state (call_sign, person_id, status, incident_id, geom,
-                                           fixed_at, grid_id)
-                   SELECT %(cs)s, %(person)s, %(status)s,
+                """INSERT INTO unit_state AS s (call_sign, person_id, status, incident_id, geom,
+                                                fixed_at, grid_id)
+                   SELECT %(cs)s, d.person_id, %(status)s,
                           CASE WHEN %(status)s IN ('dispatched', 'on_scene')
                                THEN (SELECT id FROM incident WHERE call_no = %(call_no)s) END,
                           p, CASE WHEN p IS NOT NULL THEN now() END,
                           CASE WHEN p IS NOT NULL THEN grid_at_point(p) END
-                   FROM (SELECT ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)
-                         AS p) q""",
+                   FROM duty_shift d,
+                        (SELECT ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)
+                         AS p) q
+                   WHERE d.call_sign = %(cs)s
+                   ON CONFLICT ON CONSTRAINT unit_state_pkey DO UPDATE
+                   SET status = excluded.status, incident_id = excluded.incident_id""",
                 {
                     "cs": u.call_sign,
-                    "person": person[0],
                     "status": u.status,
                     "call_no": incident_call_no,
                     "lon": lon,

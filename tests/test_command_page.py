@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import geopandas as gpd
+import httpx
 import psycopg
 import pytest
 from playwright.sync_api import Browser, Page
@@ -17,7 +18,7 @@ from playwright.sync_api import Browser, Page
 from geo_service.accounts.roles import Role
 from tests.browser import Visit, not_blank, shoot, sign_in
 from tests.cast import Member, make_member
-from tests.live_fixtures import random_point_in, write_incident, write_step, write_unit
+from tests.live_fixtures import random_point_in, start_shift, write_incident, write_step
 
 pytest_plugins = ("tests.live_fixtures",)
 
@@ -46,7 +47,9 @@ def test_a_call_appears_live_and_its_dispatch_turns_the_unit(
     leader: Member,
     sample_grids: gpd.GeoDataFrame,
 ) -> None:
-    """Open /command, then store a call and send a unit: both show up without a reload."""
+    """Open /command; a unit reports its position and a call is taken, both through the API:
+    they show up without a reload. Clicking the call shows who covers it, its recommended units
+    and its timeline; sending the unit from there turns its colour."""
     rng = random.Random(31)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     visit = Visit(page, live_service)
@@ -55,34 +58,48 @@ def test_a_call_appears_live_and_its_dispatch_turns_the_unit(
     page.wait_for_selector("#stream-state.ok", timeout=20_000)
     assert "综合指挥室" in page.inner_text(".gs-title")
 
+    api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
     grid = sample_grids.iloc[rng.randrange(len(sample_grids))]
     unit_at = random_point_in(grid.geometry, rng)
-    write_unit(live_database, "PAGE1", status="available", lon=unit_at.x, lat=unit_at.y)
+    start_shift(live_database, "PAGE1")
+    fix = {"call_sign": "PAGE1", "at": datetime.now(UTC).isoformat(), "lon": unit_at.x}
+    r = api.post("/api/v1/positions", json={"fixes": [{**fix, "lat": unit_at.y}]})
+    assert r.status_code in (200, 201), r.text
     page.wait_for_selector("path.unit-PAGE1", timeout=20_000)
     assert fill_of(page, "path.unit-PAGE1") == AVAILABLE
 
-    call = write_incident(live_database, sample_grids, rng, grid=grid["code"])
-    row = f'#incident-list li[data-call="{call.call_no}"]'
+    call_at = random_point_in(grid.geometry, rng)
+    call_no = f"P{rng.randrange(10**9):09d}"
+    r = api.post(
+        "/api/v1/incidents",
+        json={"call_no": call_no, "lon": call_at.x, "lat": call_at.y, "category": "theft"},
+    )
+    assert r.status_code == 201, r.text
+    row = f'#incident-list li[data-call="{call_no}"]'
     page.wait_for_selector(row, timeout=20_000)  # no reload: pushed
-    page.wait_for_selector(f"path.incident-{call.call_no}", timeout=20_000)
+    page.wait_for_selector(f"path.incident-{call_no}", timeout=20_000)
     assert page.get_attribute(row, "data-status") == "received"
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
-    write_step(live_database, call.call_no, "dispatch", call_sign="PAGE1")
-    write_unit(
-        live_database,
-        "PAGE1",
-        status="dispatched",
-        lon=unit_at.x,
-        lat=unit_at.y,
-        call_no=call.call_no,
-    )
+    page.click(row)
+    send = page.locator("#detail-body tr", has_text="PAGE1").locator("button")
+    send.wait_for(timeout=20_000)  # recommended, with its road time
+    people = r.json()["lookup"]["people"]
+    if people:
+        assert people[0]["name"] in page.inner_text("#detail-body")  # who covers it
+    send.click()
     page.wait_for_function(
         "(c) => document.querySelector('path.unit-PAGE1').getAttribute('fill') === c",
         arg=DISPATCHED,
         timeout=20_000,
     )
     page.wait_for_selector(f'{row}[data-status="dispatched"]', timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#detail-body ol li').length >= 1", timeout=20_000
+    )  # the timeline shows the dispatch
+    stored = api.get(f"/api/v1/incidents/{call_no}").json()
+    assert [s["kind"] for s in stored["timeline"]][-1] == "dispatch"
+    assert stored["units"][0]["call_sign"] == "PAGE1"
     page.wait_for_timeout(500)
     assert not_blank(shoot(page, "command_live"))
     assert not visit.outside and not visit.errors, (visit.outside, visit.errors)

@@ -21,7 +21,14 @@ from schemathesis.python import asgi
 from geo_service.accounts.roles import Role
 from geo_service.errors import InvalidParameter
 from geo_service.main import create_app
-from geo_service.services.ogc import LIMIT_BOUND, MAX_LIMIT, parse_bbox, parse_datetime
+from geo_service.services.layers import LAYERS
+from geo_service.services.ogc import (
+    LIMIT_BOUND,
+    MAX_LIMIT,
+    decode_cursor,
+    parse_bbox,
+    parse_datetime,
+)
 from geo_service.settings import Settings
 from tests.accounts import make_user
 
@@ -43,7 +50,8 @@ BEYOND_JSON_SCHEMA = {
     "POST /api/v1/imports": re.compile(r".*"),
 }
 CROSS_VALUE = re.compile(
-    r"must come before end|longer than \d+ days|ends .* before it starts|is not a box"
+    r"must come before end|must come before to|longer than \d+ days|ends .* before it starts"
+    r"|is not a box"
     r"|starts after it ends|is not one this service gave"  # an OGC interval; an opaque cursor
     r"|crossing the antimeridian"
     r"|must weigh more than 0"  # workload weights (issue 13): not every part at 0
@@ -94,6 +102,9 @@ def _head_reason(case: Any) -> str:
     try:
         parse_bbox(value("bbox"))
         parse_datetime(value("datetime"))
+        layer = LAYERS.get(str((case.path_parameters or {}).get("collectionId")))
+        if layer is not None:
+            decode_cursor(value("cursor"), layer=layer)
     except InvalidParameter as refused:
         return refused.detail
     return ""

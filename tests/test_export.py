@@ -31,6 +31,8 @@ KEYS = {
     "assignment": ["person_code", "role", "area_kind", "area_code", "plan_code", "valid_from"],
     "incident": ["call_no"],
     "position_fix": ["person_code", "recorded_at"],
+    "duty_shift": ["call_sign", "starts_at"],
+    "incident_step": ["call_no", "kind", "at", "source", "call_sign"],
 }
 
 

@@ -1,7 +1,8 @@
 """The phone page /me in headless Chromium at 360×740, every outside host unreachable: it shows
 the user's areas, lists and map; once opened it opens again with no network (service worker);
 an inspection with a photo recorded offline waits in the outbox (IndexedDB) across a reload and
-is sent when the network returns. Screenshots in var/screenshots/me_*.png."""
+is sent when the network returns, and lands once with its photo, even sent twice.
+Screenshots in var/screenshots/me_*.png."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
+import psycopg
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -91,6 +93,37 @@ def _outbox(page: Page) -> list[dict]:
     )
 
 
+KEEP_A_COPY = """() => new Promise((resolve, reject) => {
+    const req = indexedDB.open("geo-me", 1);
+    req.onsuccess = () => {
+        const all = req.result.transaction("outbox").objectStore("outbox").getAll();
+        all.onsuccess = () => { window.sentCopy = all.result[0]; resolve(); };
+        all.onerror = () => reject(all.error);
+    };
+})"""
+PUT_THE_COPY_BACK = """() => new Promise((resolve, reject) => {
+    const req = indexedDB.open("geo-me", 1);
+    req.onsuccess = () => {
+        const tx = req.result.transaction("outbox", "readwrite");
+        tx.objectStore("outbox").put(window.sentCopy);
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+    };
+})"""
+
+
+def _stored(world: MeWorld, client_id: str) -> list[tuple]:
+    """The inspection stored under a client id, with its photos (one row per photo)."""
+    with psycopg.connect(world.url) as conn:
+        return conn.execute(
+            """SELECT i.code, i.result, i.inspector, i.photos, p.media_type, p.width, p.height,
+                      ST_X(i.position), ST_Y(i.position)
+               FROM inspection i JOIN inspection_photo p ON p.inspection_id = i.id
+               WHERE i.client_id = %s ORDER BY p.n""",
+            (client_id,),
+        ).fetchall()
+
+
 def test_the_page_opens_again_offline_and_keeps_an_inspection_until_online(
     browser: Browser, me_url: str, me_world: MeWorld
 ) -> None:
@@ -155,6 +188,33 @@ def test_the_page_opens_again_offline_and_keeps_an_inspection_until_online(
         "lat"
     ] == pytest.approx(inside.y)
     assert not_blank(shoot(page, "me_offline_reloaded"))
+    page.evaluate(KEEP_A_COPY)  # to send it again below, as after an answer lost on the way
+
+    # the network returns: the outbox is sent and the inspection lands, once, with its photo
+    phone.context.set_offline(False)
+    page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
+    page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
+    assert _stored(me_world, entry["id"]) == [
+        (
+            code,
+            "fail" if code.startswith("RH") else "damaged",
+            member.name,
+            1,
+            "image/jpeg",
+            640,
+            480,
+            pytest.approx(inside.x),
+            pytest.approx(inside.y),
+        )
+    ]
+    if code.startswith("RH"):  # checked now: no longer due
+        assert page.locator(f"#list-rentals_due li[data-code='{code}']").count() == 0
+    assert not_blank(shoot(page, "me_online_sent"))
+    # the same record sent again is stored once
+    page.evaluate(PUT_THE_COPY_BACK)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
+    assert len(_stored(me_world, entry["id"])) == 1
 
     phone.close()
     assert not phone.outside, phone.outside

@@ -217,13 +217,13 @@ def test_road_times_equal_networkx_over_random_incidents(
             )
             for k, (x, y) in enumerate(spots)
         ]
-        put_units(routing_db, units)
+        put_units(routing_db, dispatcher, units)
         incidents = np.vstack(
             [_station_points(sample_path, rng, 10), _road_vertices(sample_path, rng, 3)]
         )
         for i, (lon, lat) in enumerate(incidents):
             call_no = f"T{round_}I{i:03d}"
-            add_incident(routing_db, call_no, float(lon), float(lat))
+            add_incident(dispatcher, call_no, float(lon), float(lat))
             reply = dispatcher.get(f"/api/v1/incidents/{call_no}/recommend")
             assert reply.status_code == 200, reply.text
             body = reply.json()
@@ -286,9 +286,9 @@ def test_the_beats_own_units(
             Unit(f"B{i}U{k}", person, "car", (float(lon) + 0.001 * k, float(lat)))
             for k, person in enumerate(chosen)
         ]
-        put_units(routing_db, units)
+        put_units(routing_db, dispatcher, units)
         call_no = f"B{i:03d}"
-        add_incident(routing_db, call_no, float(lon), float(lat))
+        add_incident(dispatcher, call_no, float(lon), float(lat))
         body = dispatcher.get(f"/api/v1/incidents/{call_no}/recommend").json()
         assert body["incident"]["beat"] == beat
         own = {u["person"]: u["own_beat"] for u in body["units"]}
@@ -303,7 +303,7 @@ def test_only_units_on_duty_and_available(dispatcher: TestClient, routing_db: st
     rng = np.random.default_rng(9)
     (lon, lat), *spots = _station_points(sample_path, rng, 6)
     people = _people(routing_db)
-    add_incident(routing_db, "D001", float(lon), float(lat))
+    add_incident(dispatcher, "D001", float(lon), float(lat))
     units = [
         Unit("D1", people[0], "car", tuple(spots[0])),
         Unit("D2", people[1], "foot", tuple(spots[1])),
@@ -313,7 +313,7 @@ def test_only_units_on_duty_and_available(dispatcher: TestClient, routing_db: st
         Unit("D6", people[5], "ebike", None),
         Unit("D7", people[6], "car", None, status="off_duty"),
     ]
-    put_units(routing_db, units, incident_call_no="D001")
+    put_units(routing_db, dispatcher, units, incident_call_no="D001")
     body = dispatcher.get("/api/v1/incidents/D001/recommend").json()
     assert [u["call_sign"] for u in body["units"]][-1] == "D6"
     assert {u["call_sign"] for u in body["units"]} == {"D1", "D2", "D6"}
@@ -337,9 +337,11 @@ def test_the_graph_is_kept_per_scope_and_reloaded_when_roads_change(
     answer use a new graph that has it."""
     rng = np.random.default_rng(3)
     lon, lat = _road_vertices(sample_path, rng, 1)[0]
-    add_incident(routing_db, "S001", float(lon), float(lat))
+    add_incident(dispatcher, "S001", float(lon), float(lat))
     people = _people(routing_db)
-    put_units(routing_db, [Unit("S1", people[0], "car", (float(lon) + 0.002, float(lat)))])
+    put_units(
+        routing_db, dispatcher, [Unit("S1", people[0], "car", (float(lon) + 0.002, float(lat)))]
+    )
     assert dispatcher.get("/api/v1/incidents/S001/recommend").status_code == 200
     with psycopg.connect(routing_db) as conn:
         grid, village, n_roads = conn.execute(

@@ -17,7 +17,9 @@ from geo_service.sample import generate_sample
 # (metadata once more after, for its "generator" row naming the new module). A change here
 # means the sample changed: regenerate deliberately and say why in CHANGES.md. The road layer
 # changed on purpose in 0.5.0: the roads noded at every crossing into one connected network
-# (issue 12, recommended units by road).
+# (issue 12, recommended units by road). The command room's stage (issue 12) changed incident
+# (statuses follow the timelines) and position_fix (the units' trips) and added duty_shift and
+# incident_step.
 DIGESTS: dict[int, dict[str, tuple[int, str]]] = {
     1: {
         "station": (1, "23e3c5dda3d4e9b2cf6252e5f64b87d4729c84e73c778e0145d1d848a63e6024"),
@@ -29,16 +31,21 @@ DIGESTS: dict[int, dict[str, tuple[int, str]]] = {
         "camera": (400, "f8062828312369b0d6f2beadcccaf188317e49a77d59c1a28ea9a2107a85e05e"),
         "place": (82, "f6a5d8b0c7651b22507c5e03daab9957a3e73412488ff4fa8089e0fb23399901"),
         "road": (203, "cc3982275f15a1b1fdef9b76d6498eca1a6d63fa385d1ce7a18a00fbf7cc9053"),
-        "incident": (20000, "318ad0f50b1c59990ad567d4fd525c766d689fde11ca61151ac0719a20ed52e1"),
+        "incident": (20000, "ed74de44190129c0d4a15fad6ce0191ef0bcdfdc0a6dc22595059b86e435fbff"),
         "position_fix": (
-            301015,
-            "9274a2e145094a00024d857979c3d53980eba48f4ac108f558cc06cdeb68bf7c",
+            320687,
+            "5052401465f4f791edc35429a89d08b76fe3db0f37793bdde9e7d4fc7f093e2c",
         ),
         "beat_plan": (3, "cfbf77549d33df8f7542e3f7c6c5a5cbd6543601df242661d84a13454aa86481"),
         "beat": (27, "47592b6f32812704dd77f2de6428f264e022d232236668aec455daa647d116ba"),
         "beat_grid": (468, "11a8e62ae8095e3ced844648624bc8d5cf56886960585b6b6394b936ad70e170"),
         "person": (287, "dd7e1416dd429c27f36053a401985bbc8de146c9248b0899b20a5d5da9099d33"),
         "assignment": (313, "7a2c655b11d8c008513c315340f7c1d3a471880966fb52ee0f57b79ce463986d"),
+        "duty_shift": (628, "8aabd761e7d82336c14099d8195817f22bd6fa71f6f161c4ebc9addc591447a1"),
+        "incident_step": (
+            77600,
+            "fecc225341c917ce08a869c10eee2a7c38d0938edef200879bf5841e331efa42",
+        ),
         "metadata": (8, "bf72366b561a822a3c9ce18d5daeb5986b8904f68dd667c2cce0df3c4d6a12a7"),
     },
     2: {
@@ -51,16 +58,21 @@ DIGESTS: dict[int, dict[str, tuple[int, str]]] = {
         "camera": (400, "0d149e998ffc047e67f2b0dedd725e3a11f3ee239bee4d034109e643070beb23"),
         "place": (82, "a628f8c5a3f6bf95d84c92c6642d31f12a24ae0ef4a2899ea52e627b5553a9a9"),
         "road": (169, "bcdc195a5bfe238bd9a0db003c096a1953c18d89bbb9a7f10cc49cca8ea2327e"),
-        "incident": (20000, "0cbb6d782be79a73f070a3a6f08598f9d9512ab03d5016e9e6aa44cc33e005be"),
+        "incident": (20000, "884d85f5817091fb6512da652f4d002e20e6b06abe473a02c101f39e4ca8ab7b"),
         "position_fix": (
-            301884,
-            "90e45018baf10516916b481f07f0acc28578fa4af24ce6ad9d721c7c44dde435",
+            322216,
+            "bf4b916945456f750a8e4c945e70e033b61b20a7462e15d21dfa0e11624ce878",
         ),
         "beat_plan": (3, "cfbf77549d33df8f7542e3f7c6c5a5cbd6543601df242661d84a13454aa86481"),
         "beat": (27, "47592b6f32812704dd77f2de6428f264e022d232236668aec455daa647d116ba"),
         "beat_grid": (471, "62608c562e0ea2c5013fd6d12bce1077e253c6b2284a9f4f7e31260f467056d6"),
         "person": (288, "bfb10cb60f615669a9a8fa9fffd026c2500010cbbe159c09c694d155d82f31c9"),
         "assignment": (314, "695910c0c3174eefff4968374ed17e5b2fc682bc51d61ae5339bff3e84a162d0"),
+        "duty_shift": (628, "a506c86f47d3dd20ce43d5db5ff2e2ff180c8f64c260119843fa374140b107ee"),
+        "incident_step": (
+            77722,
+            "9416dafb82cf2dbe016c67a00709ab59fdc3ebfdba41a3eb49f119cffb06b9d6",
+        ),
         "metadata": (8, "7321036fbae3cc1aac68ccf962ed7325236707231d144e1b3d64cb21b6a011d4"),
     },
 }

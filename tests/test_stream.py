@@ -174,9 +174,13 @@ def test_events_reach_every_stream_in_scope(
         assert got == want, name
         assert all(e.data["id"] == e.id for e in reader.events if e.event == "message")
 
+    # the heartbeat (every 2 s here): a comment line on every stream
+    wait_for(lambda: all(r.comments > 0 for r in readers), what="a heartbeat on every stream")
+
     with psycopg.connect(live_database) as conn:
         listening = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
             (APPLICATION_NAME,),
         ).fetchone()
     assert listening and listening[0] == 2  # one hub per worker

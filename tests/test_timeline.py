@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import psycopg
+import pyogrio
+from pyproj import Geod
 
 if TYPE_CHECKING:
     from tests.desk_fixtures import Desk
@@ -37,6 +41,7 @@ MOVES_TO = {
     "callback": "called_back",
 }
 ANSWERS = ("satisfied", "basically_satisfied", "unsatisfied")
+GEOD = Geod(ellps="WGS84")
 
 
 @dataclass
@@ -224,3 +229,52 @@ def test_a_step_sent_again_is_recorded_once(desk: Desk) -> None:
     assert later.status_code == 409  # the unit is busy with this incident now
     closed = desk.command.post(path, json={"kind": "cancel"})
     assert closed.status_code == 200
+
+
+def test_the_samples_timelines_follow_the_rules(sample_path: Path) -> None:
+    """Every sample timeline replays through the model step by step, and leaves its incident in
+    the status the incident layer says; dispatch 45 s .. 5 min after the call (mostly 1-3);
+    about 40 % of non-police calls diverted; callbacks mostly satisfied; each automatic arrival
+    stamped within 50 m of its incident (pyproj's geodesic distance)."""
+    steps = pyogrio.read_dataframe(sample_path, layer="incident_step")
+    incidents = pyogrio.read_dataframe(sample_path, layer="incident").set_index("call_no")
+    shifts = pyogrio.read_dataframe(sample_path, layer="duty_shift")
+    steps["t"] = pd.to_datetime(steps["at"], utc=True)
+    steps = steps.sort_values(["call_no", "t"], kind="stable")
+    status: dict[str, str] = {}
+    for call_no, timeline in steps.groupby("call_no", sort=False):
+        state = "received"
+        for kind in timeline["kind"]:
+            assert kind in MAY_FOLLOW[state], (call_no, list(timeline["kind"]))
+            if kind == "dispatch":
+                state = "arrived" if state == "arrived" else "dispatched"
+            else:
+                state = MOVES_TO.get(kind, state)
+        status[call_no] = "closed" if state == "called_back" else state
+    expected = {no: status.get(no, "received") for no in incidents.index}
+    assert expected == incidents["status"].to_dict()
+    received = pd.to_datetime(incidents["received_at"], utc=True)
+    first = steps[steps["kind"] == "dispatch"].groupby("call_no")["t"].min()
+    delay = (first - received.reindex(first.index)).dt.total_seconds()
+    assert delay.between(45, 300).all() and delay.between(60, 180).mean() > 0.6
+    non_police = incidents["category"] == "non_police"
+    diverted = steps.loc[steps["kind"] == "divert", "call_no"].unique()
+    share = incidents.index[non_police].isin(diverted).mean()
+    assert 0.33 < share < 0.47
+    answers = steps.loc[steps["kind"] == "callback", "result"]
+    assert set(answers) <= {"satisfied", "basically_satisfied", "unsatisfied"}
+    assert (answers == "satisfied").mean() > 0.9
+    assert set(shifts["unit_kind"]) <= {"car", "motorbike", "ebike", "foot"}
+    auto = steps[steps["source"] == "automatic"]
+    assert len(auto) > 100
+    where = incidents.loc[auto["call_no"]]
+    _, _, metres = GEOD.inv(
+        where.geometry.x.to_numpy(),
+        where.geometry.y.to_numpy(),
+        auto["lon"].to_numpy(float),
+        auto["lat"].to_numpy(float),
+    )
+    assert (metres <= 50.5).all()
+    # a unit is in one place at a time: its patrol pauses while it is on its way to a call
+    fixes = pyogrio.read_dataframe(sample_path, layer="position_fix", read_geometry=False)
+    assert not fixes.duplicated(["person_code", "recorded_at"]).any()

@@ -48,6 +48,8 @@ SWEEP_READ = PEOPLE
 REPORT_MAKE = frozenset({R.grid_worker, R.volunteer, R.community_officer})
 REPORT_READ = frozenset({R.command_room, R.leader, R.community_officer, R.planner})
 MY_AREA = frozenset({R.community_officer, R.grid_worker, R.volunteer})
+# Inspections' history and photos: those who record them and those who read the sweeps.
+FIELD_READ = FIELD | SWEEP_READ
 AUDIT = frozenset({R.auditor})
 ADMIN = frozenset({R.admin})
 SIGNED_IN = frozenset(Role)  # their own account, sign-out, the landing page

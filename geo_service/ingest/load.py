@@ -141,6 +141,32 @@ LAYERS: tuple[LayerLoad, ...] = (
 )
 
 
+# The command room's layers (issue 12), loaded after the incidents when the file has them (a
+# file written before them loads without): units' duty shifts, and the incidents' timelines
+# (history, not news: the command room's event log skips them, as it skips loaded incidents).
+COMMAND_LAYERS: tuple[LayerLoad, ...] = (
+    LayerLoad(
+        "duty_shift",
+        ("person_code", "call_sign", "unit_kind", "starts_at", "ends_at"),
+        """INSERT INTO duty_shift (person_id, call_sign, unit_kind, starts_at, ends_at)
+           SELECT pe.id, s.call_sign, s.unit_kind, s.starts_at::timestamptz,
+                  s.ends_at::timestamptz
+           FROM {s} s JOIN person pe ON pe.code = s.person_code""",
+    ),
+    LayerLoad(
+        "incident_step",
+        ("call_no", "kind", "at", "actor", "source", "call_sign", "result", "note", "lon", "lat"),
+        """INSERT INTO incident_step (incident_id, kind, at, actor, source, call_sign, result,
+                                      note, geom)
+           SELECT i.id, s.kind, s.at::timestamptz, s.actor, s.source, nullif(s.call_sign, ''),
+                  nullif(s.result, ''), nullif(s.note, ''),
+                  CASE WHEN s.lon <> '' THEN
+                      ST_SetSRID(ST_MakePoint(s.lon::float8, s.lat::float8), 4326) END
+           FROM {s} s JOIN incident i ON i.call_no = s.call_no""",
+    ),
+)
+
+
 def database_is_empty(conn: psycopg.Connection) -> bool:
     """True when no station has been loaded yet."""
     row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM station)").fetchone()
@@ -166,6 +192,12 @@ def load_jurisdiction(conn: psycopg.Connection, path: Path, *, progress: bool = 
             counts[spec.layer] = _stage_and_insert(conn, spec, frame)
         counts["incident"] = _load_incidents(conn, path, progress=progress)
         counts["position_fix"] = _load_position_fixes(conn, path, progress=progress)
+        conn.execute("SELECT set_config('geo.bulk_load', 'on', true)")
+        for spec in COMMAND_LAYERS:
+            if spec.layer in present:
+                frame = _read(path, spec.layer, spec.columns)
+                counts[spec.layer] = _stage_and_insert(conn, spec, frame)
+        conn.execute("SELECT set_config('geo.bulk_load', 'off', true)")
         # planner statistics now, as after pg_restore: autovacuum may be off or come late,
         # and without statistics the planner guesses row counts (a lookup took 9-12 ms)
         conn.execute("ANALYZE")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from geo_service.sample.command import build_command, command_layers
 from geo_service.sample.events import build_fixes, build_incidents
 from geo_service.sample.gpkg import assemble_layers, metadata_table, write_gpkg
 from geo_service.sample.jurisdiction import REFERENCE_DIR, build_jurisdiction
@@ -35,6 +36,7 @@ _STAGES = (
     "beats",
     "people",
     "fixes",
+    "command",
     "write",
 )
 
@@ -86,11 +88,15 @@ def generate_sample(
         bar.update()
         fixes = build_fixes(stage("fixes"), world, params, beats, officers)
         bar.update()
+        command = build_command(stage("command"), world, beats, people, officers, incidents)
+        incidents.columns["status"] = command.status  # as their timelines leave them
+        bar.update()
         # the road layer as a routable network (the stages above drew on the roads as drawn)
         world.roads = node_roads(world.roads)
         layers = assemble_layers(
             world, beats, people, assignments, rentals, cameras, markers, incidents, fixes
         )
+        layers.update(command_layers(world, command, fixes))
         layers["metadata"] = metadata_table(seed, scale)
         bar.set_postfix_str("write")
         write_gpkg(path, layers, progress)

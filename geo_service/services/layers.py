@@ -13,6 +13,7 @@ import shapely
 from psycopg import sql
 
 from geo_service.errors import InvalidParameter, NotFound
+from geo_service.ingest.load import COMMAND_LAYERS
 from geo_service.ingest.load import LAYERS as LOADED_LAYERS
 
 # The event layers are loaded by their own functions in load.py; their columns are these.
@@ -49,7 +50,7 @@ def _columns(name: str) -> tuple[str, ...]:
     if name == "beat":  # beats are loaded without geometry; their outlines are derived
         spec = next(s for s in LOADED_LAYERS if s.layer == "beat")
         return spec.columns
-    spec = next(s for s in LOADED_LAYERS if s.layer == name)
+    spec = next(s for s in (*LOADED_LAYERS, *COMMAND_LAYERS) if s.layer == name)
     return tuple(c for c in spec.columns if c != "geom")
 
 
@@ -83,6 +84,8 @@ LAYERS: dict[str, Layer] = {
             tiles=True,
             integer_id=True,
         ),
+        _layer("duty_shift", "Duty shifts of units (勤务班次)", integer_id=True),
+        _layer("incident_step", "Incident timelines (处警全过程)", integer_id=True),
     )
 }
 SPATIAL_LAYERS = tuple(name for name, layer in LAYERS.items() if layer.geometry)

@@ -25,7 +25,7 @@ SPEEDS_KMH: dict[str, dict[str, float | None]] = {
 # From a point off the network to its nearest road (and from the road to the incident): in a
 # straight line at the unit kind's farm-track speed.
 ACCESS_ROAD_KIND = "track"
-# Ends of roads closer than this (metres, EPSG:4549) are one junction.
+# Ends of roads that round to the same point on this grid (metres, EPSG:4549) are one junction.
 NODE_GRID_M = 0.01
 
 
@@ -137,7 +137,7 @@ class KindGraph:
         with self._search:
             self.graph.indices[-2:] = (start, end)
             self.graph.data[-2:] = (max(to_start, 1e-9), max(to_end, 1e-9))
-            dist = dijkstra(self.graph, directed=True, indices=n)
+            dist = dijkstra(self.graph, directed=True, indices=[n], min_only=True)
         chain = snaps.chain[1:]
         along = snaps.from_start_s[1:]
         best = np.minimum(
@@ -149,7 +149,7 @@ class KindGraph:
 
 
 class RoadGraph:
-    """The road layer as junctions and chains: pieces whose ends meet (within NODE_GRID_M) are
+    """The road layer as junctions and chains: pieces whose ends meet (to NODE_GRID_M) are
     joined; a joint where exactly two pieces of one road kind meet is no junction, so a run of
     pieces between junctions is one chain (one edge of the search)."""
 

@@ -39,6 +39,7 @@ SECTIONS = (
     Section(
         "work",
         (
+            Link("/kpis", "kpis_link", access.KPIS),
             Link("/command", "command_link", access.COMMAND_READ),
             Link("/audit", "audit_link", access.AUDIT),
             Link("/admin/users", "admin_link", access.ADMIN),

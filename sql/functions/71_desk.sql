@@ -189,7 +189,9 @@ BEGIN
             h3, h3_r9, h3_r8, h3_r7, caller_phone, address, description, taken_by, repeat_of,
             diversion_due_at)
         VALUES (
-            call_no, t, category, 'received', p, a.village_id, a.grid_id, a.beat_id,
+            call_no, t, category,
+            CASE WHEN category = 'non_police' THEN 'diverted' ELSE 'received' END,
+            p, a.village_id, a.grid_id, a.beat_id,
             h3_r10, h3_r9, h3_r8, h3_r7, caller_phone, address, description, actor, repeats,
             CASE WHEN category = 'non_police'
                  THEN t + make_interval(mins => diversion_minutes) END)
@@ -199,7 +201,6 @@ BEGIN
             IF category = 'non_police' THEN  -- to the response team (民情110) at intake
                 INSERT INTO incident_step (incident_id, kind, at, actor, note)
                 VALUES (new_id, 'divert', t, actor, 'non-police call: to the response team');
-                UPDATE incident i SET status = 'diverted' WHERE i.id = new_id;
             END IF;
             created := true;
             answer := json_build_object('created', true, 'incident', desk_incident_json(new_id),
@@ -534,7 +535,7 @@ COMMENT ON FUNCTION desk_incidents(timestamptz, boolean, int)
 
 -- The command room's layers as they leave the service (export, OGC API - Features), in the
 -- shape of the sample GeoPackage's layers (45_layers.sql explains the shape): duty shifts, and
--- the incidents' timelines with the place of each arrival.
+-- the incidents' timelines (a table: lon and lat where a unit arrived, empty otherwise).
 DROP VIEW IF EXISTS layer_duty_shift, layer_incident_step;
 CREATE VIEW layer_duty_shift AS
 SELECT pe.code AS person_code, d.call_sign, d.unit_kind, station_iso(d.starts_at) AS starts_at,
@@ -544,6 +545,6 @@ JOIN person pe ON pe.id = d.person_id;
 
 CREATE VIEW layer_incident_step AS
 SELECT i.call_no, s.kind, station_iso(s.at) AS at, s.actor, s.source, s.call_sign, s.result,
-       s.note, s.geom, s.id AS _id, s.at AS _time
+       s.note, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, s.id AS _id, s.at AS _time
 FROM incident_step s
 JOIN incident i ON i.id = s.incident_id;

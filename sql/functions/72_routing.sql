@@ -55,13 +55,13 @@ BEGIN
                          AND a.beat_id = inc.beat_id
                          AND a.validity @> recommend_units.at) AS own_beat
         FROM duty_shift s
-        JOIN unit_state us ON us.call_sign = s.call_sign
+        LEFT JOIN unit_state us ON us.call_sign = s.call_sign
         JOIN person p ON p.id = s.person_id
         WHERE tstzrange(s.starts_at, s.ends_at, '[)') @> recommend_units.at
-          AND us.status = 'available'
+          AND coalesce(us.status, 'available') = 'available'
     ) u;
     RETURN answer;
 END;
 $$;
 COMMENT ON FUNCTION recommend_units(text, timestamptz)
-    IS 'An incident (by call number; unknown: no_data_found, HINT call_no) with the units on duty at the moment (their shift covers it) and available, their last position (lon/lat, and x/y in EPSG:4549; null when none), straight-line distance in metres (geography) and whether the unit''s person is assigned to the incident''s beat then; with the road network''s version and the caller''s scope, the key of the cached graph.';
+    IS 'An incident (by call number; unknown: no_data_found, HINT call_no) with the units on duty at the moment (their shift covers it) and available (a unit with no state yet, no fix since its shift began, counts as available), their last position (lon/lat, and x/y in EPSG:4549; null when none), straight-line distance in metres (geography) and whether the unit''s person is assigned to the incident''s beat then; with the road network''s version and the caller''s scope, the key of the cached graph.';

@@ -314,6 +314,7 @@
         $("form-position").textContent = `${W.position}: ${W.position_got} ${position.lon.toFixed(5)}, ${position.lat.toFixed(5)}`;
       }, () => {}, { enableHighAccuracy: true, timeout: 8000, maximumAge: 60000 });
     }
+    $("record-form").elements.namedItem("note").required = kind === "report"; // a report says what
     $("form-dialog").showModal();
   }
 
