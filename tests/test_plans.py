@@ -4,6 +4,7 @@ networkx/shapely, and lookups and stamps after publication. On a database of the
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import uuid
 from datetime import datetime, timedelta
@@ -330,6 +331,14 @@ def test_the_diff_names_officers_whose_beat_changes(planning: Planning, planning
         (two["officer"]["code"], (two["code"],), (one["code"],)),
     }
     assert diff["moved"] == [] and diff["beats_changed"] == []
+    # each beat's workload before and after, once the service computes workloads: the same
+    # grids, the same workload
+    if importlib.util.find_spec("geo_service.services.workload") is None:
+        assert diff["workload"] is None
+    else:
+        assert set(diff["workload"]) == {b["code"] for b in beats}
+        for beat, sides in diff["workload"].items():
+            assert sides["a"] is not None and sides["a"] == sides["b"], beat
 
 
 # ------------------------------------------------------------------------- files

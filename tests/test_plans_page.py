@@ -125,7 +125,10 @@ def test_a_planner_moves_a_grid_and_a_leader_publishes(
     assert membership(stored) == sample_plans["2026"]
     page.click("#redo")
     page.wait_for_function("() => document.getElementById('version').textContent === '4'")
-    assert table_grids(page, there) == before_there + 1
+    page.wait_for_function(
+        f"() => document.querySelector(\"#beats tr[data-beat='{there}'] td.grids\")"
+        f".textContent === '{before_there + 1}'"
+    )
 
     # --- the diff against the plan in force names the grid
     page.click("#show-diff")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
+from fastapi.routing import iter_route_contexts
 
 from geo_service import audit
 from geo_service.accounts.access import PLANNING, PLANNING_READ, PUBLISH, allow
@@ -258,7 +259,7 @@ async def plan_edit_page(
     listed = await plans.list_plans(conn)
     in_force = next((p["code"] for p in listed if p["in_force"]), None)
     words = plan_words(request, lang)
-    served = {getattr(r, "path", "") for r in request.app.routes}
+    served = {getattr(c.route, "path", "") for c in iter_route_contexts(request.app.routes)}
     page = {
         "code": code,
         "lang": lang,

@@ -225,7 +225,8 @@ class PlanDiff(BaseModel):
     grid_workers: list[WorkerChange] = Field(
         description="Grid workers (in force now) whose grid moves to another beat"
     )
-    workload: dict[str, Any] | None = Field(
+    workload: dict[str, dict[str, dict[str, float] | None]] | None = Field(
         default=None,
-        description="Each beat's workload index in a and b (null while workload is unavailable)",
+        description="Each beat's workload index and deviation (%) in a and b, default weights "
+        "(null while the service computes no workload)",
     )

@@ -6,6 +6,7 @@ made comes back as {"refused": kind, ...} and becomes the domain error of that k
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from typing import Any
 
@@ -101,9 +102,34 @@ async def set_locks(
 
 
 async def plan_diff(conn: psycopg.AsyncConnection, *, a: str, b: str) -> dict[str, Any]:
-    """What changes from plan a to plan b."""
+    """What changes from plan a to plan b, with each beat's workload in both when the service
+    computes workloads (services/workload.py, the balance work of issue 13)."""
     diff: dict[str, Any] = await _call(conn, "SELECT plan_diff(%s, %s)", (a, b))
+    diff["workload"] = await _workload_before_after(conn, a=a, b=b)
     return diff
+
+
+async def _workload_before_after(
+    conn: psycopg.AsyncConnection, *, a: str, b: str
+) -> dict[str, Any] | None:
+    """{beat: {a: {index, deviation_pct}, b: ...}} with the default weights over the default
+    period, or None while the service has no workload module."""
+    try:
+        workload = importlib.import_module("geo_service.services.workload")
+    except ModuleNotFoundError:
+        return None
+    weights = workload.Weights.of(None, None)
+    beats: dict[str, dict[str, Any]] = {}
+    for side, code in (("a", a), ("b", b)):
+        answer = await workload.plan_workload(
+            conn, plan=code, start=None, end=None, weights=weights
+        )
+        for beat in answer["beats"]:
+            beats.setdefault(beat["code"], {"a": None, "b": None})[side] = {
+                "index": float(beat["index"]),
+                "deviation_pct": float(beat["deviation_pct"]),
+            }
+    return beats
 
 
 async def publish_plan(

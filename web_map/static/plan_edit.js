@@ -404,6 +404,8 @@
       list(W.diff_beats, d.beats_changed.map((b) => `<li>${esc(b.beat)} +${b.gained.length} −${b.lost.length}</li>`)),
       list(W.diff_officers, d.officers.map((o) => `<li>${esc(o.name)} (${esc(o.person)}) ${esc(fmt(W.move_from_to, {from: (o.from || []).join(","), to: (o.to || []).join(",")}))}</li>`)),
       list(W.diff_workers, d.grid_workers.map((w) => `<li>${esc(w.name)} (${esc(w.person)}) ${esc(w.grid)} ${esc(fmt(W.move_from_to, {from: w.from || "—", to: w.to || "—"}))}</li>`)),
+      list(W.index, Object.entries(d.workload || {}).filter(([, v]) => v.a?.index !== v.b?.index).map(([beat, v]) =>
+        `<li>${esc(beat)} ${v.a ? Number(v.a.index).toFixed(1) : "—"} → ${v.b ? Number(v.b.index).toFixed(1) : "—"}</li>`)),
     ].join("") : `<p>${W.diff_none}</p>`;
     $("hide-diff").hidden = false;
   }
