@@ -37,6 +37,7 @@ class GeoJSONResponse(JSONResponse):
 
 # What each error status means when an operation does not say more.
 ERROR_DESCRIPTIONS = {
+    400: "The body is not JSON text (problem+json)",
     404: "Not found: an unknown code or id (problem+json naming the parameter)",
     413: "Payload too large (problem+json)",
     422: "Invalid parameter or body (problem+json naming the parameter)",
@@ -101,6 +102,8 @@ def _document_operation(operation: dict[str, Any]) -> None:
         responses.setdefault("404", {})
     if parameters or "requestBody" in operation:
         responses.setdefault("422", {})
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        responses.setdefault("400", {})
     responses.setdefault("503", {})
     for status, response in responses.items():
         if not status.isdigit() or int(status) < 400:

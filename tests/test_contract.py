@@ -55,6 +55,7 @@ CROSS_VALUE = re.compile(
     r"|starts after it ends|is not one this service gave"  # an OGC interval; an opaque cursor
     r"|crossing the antimeridian"
     r"|must weigh more than 0"  # workload weights (issue 13): not every part at 0
+    r"|would come before the call was received"  # a timeline step against the stored call
 )
 
 
