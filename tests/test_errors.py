@@ -69,6 +69,8 @@ CODE_PATHS = {
     "/api/v1/incidents/heatmap": "/api/v1/incidents/heatmap",
     "/api/v1/incidents/hexagons": "/api/v1/incidents/hexagons",
     "/api/v1/incidents/hourly": "/api/v1/incidents/hourly",
+    "/api/v1/kpis": "/api/v1/kpis",
+    "/api/v1/kpis.csv": "/api/v1/kpis.csv",
     "/api/v1/layers/{layer}.{format}": "/api/v1/layers/beat.geojson",
     "/api/v1/patrol/cells": "/api/v1/patrol/cells",
     "/api/v1/patrol/coverage": "/api/v1/patrol/coverage",
@@ -99,7 +101,7 @@ def test_an_unknown_beat_plan_or_village_is_the_same_404_on_every_endpoint(
         body = reply.json()
         assert body["parameter"] == name, (template, name, body)
         assert "NOPE-42" in body["detail"], (template, name, body)
-    assert len(asked) == 24
+    assert len(asked) == 28
 
 
 def test_unknown_area_kind_is_422(client: TestClient) -> None:

@@ -126,24 +126,23 @@ def parse_categories(text: str | None, *, parameter: str = "categories") -> tupl
     return cats or None
 
 
-async def incident_filter(
+async def incident_window(
     conn: psycopg.AsyncConnection,
     *,
     start: str | None,
     end: str | None,
     days: int | None,
-    categories: str | None = None,
-    beat: str | None = None,
-    village: str | None = None,
-    hours: str | None = None,
-    weekdays: str | None = None,
-) -> IncidentFilter:
-    """A validated filter. With neither start nor end, the window is the last ``days`` (30)
-    station days that have incidents; with one of them, ``days`` from or up to it."""
+    names: tuple[str, str] = ("start", "end"),
+    noun: str = "window",
+) -> tuple[datetime, datetime]:
+    """The period [start, end) asked of incidents (its parameters called ``names``): with one
+    end, ``days`` (30) from or up to it; with neither, the last ``days`` whole station days up
+    to the day of the latest incident; at most MAX_WINDOW_DAYS long."""
+    first_name, last_name = names
     if days is not None and not 1 <= days <= MAX_WINDOW_DAYS:
         raise InvalidParameter(f"days must be 1..{MAX_WINDOW_DAYS}, not {days}", parameter="days")
-    t0 = parse_moment(start, parameter="start") if start else None
-    t1 = parse_moment(end, parameter="end") if end else None
+    t0 = parse_moment(start, parameter=first_name) if start else None
+    t1 = parse_moment(end, parameter=last_name) if end else None
     span = timedelta(days=days or DEFAULT_DAYS)
     if t0 is not None and t1 is not None:
         first, last = t0, t1
@@ -158,12 +157,32 @@ async def incident_filter(
         )
         first, last = one(await cur.fetchone(), "incident_default_window")
     if first >= last:
-        raise InvalidParameter(f"start ({start}) must come before end ({end})", parameter="start")
+        raise InvalidParameter(
+            f"{first_name} ({start}) must come before {last_name} ({end})", parameter=first_name
+        )
     if last - first > timedelta(days=MAX_WINDOW_DAYS):
         raise InvalidParameter(
-            f"The window is longer than {MAX_WINDOW_DAYS} days; narrow start or end",
-            parameter="start",
+            f"The {noun} is longer than {MAX_WINDOW_DAYS} days; narrow {first_name} or {last_name}",
+            parameter=first_name,
         )
+    return first, last
+
+
+async def incident_filter(
+    conn: psycopg.AsyncConnection,
+    *,
+    start: str | None,
+    end: str | None,
+    days: int | None,
+    categories: str | None = None,
+    beat: str | None = None,
+    village: str | None = None,
+    hours: str | None = None,
+    weekdays: str | None = None,
+) -> IncidentFilter:
+    """A validated filter. With neither start nor end, the window is the last ``days`` (30)
+    station days that have incidents; with one of them, ``days`` from or up to it."""
+    first, last = await incident_window(conn, start=start, end=end, days=days)
     return IncidentFilter(
         start=first,
         end=last,

@@ -6,20 +6,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
 import psycopg
 
-from geo_service.db import one
-from geo_service.errors import InvalidParameter
-from geo_service.moments import parse_moment
 from geo_service.schemas.kpis import KpiAnswer, KpiArea, KpiFigures, KpiRules
+from geo_service.services.incidents import MAX_WINDOW_DAYS, incident_window
 from geo_service.settings import Settings
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 3 * 366
+MAX_DAYS = MAX_WINDOW_DAYS
 # The CSV's columns after the area's: every figure of KpiFigures, hours spread over 24 columns.
 FIGURE_COLUMNS = [name for name in KpiFigures.model_fields if name not in ("hours",)]
 HOUR_COLUMNS = [f"h{h:02d}" for h in range(24)]
@@ -53,29 +50,9 @@ async def period_of(
 ) -> Period:
     """The period asked: [from, to); with one of them, ``days`` (30) from or up to it; with
     neither, the last ``days`` whole station days up to the day of the latest incident."""
-    if days is not None and not 1 <= days <= MAX_DAYS:
-        raise InvalidParameter(f"days must be 1..{MAX_DAYS}, not {days}", parameter="days")
-    t0 = parse_moment(start, parameter="from") if start else None
-    t1 = parse_moment(end, parameter="to") if end else None
-    span = timedelta(days=days or DEFAULT_DAYS)
-    if t0 is not None and t1 is not None:
-        first, last = t0, t1
-    elif t0 is not None:
-        first, last = t0, t0 + span
-    elif t1 is not None:
-        first, last = t1 - span, t1
-    else:
-        cur = await conn.execute(
-            "SELECT window_start, window_end FROM incident_default_window(%(d)s)",
-            {"d": days or DEFAULT_DAYS},
-        )
-        first, last = one(await cur.fetchone(), "incident_default_window")
-    if first >= last:
-        raise InvalidParameter(f"from ({start}) must come before to ({end})", parameter="from")
-    if last - first > timedelta(days=MAX_DAYS):
-        raise InvalidParameter(
-            f"The period is longer than {MAX_DAYS} days; narrow from or to", parameter="from"
-        )
+    first, last = await incident_window(
+        conn, start=start, end=end, days=days, names=("from", "to"), noun="period"
+    )
     return Period(first, last)
 
 
