@@ -28,6 +28,7 @@ from geo_service.settings import Settings
 from tests.access_calls import Ask, Call, Place, get, head
 from tests.access_rows import SUBJECTS
 from tests.cast import CAST_PASSWORD, Member, areas_of, make_cast, make_member, token_id_of
+from tests.conftest import loaded_database
 from tests.reference import Reference
 
 R = Role
@@ -392,10 +393,23 @@ def _places(
 
 
 @pytest.fixture(scope="module")
+def access_database(sample_path: Path) -> Iterator[str]:
+    """The table's own database: its allowed cells write (calls, positions, inspections, plans
+    published), which the tests that read the shared sample must never see."""
+    with loaded_database("geo_access", sample_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def stage(
-    settings: Settings, database_url: str, sample_path: Path, reference: Reference, tmp_path_factory
+    settings: Settings,
+    access_database: str,
+    sample_path: Path,
+    reference: Reference,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stage]:
     """The app (with a one-tile MBTiles basemap), one user of each role, their places."""
+    database_url = access_database
     mbtiles = tmp_path_factory.mktemp("basemap") / "basemap.mbtiles"
     with sqlite3.connect(mbtiles) as db:
         db.execute("CREATE TABLE metadata (name text, value text)")
@@ -409,7 +423,9 @@ def stage(
     out = io.BytesIO()
     places_layer = pyogrio.read_dataframe(sample_path, layer="place")
     pyogrio.write_dataframe(places_layer, out, driver="GeoJSON")
-    app = create_app(settings.model_copy(update={"map_mbtiles_path": mbtiles}))
+    app = create_app(
+        settings.model_copy(update={"map_mbtiles_path": mbtiles, "database_url": database_url})
+    )
     routes, mounts = route_keys(app)
     with TestClient(app) as client:
         yield Stage(

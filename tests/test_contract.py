@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,6 +32,7 @@ from geo_service.services.ogc import (
 )
 from geo_service.settings import Settings
 from tests.accounts import make_user
+from tests.conftest import loaded_database
 
 # Bounded so the whole run stays within a few minutes of CPU on two cores; the seed makes it
 # reproducible (the same requests on every run).
@@ -124,14 +126,22 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def command_room_token(database_url: str) -> str:
+def contract_database(sample_path: Path) -> Iterator[str]:
+    """The fuzzer's own database: the command room may take calls and post positions, which
+    the tests that read the shared sample must never see."""
+    with loaded_database("geo_contract", sample_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def command_room_token(contract_database: str) -> str:
     """A command-room user's token: sees the whole station, may not import, reveal phones,
     read the audit trail or administer users (those operations answer 403). Its id is moved
     out of the way of the ids the fuzzer revokes (DELETE /api/v1/tokens/{token_id} revokes the
     caller's own tokens: small ids and the bounds are what it tries)."""
     name = "contract_command_room"
-    token = make_user(database_url, Role.command_room, name=name)
-    with psycopg.connect(database_url) as conn:
+    token = make_user(contract_database, Role.command_room, name=name)
+    with psycopg.connect(contract_database) as conn:
         conn.execute(
             "UPDATE api_token SET id = %s "
             "WHERE user_id = (SELECT id FROM app_user WHERE name = %s)",
@@ -141,7 +151,9 @@ def command_room_token(database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def schemathesis_run(settings: Settings, command_room_token: str) -> Iterator[Run]:
+def schemathesis_run(
+    settings: Settings, contract_database: str, command_room_token: str
+) -> Iterator[Run]:
     """One schemathesis run, every check enabled, over the app built with the test settings,
     the command-room user's token sent with every call (its ignored_auth check also sends
     calls without it, and with a wrong one)."""
@@ -155,7 +167,7 @@ def schemathesis_run(settings: Settings, command_room_token: str) -> Iterator[Ru
         }
     )
     config.projects.default.checks.update(included_check_names=["all"])
-    app = create_app(settings)
+    app = create_app(settings.model_copy(update={"database_url": contract_database}))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     for label in ENDLESS:
         method, path = label.split(" ", 1)

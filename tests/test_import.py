@@ -47,6 +47,8 @@ TABLES = (
     "road",
     "incident",
     "position_fix",
+    "duty_shift",
+    "incident_step",
     "import_run",
 )
 GEOD = Geod(ellps="WGS84")
@@ -601,6 +603,77 @@ def test_new_incidents_are_stamped_like_the_loader_does(
             ).fetchall()
         )
     assert all(stamps[f"N{c}"] == stamps[c] for c in old)
+
+
+def test_timelines_and_duty_shifts_import_as_history(
+    db: str, sample_path: Path, tmp_path: Path
+) -> None:
+    """Steps removed and imported back from a CSV (lon/lat where a unit arrived) are stored
+    as the sample has them, the numbers recomputed, nothing sent to the live map; a second
+    import adds nothing; an unknown call number and a call sign on duty twice are refused."""
+    steps = layer(sample_path, "incident_step")
+    calls = sorted(steps["call_no"].unique())[:60]
+    mine = pd.DataFrame(steps[steps["call_no"].isin(calls)])
+    kpis = "SELECT k::text FROM incident_kpi k JOIN incident i ON i.id = k.incident_id " + (
+        "WHERE i.call_no = ANY(%s) ORDER BY i.call_no"
+    )
+    with connect(db) as conn:
+        before = conn.execute(kpis, (calls,)).fetchall()
+        conn.execute(
+            "DELETE FROM incident_step USING incident i "
+            "WHERE i.id = incident_id AND i.call_no = ANY(%s)",
+            (calls,),
+        )
+        events = conn.execute("SELECT count(*) FROM command_event").fetchone()
+    path = tmp_path / "steps.csv"
+    table = mine.copy()
+    table["lon"] = ["" if pd.isna(v) else repr(float(v)) for v in mine["lon"]]
+    table["lat"] = ["" if pd.isna(v) else repr(float(v)) for v in mine["lat"]]
+    table.fillna("").to_csv(path, index=False)
+    report = run(db, path, layer="incident_step")
+    assert (report.added, report.unchanged) == (len(mine), 0)
+    again = run(db, path, layer="incident_step")
+    assert (again.added, again.unchanged) == (0, len(mine))
+    with connect(db) as conn:
+        stored = pd.DataFrame(
+            conn.execute(
+                """SELECT i.call_no, s.kind, s.at, s.source, s.call_sign, s.result,
+                          ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat
+                   FROM incident_step s JOIN incident i ON i.id = s.incident_id
+                   WHERE i.call_no = ANY(%s)""",
+                (calls,),
+            ).fetchall(),
+            columns=["call_no", "kind", "at", "source", "call_sign", "result", "lon", "lat"],
+        )
+        assert conn.execute(kpis, (calls,)).fetchall() == before
+        assert conn.execute("SELECT count(*) FROM command_event").fetchone() == events
+    want = mine.assign(at=pd.to_datetime(mine["at"], utc=True))
+    stored["at"] = pd.to_datetime(stored["at"], utc=True)
+    keys = ["call_no", "kind", "at", "source"]
+    joined = want.merge(stored, on=keys, suffixes=("", "_db"), validate="one_to_one")
+    assert len(joined) == len(mine)
+    assert (joined["call_sign"].fillna("") == joined["call_sign_db"].fillna("")).all()
+    assert (joined["result"].fillna("") == joined["result_db"].fillna("")).all()
+    assert np.allclose(joined["lon"], joined["lon_db"].astype(float), equal_nan=True)
+    assert np.allclose(joined["lat"], joined["lat_db"].astype(float), equal_nan=True)
+
+    table.loc[table.index[3], "call_no"] = "NO-SUCH-CALL"
+    table.fillna("").to_csv(path, index=False)
+    report = refused(db, path, layer="incident_step")
+    assert any(
+        f["check"] == "unknown_code" and f["rows"] == [4] and "NO-SUCH-CALL" in f["message"]
+        for f in report["refusals"]
+    ), report["refusals"]
+
+    shifts = pd.DataFrame(layer(sample_path, "duty_shift")).head(1)
+    shifts["person_code"] = pd.DataFrame(layer(sample_path, "duty_shift"))["person_code"].iloc[-1]
+    shifts["starts_at"] = pd.Timestamp(shifts["starts_at"].iloc[0]) + pd.Timedelta(hours=1)
+    shift_path = tmp_path / "shifts.csv"
+    shifts.to_csv(shift_path, index=False)
+    before_shifts = checksums(db)
+    report = refused(db, shift_path, layer="duty_shift")
+    assert any(f["check"] == "rule" for f in report["refusals"]), report["refusals"]
+    assert checksums(db) == before_shifts
 
 
 def test_a_published_plan_keeps_its_grids(

@@ -158,7 +158,8 @@ COMMAND_LAYERS: tuple[LayerLoad, ...] = (
         ("call_no", "kind", "at", "actor", "source", "call_sign", "result", "note", "lon", "lat"),
         """INSERT INTO incident_step (incident_id, kind, at, actor, source, call_sign, result,
                                       note, geom)
-           SELECT i.id, s.kind, s.at::timestamptz, s.actor, s.source, nullif(s.call_sign, ''),
+           SELECT i.id, s.kind, s.at::timestamptz, s.actor,
+                  coalesce(nullif(s.source, ''), 'reported'), nullif(s.call_sign, ''),
                   nullif(s.result, ''), nullif(s.note, ''),
                   CASE WHEN s.lon <> '' THEN
                       ST_SetSRID(ST_MakePoint(s.lon::float8, s.lat::float8), 4326) END

@@ -39,7 +39,7 @@ from geo_service.ingest.imports.read import (
     source_conversion,
 )
 from geo_service.ingest.imports.report import REFUSAL, WARNING, ImportReport, report_text
-from geo_service.ingest.load import LAYERS, LayerLoad, _ewkb
+from geo_service.ingest.load import COMMAND_LAYERS, LAYERS, LayerLoad, _ewkb
 
 __all__ = ["IMPORT_LAYERS", "MODES", "ImportReport", "import_layer", "parse_mapping", "report_text"]
 
@@ -68,7 +68,9 @@ EVENT_SPECS = (
     ),
 )
 COMPUTED = ("h3", "h3_r9", "h3_r8", "h3_r7")
-SPECS: dict[str, LayerLoad] = {spec.layer: spec for spec in (*LAYERS, *EVENT_SPECS)}
+SPECS: dict[str, LayerLoad] = {
+    spec.layer: spec for spec in (*LAYERS, *EVENT_SPECS, *COMMAND_LAYERS)
+}
 IMPORT_LAYERS = tuple(SPECS)
 MODES = ("replace", "upsert")
 # Files with at least this many rows show a progress bar (when asked for).
@@ -276,6 +278,9 @@ def _checked_frame(
         if column != "geom":
             out[column] = frame[column].astype(str).str.strip().to_numpy()
     if rules.geometry is None:
+        if "lon" in fields and source.geometry is not None:  # a CSV's lon/lat read as points
+            lon, lat = _coordinates(source.geometry)
+            out["lon"], out["lat"] = lon, lat
         return out, None
     if source.geometry is None:
         hint = (
@@ -342,6 +347,18 @@ def _checked_frame(
         else:
             out["h3"] = h3_cells(xy[:, 0], xy[:, 1]).astype(str)
     return out, pending
+
+
+def _coordinates(geoms: np.ndarray) -> tuple[list[str], list[str]]:
+    """A table's lon and lat as text, empty where a row has no point."""
+    present = ~shapely.is_missing(geoms)
+    x = np.full(len(geoms), np.nan)
+    y = np.full(len(geoms), np.nan)
+    x[present], y[present] = shapely.get_x(geoms[present]), shapely.get_y(geoms[present])
+    return (
+        ["" if np.isnan(v) else repr(float(v)) for v in x],
+        ["" if np.isnan(v) else repr(float(v)) for v in y],
+    )
 
 
 def _parents(

@@ -90,6 +90,22 @@ REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
             "WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.code = s.person_code)",
         ),
     ),
+    "duty_shift": (
+        (
+            "person_code",
+            "a person",
+            "SELECT s.n, s.person_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.code = s.person_code)",
+        ),
+    ),
+    "incident_step": (
+        (
+            "call_no",
+            "an incident (import the incidents first)",
+            "SELECT s.n, s.call_no FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM incident i WHERE i.call_no = s.call_no)",
+        ),
+    ),
     "water_marker": (
         (
             "water_body_code",
@@ -659,6 +675,36 @@ def apply_events(
     report.unchanged = report.rows_read - report.added
 
 
+# A command-room row already stored (the same shift; the same step of the same call), as a
+# condition on a staged row s: an import of what was exported adds nothing.
+HISTORY_STORED = {
+    "duty_shift": """SELECT 1 FROM duty_shift d JOIN person pe ON pe.id = d.person_id
+        WHERE pe.code = s.person_code AND d.call_sign = s.call_sign
+          AND d.unit_kind = s.unit_kind AND d.starts_at = s.starts_at::timestamptz
+          AND d.ends_at = s.ends_at::timestamptz""",
+    "incident_step": """SELECT 1 FROM incident_step t JOIN incident i ON i.id = t.incident_id
+        WHERE i.call_no = s.call_no AND t.kind = s.kind AND t.at = s.at::timestamptz
+          AND t.source = coalesce(nullif(s.source, ''), 'reported')
+          AND t.call_sign IS NOT DISTINCT FROM nullif(s.call_sign, '')""",
+}
+
+
+def apply_history(
+    conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
+) -> None:
+    """Duty shifts and incident timelines are history: new rows are appended, rows already
+    stored are skipped; like the loader's, they are not news to the live map (geo.bulk_load)."""
+    stored = conn.execute(
+        sql.SQL("DELETE FROM {s} s WHERE EXISTS (" + HISTORY_STORED[spec.layer] + ")").format(
+            s=staging
+        )
+    ).rowcount
+    conn.execute("SELECT set_config('geo.bulk_load', 'on', true)")
+    report.added = conn.execute(sql.SQL(spec.insert).format(s=staging)).rowcount
+    conn.execute("SELECT set_config('geo.bulk_load', 'off', true)")
+    report.unchanged = stored
+
+
 def record(conn: psycopg.Connection, report: ImportReport) -> int:
     """The import_run row for a successful import (same transaction); returns its id."""
     row = conn.execute(
@@ -716,5 +762,7 @@ def apply_staged(
         apply_assignments(conn, report, spec, staging)
     elif spec.layer in ("incident", "position_fix"):
         apply_events(conn, report, spec, staging)
+    elif spec.layer in HISTORY_STORED:
+        apply_history(conn, report, spec, staging)
     else:
         apply_code_layer(conn, report, spec, staging)

@@ -51,6 +51,10 @@ RULES: dict[str, LayerRules] = {
     "road": LayerRules("line", ("code",)),
     "incident": LayerRules("point", ("call_no",)),
     "position_fix": LayerRules("point", ()),
+    "duty_shift": LayerRules(None, ("call_sign", "starts_at")),
+    "incident_step": LayerRules(
+        None, (), frozenset({"source", "call_sign", "result", "note", "lon", "lat"})
+    ),
 }
 GEOMETRY_TYPES = {
     "polygon": {"Polygon", "MultiPolygon"},
