@@ -287,6 +287,7 @@
     const back = [];
     for (const c of changes) {
       const beat = beats[c.beat];
+      if (!beat && c.op !== "add") continue;  // the service refuses it: nothing to undo
       if (c.op === "add") back.unshift({op: "remove", beat: c.beat});
       else if (c.op === "remove") {
         const again = [{op: "add", beat: c.beat, name: beat.name}];
