@@ -168,20 +168,19 @@ def _sweep(a: Ask) -> Call:
 
 def _patrol_water(a: Ask) -> str:
     """A water body the user may mark for dusk patrol: one meeting a community officer's beats'
-    grids, else one meeting the example grid."""
+    grids, else the first one (planners and leaders mark any; the others are refused by role)."""
     with psycopg.connect(a.database_url) as conn:
         if a.member.role == Role.community_officer:
             row = conn.execute(_OFFICER_GRIDS, (a.member.person,)).fetchone()
-            grids = list(row[0]) if row else []
+            found = conn.execute(
+                """SELECT w.code FROM water_body w, grid g
+                   WHERE g.id = ANY (%s) AND ST_Intersects(g.geom, w.geom)
+                   ORDER BY w.code LIMIT 1""",
+                (list(row[0]) if row else [],),
+            ).fetchone()
         else:
-            row = conn.execute("SELECT id FROM grid WHERE code = %s", (a.place.grid,)).fetchone()
-            grids = [row[0]] if row else []
-        found = conn.execute(
-            """SELECT w.code FROM water_body w, grid g
-               WHERE g.id = ANY (%s) AND ST_Intersects(g.geom, w.geom) ORDER BY w.code LIMIT 1""",
-            (grids,),
-        ).fetchone()
-    assert found, f"no water body in the grids of {a.member.name}"
+            found = conn.execute("SELECT code FROM water_body ORDER BY code LIMIT 1").fetchone()
+    assert found, f"no water body for {a.member.name} to mark"
     return str(found[0])
 
 
