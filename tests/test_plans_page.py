@@ -355,6 +355,28 @@ def test_a_planner_adds_renames_staffs_and_removes_beats_on_the_page(
     stored_plan = api(planning_url, planner, "GET", f"/api/v1/plans/{code}").json()
     assert spare not in {b["code"] for b in stored_plan["beats"]}
     assert membership(stored_plan) == {**sample_plans["2026"], grid: new}
+
+    # --- someone else changes the plan meanwhile: the page's next edit is refused as stale, the
+    # page says what changed in words and reloads the plan
+    other = start["beats"][0]["code"]
+    meanwhile = api(
+        planning_url,
+        planner,
+        "PATCH",
+        f"/api/v1/plans/{code}/beats",
+        json={"version": 9, "changes": [{"op": "rename", "beat": other, "name": "他人改名"}]},
+    )
+    assert meanwhile.status_code == 200, meanwhile.text
+    page.click(f"#beat-picker button[data-beat='{new}']")
+    page.fill("#rename-beat input[name=name]", "不会保存")
+    page.click("#rename-beat button[type=submit]")
+    version_is(page, 10)
+    page.wait_for_selector("#message.warning")
+    message = page.inner_text("#message")
+    assert "方案已被他人修改" in message and "修改警格" in message, message
+    assert row_text(page, other, "name") == "他人改名"
+    assert row_text(page, new, "name") == "河东警格"
+    assert api(planning_url, planner, "GET", f"/api/v1/plans/{code}").json()["version"] == 10
     # the refused removal's 409 is the one console line a refused request leaves
     assert not visit.outside, visit.outside
     assert not [e for e in visit.errors if "409" not in e], visit.errors

@@ -200,7 +200,8 @@
   async function refused(reply, context = {}) {
     const problem = reply.data || {};
     if (reply.status === 409 && problem.refused === "stale") {
-      const changes = (problem.changes || []).map((c) => `v${c.version} ${c.actor} ${c.kind}`);
+      const changes = (problem.changes || []).map((c) =>
+        `v${c.version} ${c.actor} ${W.change_kinds[c.kind] || c.kind}`);
       say(`${fmt(W.stale, {version: problem.version})} ${changes.join("; ")}`, "warning");
       state.undo.length = 0;
       state.redo.length = 0;
