@@ -374,7 +374,10 @@ def test_a_planner_adds_renames_staffs_and_removes_beats_on_the_page(
     page.wait_for_selector("#message.warning")
     message = page.inner_text("#message")
     assert "方案已被他人修改" in message and "修改警格" in message, message
-    assert row_text(page, other, "name") == "他人改名"
+    page.wait_for_function(  # the table is drawn again after the plan is reloaded
+        f"() => document.querySelector(\"#beats tr[data-beat='{other}'] td.name\")"
+        ".textContent === '他人改名'"
+    )
     assert row_text(page, new, "name") == "河东警格"
     assert api(planning_url, planner, "GET", f"/api/v1/plans/{code}").json()["version"] == 10
     # the refused removal's 409 is the one console line a refused request leaves
