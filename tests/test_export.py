@@ -33,6 +33,12 @@ KEYS = {
     "position_fix": ["person_code", "recorded_at"],
     "duty_shift": ["call_sign", "starts_at"],
     "incident_step": ["call_no", "kind", "at", "source", "call_sign"],
+    "patrol_water": ["water_body_code"],
+    "inspection": ["client_id"],
+    "sweep": ["name"],
+    "sweep_grid": ["sweep_name", "grid_code"],
+    "report": ["client_id"],
+    "report_step": ["report_client_id", "kind", "at"],
 }
 
 

@@ -90,6 +90,7 @@ SWEEPS = (
 )
 SWEEP_GRID_SHARE = 0.05
 HISTORY_FROM = epoch(datetime(2025, 1, 2, tzinfo=TZ))  # grid workers are assigned from 2025
+# (a drawn last inspection before then is moved to 10:00 that day)
 
 
 @dataclass
@@ -209,7 +210,7 @@ def build_field(
 
     # --- water markers: the latest inspection as drawn, a pole replaced, an earlier one
     has = np.flatnonzero((m_last >= 0) & (m_grid >= 0))
-    last_t = np.maximum(m_last[has], HISTORY_FROM)
+    last_t = np.maximum(m_last[has], HISTORY_FROM + 10 * 3600)
     result = m_status[has].copy()
     replaced = (m_kind[has] == "rescue_pole") & (result == "ok")
     replaced &= rng.random(len(has)) < REPLACED_SHARE
@@ -304,7 +305,7 @@ def build_field(
     rk = np.concatenate([rh, r_early, sr])
     rt = np.concatenate(
         [
-            np.maximum(r_last[rh], HISTORY_FROM),
+            np.maximum(r_last[rh], HISTORY_FROM + 10 * 3600),
             r_last[r_early] - rng.integers(150 * DAY, 200 * DAY, len(r_early)),
             sr_t,
         ]
@@ -316,10 +317,10 @@ def build_field(
     rk, rt, r_who = rk[keep], rt[keep], r_who[keep]
     problem = rng.random((len(rk), len(ITEMS))) < ITEM_PROBLEM_P
     failed: np.ndarray = np.asarray(problem.any(axis=1))
+    # written as PostgreSQL writes jsonb (keys by length, then bytes), so an export matches
+    shown = sorted(range(len(ITEMS)), key=lambda i: (len(ITEMS[i]), ITEMS[i]))
     items = [
-        "{"
-        + ", ".join(f'"{i}": "{"problem" if p else "ok"}"' for i, p in zip(ITEMS, row, strict=True))
-        + "}"
+        "{" + ", ".join(f'"{ITEMS[i]}": "{"problem" if row[i] else "ok"}"' for i in shown) + "}"
         for row in problem.tolist()
     ]
     fix_what = np.array(
