@@ -267,6 +267,12 @@ def _checked_frame(
         )
     fields = tuple(c for c in spec.columns if c not in COMPUTED)
     frame = apply_mapping(frame, fields, mapping)
+    if rules.geometry is None and "lon" in fields and source.geometry is not None:
+        # a table's lon/lat that the reader took as points (a CSV) are its columns again
+        missing = [c for c in ("lon", "lat") if c not in frame.columns]
+        if missing:
+            lon, lat = _coordinates(source.geometry)
+            frame = frame.assign(lon=lon, lat=lat)
     check_attributes(report, frame, fields, rules)
     codes = (
         frame["code"].astype(str).to_numpy()
