@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,8 @@ def normal(value: object) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == time(0):  # a date read as a date (GeoJSON)
+            return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, str):
         if not any(c in value for c in ".eE") or value.isalpha():
