@@ -39,34 +39,59 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def served(database_url: str, log: IO[bytes]) -> Iterator[str]:
-    """The service started as `geo-service serve` starts it, on a free loopback port, its
-    stderr (one JSON line per request) written to ``log``; stopped on leaving."""
+def serving(
+    database_url: str,
+    log: IO[bytes],
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`geo-service serve` (with --workers when more than one) on a free loopback port, in a
+    process group of its own, its stderr (one JSON line per request) written to ``log``: its
+    URL and process; stopped on leaving (its group killed when it does not stop)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)]
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": database_url},
+        [*command, *(["--workers", str(workers)] if workers > 1 else [])],
+        env={**os.environ, "DATABASE_URL": database_url, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=log,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        for _ in range(300):
+            if proc.poll() is not None:
+                break
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
         else:
-            proc.kill()
             log.seek(0)
             pytest.fail(f"the service did not start: {log.read().decode()[-2000:]}")
-        yield url
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"the service stopped: {log.read().decode()[-2000:]}")
+        yield url, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+
+
+@contextmanager
+def served(database_url: str, log: IO[bytes]) -> Iterator[str]:
+    """The service started as `geo-service serve` starts it (see serving): its URL."""
+    with serving(database_url, log) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

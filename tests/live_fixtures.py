@@ -5,19 +5,14 @@ them, one transaction each, so the log's triggers NOTIFY), and a Server-Sent Eve
 from __future__ import annotations
 
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import geopandas as gpd
 import httpx
@@ -27,6 +22,7 @@ import pytest
 from shapely.geometry import Point
 
 from geo_service.cells import incident_cells
+from tests.browser import serving
 from tests.conftest import loaded_database
 
 
@@ -35,43 +31,6 @@ def live_database(sample_path: Path) -> Iterator[str]:
     """A database of the live tests' own (they write calls): the sample loaded."""
     with loaded_database("geo_live", sample_path) as url:
         yield url
-
-
-@contextmanager
-def served_workers(
-    database_url: str, log: IO[bytes], *, workers: int = 1, env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """`geo-service serve --workers N` on a free loopback port; stopped on leaving."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, "--workers", str(workers)],
-        env={**os.environ, "DATABASE_URL": database_url, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            log.seek(0)
-            pytest.fail(f"the service did not start: {log.read().decode()[-2000:]}")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +43,7 @@ def live_service(live_database: str) -> Iterator[str]:
     }
     with (
         tempfile.TemporaryFile() as log,
-        served_workers(live_database, log, workers=2, env=env) as url,
+        serving(live_database, log, workers=2, env=env) as (url, _),
     ):
         yield url
 

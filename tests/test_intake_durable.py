@@ -9,23 +9,19 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
-import pytest
 
 from geo_service.accounts.roles import Role
 from tests.accounts import bearer, make_user
+from tests.browser import serving
 
 if TYPE_CHECKING:
     from tests.desk_fixtures import Desk
@@ -35,35 +31,9 @@ pytest_plugins = ["tests.desk_fixtures"]
 
 @contextmanager
 def service(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`geo-service serve` on a free port, in a process group of its own; its URL and process
-    (killed with its group on leaving, if still running)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "geo-service"), "serve", "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": database_url},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            else:
-                log.seek(0)
-                pytest.fail(f"the service did not start: {log.read().decode()[-2000:]}")
-            yield url, proc
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+    """`geo-service serve` in a process group of its own (killed with it by the test)."""
+    with tempfile.TemporaryFile() as log, serving(database_url, log) as served:
+        yield served
 
 
 def _calls(desk: Desk, n: int) -> list[dict[str, Any]]:

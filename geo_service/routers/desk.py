@@ -29,7 +29,6 @@ router = APIRouter(prefix="/api/v1", tags=["command room"])
 
 JSON = "application/json"
 CallNo = Annotated[str, Path(pattern=CALL_NO, description="The incident's call number")]
-NOT_JSON = "The body is not JSON text (problem+json)"
 CONFLICT = (
     "problem+json: a step that does not follow (naming the steps allowed next), a unit that is "
     "busy or off duty"
@@ -44,7 +43,6 @@ CONFLICT = (
     response_model=None,
     responses={
         201: {"model": CallTaken, "description": "Stored, with the lookup's answer"},
-        400: {"description": NOT_JSON},
         200: {"model": CallTaken, "description": "Already stored with this content (a retry)"},
         404: {"description": "Outside the jurisdiction (names the nearest village)"},
         409: {"description": "The call number is taken with other content (names what differs)"},
@@ -111,7 +109,7 @@ async def get_incident(conn: Connection, call_no: CallNo) -> Response:
     dependencies=[allow(DISPATCH)],
     summary="A step of the incident's timeline (处警全过程)",
     response_model=Incident,
-    responses={400: {"description": NOT_JSON}, 409: {"description": CONFLICT}},
+    responses={409: {"description": CONFLICT}},
 )
 async def add_step(
     request: Request,
@@ -139,7 +137,6 @@ async def add_step(
     summary="A batch of position fixes from devices",
     response_model=PositionsStored,
     responses={
-        400: {"description": NOT_JSON},
         404: {"description": "A call sign or person code that names nobody (problem+json)"},
     },
 )

@@ -35,10 +35,8 @@ router = APIRouter(tags=["planning"])
 
 PlanCode = Annotated[str, Path(max_length=64, description="Beat plan code, e.g. 2027-draft")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No plan has that code"}}
-NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"description": "The body is not JSON"}}
 EDIT: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND,
-    **NOT_JSON,
     409: {
         "description": "The plan changed since the version given (with the changes made "
         "meanwhile), is published, or what the edit touches is locked or not empty"
@@ -54,7 +52,6 @@ EDIT: dict[int | str, dict[str, Any]] = {
     response_model=PlanDocument,
     dependencies=[allow(PLANNING)],
     responses={
-        **NOT_JSON,
         404: {"description": "No plan has the source code, or none is in force"},
         409: {"description": "A plan already has that code"},
     },
@@ -191,7 +188,6 @@ async def diff(
     dependencies=[allow(PUBLISH)],
     responses={
         **NOT_FOUND,
-        **NOT_JSON,
         409: {"description": "The plan is published already, or changed since the version"},
         422: {"description": "Every problem that forbids publication, listed under `problems`"},
     },
