@@ -51,6 +51,9 @@ ACTIONS = (
     "sweep_open",
     "report",
     "report_step",
+    # a water marked for dusk patrol, or taken off the list
+    "patrol_mark",
+    "patrol_unmark",
 )
 ANONYMOUS = "anonymous"
 # The audit trail is kept at least this long (the level-3 protection standard: six months).

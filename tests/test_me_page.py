@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
+import httpx
 import psycopg
 import pytest
 from PIL import Image
@@ -216,6 +217,70 @@ def test_the_page_opens_again_offline_and_keeps_an_inspection_until_online(
     page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
     assert len(_stored(me_world, entry["id"])) == 1
 
+    phone.close()
+    assert not phone.outside, phone.outside
+    assert not phone.errors, phone.errors
+
+
+def test_the_open_sweeps_and_my_reports_show_with_their_counts(
+    browser: Browser, me_url: str, me_world: MeWorld
+) -> None:
+    """At 360×740, in Chinese: the open sweeps' targets and the user's own open reports are
+    lists of their own, their counts and urgent counts those of /api/v1/me, each item with its
+    sweep and end, or its status and department; a target opens the form of its kind, a report
+    has no form."""
+    members = me_world.users[Role.grid_worker] + me_world.users[Role.community_officer]
+    answers = {}
+    for member in members:
+        reply = httpx.get(f"{me_url}/api/v1/me", headers=member.headers, timeout=30)
+        assert reply.status_code == 200, reply.text[:300]
+        answers[member.name] = reply.json()["lists"]
+    member = max(members, key=lambda m: answers[m.name]["sweep_targets_open"]["count"])
+    lists = answers[member.name]
+    assert lists["sweep_targets_open"]["count"] > 0 and lists["reports_mine"]["count"] > 0
+    _, grids = areas_expected(me_world, member)
+    inside = me_world.reference.grids.set_index("code").geometry[sorted(grids)[0]]
+    point = inside.representative_point()
+    phone = Phone(browser, me_url, point.x, point.y)
+    page = phone.page
+    sign_in(page, me_url, member, "/me")
+    page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
+    for name, title in (("sweep_targets_open", "梳网清格待查"), ("reports_mine", "我的吹哨")):
+        block = f"#list-{name}"
+        assert title in page.inner_text(f"{block} summary")
+        count = int(page.get_attribute(f"{block} .badge", "data-count") or -1)
+        assert count == lists[name]["count"], name
+        urgent = lists[name]["urgent"]
+        badges = page.locator(f"{block} .badge.urgent")
+        if urgent:
+            assert badges.inner_text().endswith(f" {urgent}"), name
+        else:
+            assert badges.count() == 0
+        page.click(f"{block} summary")
+        rows = page.locator(f"{block} ul.items li")
+        assert rows.count() == len(lists[name]["items"]) == min(count, 50)
+        first = lists[name]["items"][0]
+        text = rows.first.inner_text()
+        if name == "sweep_targets_open":
+            assert first["code"] in text and first["sweep_name"] in text
+            assert rows.first.locator("button").count() == 1
+        else:
+            assert first["department_name"] in text
+            assert rows.first.locator("button").count() == 0
+    page.locator("#list-sweep_targets_open").scroll_into_view_if_needed()
+    assert not_blank(shoot(page, "me_sweeps_reports"))
+    # a target opens the inspection form of its kind
+    target = lists["sweep_targets_open"]["items"][0]
+    page.click("#list-sweep_targets_open ul.items li button >> nth=0")
+    page.wait_for_selector("dialog#form-dialog[open]")
+    assert target["code"] in page.inner_text("#form-subject")
+    results = {
+        "rental_house": "pass",
+        "water_marker": "ok",
+        "camera": "working",
+    }
+    assert page.locator(f"#form-fields input[name=result][value={results[target['kind']]}]").count()
+    page.click("#form-cancel")
     phone.close()
     assert not phone.outside, phone.outside
     assert not phone.errors, phone.errors

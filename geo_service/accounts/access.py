@@ -47,6 +47,9 @@ SWEEP_OPEN = frozenset({R.planner, R.community_officer, R.leader})
 SWEEP_READ = PEOPLE
 REPORT_MAKE = frozenset({R.grid_worker, R.volunteer, R.community_officer})
 REPORT_READ = frozenset({R.command_room, R.leader, R.community_officer, R.planner})
+# Marking waters for dusk patrol (傍晚巡河): planners and leaders anywhere, a community officer
+# their beats' waters (PostgreSQL).
+PATROL_MARK = frozenset({R.planner, R.community_officer, R.leader})
 MY_AREA = frozenset({R.community_officer, R.grid_worker, R.volunteer})
 # Inspections' history and photos: those who record them and those who read the sweeps.
 FIELD_READ = FIELD | SWEEP_READ

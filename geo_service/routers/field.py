@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -13,6 +13,7 @@ from geo_service import audit
 from geo_service.accounts.access import (
     FIELD,
     FIELD_READ,
+    PATROL_MARK,
     REPORT_MAKE,
     REPORT_READ,
     REPORT_SEE,
@@ -30,6 +31,7 @@ from geo_service.schemas.field import (
     InspectionHistory,
     InspectionIn,
     InspectionOut,
+    PatrolMark,
     PatrolTable,
     ReportIn,
     ReportOut,
@@ -44,6 +46,7 @@ from geo_service.services.field import (
     inspection_history,
     inspection_photo,
     make_report,
+    mark_patrol,
     open_sweep,
     patrol_days,
     record_inspection,
@@ -53,6 +56,7 @@ from geo_service.services.field import (
     reports,
     sweep_detail,
     sweeps,
+    unmark_patrol,
 )
 from geo_service.services.photos import Photo, clean_photo
 from geo_service.settings import Settings
@@ -263,6 +267,58 @@ async def get_patrols(
         conn, first_day=date(year, m1, d1), last_day=date(year, m2, d2), at=now
     )
     return JSONResponse(answer)
+
+
+WaterCode = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="The water body's code",
+    ),
+]
+PATROL_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The water is outside your beats (problem+json naming your areas)"},
+    404: {"description": "No water body with this code (problem+json, parameter code)"},
+}
+
+
+@router.put(
+    "/water/patrols/{code}",
+    summary="Mark a water for dusk patrol (傍晚巡河)",
+    status_code=201,
+    response_model=PatrolMark,
+    dependencies=[allow(PATROL_MARK)],
+    responses={
+        200: {"model": PatrolMark, "description": "Marked already: the mark as it was"},
+        **PATROL_REFUSALS,
+    },
+)
+async def put_patrol(request: Request, conn: Connection, code: WaterCode) -> JSONResponse:
+    """Put a water body on the list of waters walked at dusk in the summer months (the patrol
+    table and the water map's dusk layer show it). A planner or leader marks any water, a
+    community officer those meeting their beats' grids. Marking it again changes nothing and
+    answers 200 with the mark as it was."""
+    created, answer = await mark_patrol(conn, code=code)
+    audit.record(request, "patrol_mark", f"water_body {code}", created=created)
+    return JSONResponse(answer, status_code=201 if created else 200)
+
+
+@router.delete(
+    "/water/patrols/{code}",
+    summary="Take a water off the dusk patrol list",
+    status_code=204,
+    response_class=Response,
+    dependencies=[allow(PATROL_MARK)],
+    responses=PATROL_REFUSALS,
+)
+async def delete_patrol(request: Request, conn: Connection, code: WaterCode) -> Response:
+    """Take a water body off the dusk patrol list (204 whether or not it was on it); its
+    check-ins are kept."""
+    removed = await unmark_patrol(conn, code=code)
+    audit.record(request, "patrol_unmark", f"water_body {code}", removed=removed)
+    return Response(status_code=204)
 
 
 # ---------------------------------------------------------------- reports (网格吹哨)

@@ -47,9 +47,11 @@ async def me(conn: Connection, settings: AppSettings, at: AtQuery = None) -> Res
     """For the signed-in grid worker, community officer or volunteer: their areas in force, the
     people covering them with their phones (as the user may see them) and lists with counts:
     rental houses whose fire-safety check is due or overdue, water markers whose inspection is
-    due, missing or damaged markers, cameras out of order and recent incidents in the area
-    (without caller details). Each list gives its ``count``, its ``urgent`` count (overdue,
-    missing, offline) and its first ``ME_LIST_LIMIT`` items, most urgent first."""
+    due, missing or damaged markers, cameras out of order, recent incidents in the area
+    (without caller details), the targets of open sweeps not yet inspected and the user's own
+    reports not closed. Each list gives its ``count``, its ``urgent`` count (overdue, missing,
+    offline, a sweep ending soon, a report not yet accepted) and its first ``ME_LIST_LIMIT``
+    items, most urgent first."""
     body = await my_area(conn, settings=settings, at=parse_moment(at))
     return Response(body, media_type="application/json")
 

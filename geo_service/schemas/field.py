@@ -337,6 +337,15 @@ class PatrolTable(BaseModel):
     totals: PatrolTotals
 
 
+class PatrolMark(BaseModel):
+    """A water marked for dusk patrol (傍晚巡河)."""
+
+    code: str
+    name: str
+    marked: bool
+    marked_at: datetime
+
+
 class ReportIn(BaseModel):
     """A report (网格吹哨) as the phone sends it (the ``report`` part of the multipart form)."""
 

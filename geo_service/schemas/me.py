@@ -50,6 +50,14 @@ class MyLists(BaseModel):
     markers_broken: DueList = Field(description="Missing or damaged water markers")
     cameras_out: DueList = Field(description="Cameras out of order (faulty or offline)")
     incidents_recent: DueList = Field(description="Recent incidents, without caller details")
+    sweep_targets_open: DueList = Field(
+        description="Targets of the sweeps open now in the areas, not yet inspected in the "
+        "sweep's period (urgent: the sweep ends within due_within_days)"
+    )
+    reports_mine: DueList = Field(
+        description="Your own reports not closed, newest first, with their status, department "
+        "and last step (urgent: not yet accepted)"
+    )
 
 
 class MyArea(BaseModel):

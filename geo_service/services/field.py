@@ -213,6 +213,22 @@ async def departments(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
     return answer
 
 
+async def mark_patrol(conn: psycopg.AsyncConnection, *, code: str) -> tuple[bool, dict[str, Any]]:
+    """Mark a water for dusk patrol as the signed-in user: (whether this call marked it, the
+    mark). A water marked already keeps its mark."""
+    cur = await conn.execute(
+        "SELECT created, answer::text FROM field_mark_patrol(%(code)s)", {"code": code}
+    )
+    created, answer = one(await cur.fetchone(), "field_mark_patrol")
+    return bool(created), orjson.loads(answer)
+
+
+async def unmark_patrol(conn: psycopg.AsyncConnection, *, code: str) -> bool:
+    """Take a water off the dusk patrol list as the signed-in user; whether it was on it."""
+    cur = await conn.execute("SELECT field_unmark_patrol(%(code)s)", {"code": code})
+    return bool(one(await cur.fetchone(), "field_unmark_patrol")[0])
+
+
 async def patrol_map(conn: psycopg.AsyncConnection, *, at: datetime) -> dict[str, Any]:
     """The waters marked for dusk patrol and those checked in on the evening of ``at``
     (GeoJSON, ``patrolled`` per water)."""

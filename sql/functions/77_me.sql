@@ -70,6 +70,14 @@ COMMENT ON FUNCTION me_holds(text, int, geometry, geometry)
 --   cameras_out      cameras out of order (faulty or offline), offline first
 --   incidents_recent incidents of the last recent_days in the areas' grids, newest first,
 --                    without caller details (no caller phone, address or description)
+--   sweep_targets_open targets of the sweeps open at `at` (starts_at <= at < ends_at) in the
+--                    areas (the target's point, by the boundary rule) with no inspection of the
+--                    thing from the sweep's start until `at`; one item per thing (the sweep
+--                    ending first), by the sweep's end; urgent when it ends within
+--                    due_within_days. A volunteer reads no sweeps (their policy).
+--   reports_mine     the user's own reports (reporter = their name) made by `at` and not closed
+--                    by then (status as the steps up to `at` left it), newest first, with the
+--                    last step; not limited by area; urgent while not yet accepted (open)
 DROP FUNCTION IF EXISTS me_items(timestamptz, int, int, int, int);
 CREATE OR REPLACE FUNCTION me_items(
     at timestamptz, marker_due_days int, rental_due_days int, due_within_days int,
@@ -83,6 +91,8 @@ DECLARE
     rental_every interval := make_interval(days => rental_due_days);
     marker_every interval := make_interval(days => marker_due_days);
     area_grids int[];
+    -- the user's name as a value (an index takes it, not a setting read per row)
+    me text := coalesce(current_setting('geo.user_name', true), '');
 BEGIN
     SELECT coalesce(array_agg(a.id), '{}') INTO area_grids FROM me_areas() a WHERE a.kind = 'grid';
     RETURN QUERY
@@ -155,17 +165,85 @@ BEGIN
                'category', i.category, 'status', i.status, 'grid', g.code),
            i.geom
     FROM incident i JOIN grid g ON g.id = i.grid_id
-    WHERE i.grid_id = ANY (area_grids) AND i.received_at > since AND i.received_at <= at;
+    WHERE i.grid_id = ANY (area_grids) AND i.received_at > since AND i.received_at <= at
+    UNION ALL
+    SELECT 'sweep_targets_open', t.code,
+           (row_number() OVER (ORDER BY t.ends_at, t.code))::int,
+           t.ends_at <= soon,
+           jsonb_build_object(
+               'kind', t.kind, 'code', t.code, 'sweep', t.sweep_id, 'sweep_name', t.name,
+               'sweep_starts_at', t.starts_at, 'sweep_ends_at', t.ends_at,
+               'ends_soon', t.ends_at <= soon) || coalesce(t.thing, '{}'),
+           t.geom
+    FROM (
+        SELECT DISTINCT ON (x.kind, x.thing_id) x.*,
+               CASE x.kind
+                   WHEN 'rental_house' THEN (
+                       SELECT jsonb_build_object('address', r.address, 'landlord', r.landlord)
+                       FROM rental_house r WHERE r.id = x.thing_id)
+                   WHEN 'water_marker' THEN (
+                       SELECT jsonb_build_object('marker_kind', m.kind, 'status', m.status,
+                                                 'water_body_name', w.name)
+                       FROM water_marker m LEFT JOIN water_body w ON w.id = m.water_body_id
+                       WHERE m.id = x.thing_id)
+                   WHEN 'camera' THEN (
+                       SELECT jsonb_build_object('name', c.name, 'camera_kind', c.kind,
+                                                 'status', c.status)
+                       FROM camera c WHERE c.id = x.thing_id)
+               END AS thing
+        FROM (
+            SELECT t.sweep_id, t.kind, t.thing_id, t.code, t.geom, s.name, s.starts_at,
+                   s.ends_at
+            FROM sweep s
+            JOIN sweep_target t ON t.sweep_id = s.id
+            JOIN area a ON ST_Intersects(a.geom, t.geom)
+            WHERE s.starts_at <= at AND at < s.ends_at
+              AND me_holds(a.kind, a.id, a.geom, t.geom)
+              AND NOT EXISTS (SELECT 1 FROM inspection i
+                              WHERE i.kind = t.kind AND i.thing_id = t.thing_id
+                                AND i.inspected_at >= s.starts_at AND i.inspected_at <= at)
+        ) x
+        ORDER BY x.kind, x.thing_id, x.ends_at, x.sweep_id
+    ) t
+    UNION ALL
+    SELECT 'reports_mine', r.id::text,
+           (row_number() OVER (ORDER BY r.reported_at DESC, r.id DESC))::int,
+           r.status_then = 'open',
+           jsonb_build_object(
+               'kind', 'report', 'code', r.id::text, 'id', r.id, 'category', r.category,
+               'category_name', c.name, 'category_name_en', c.name_en,
+               'department', d.code, 'department_name', d.name,
+               'department_name_en', d.name_en, 'status', r.status_then,
+               'reported_at', r.reported_at, 'note', r.note,
+               'last_step', (SELECT jsonb_build_object(
+                                 'kind', s.kind, 'at', s.at, 'actor', s.actor, 'note', s.note)
+                             FROM report_step s
+                             WHERE s.report_id = r.id AND s.at <= me_items.at
+                             ORDER BY s.at DESC, s.id DESC LIMIT 1)),
+           r.geom
+    FROM (
+        SELECT x.*,
+               CASE WHEN EXISTS (SELECT 1 FROM report_step s WHERE s.report_id = x.id
+                                 AND s.kind = 'close' AND s.at <= me_items.at) THEN 'closed'
+                    WHEN EXISTS (SELECT 1 FROM report_step s WHERE s.report_id = x.id
+                                 AND s.kind = 'accept' AND s.at <= me_items.at) THEN 'accepted'
+                    ELSE 'open' END AS status_then
+        FROM report x
+        WHERE x.reporter = me AND x.reported_at <= at
+    ) r
+    JOIN report_category c ON c.code = r.category
+    JOIN department d ON d.id = r.department_id
+    WHERE r.status_then <> 'closed';
 END;
 $$;
 COMMENT ON FUNCTION me_items(timestamptz, int, int, int, int)
-    IS 'Every item of the signed-in user''s lists at a moment (rentals_due, markers_due, markers_broken, cameras_out, incidents_recent) with its place in its list, whether it is urgent (overdue, missing, offline), its properties (no caller details) and its point.';
+    IS 'Every item of the signed-in user''s lists at a moment (rentals_due, markers_due, markers_broken, cameras_out, incidents_recent, sweep_targets_open, reports_mine) with its place in its list, whether it is urgent (overdue, missing, offline), its properties (no caller details) and its point.';
 
 -- The lists' names, in the order the page shows them.
 CREATE OR REPLACE FUNCTION me_list_names() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['rentals_due', 'markers_due', 'markers_broken', 'cameras_out',
-                 'incidents_recent']
+                 'incidents_recent', 'sweep_targets_open', 'reports_mine']
 $$;
 COMMENT ON FUNCTION me_list_names()
     IS 'The names of the lists of "my area", in the order the page shows them.';

@@ -670,3 +670,68 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION field_patrol_map(timestamptz)
     IS 'The waters marked for dusk patrol and any checked in on the evening of a moment (from 16:00 station time until then), as GeoJSON outlines (simplified to 5 m) with patrolled, check-ins and the last one.';
+
+-- A water marked for dusk patrol as the API answers it (NULL when it is not marked).
+CREATE OR REPLACE FUNCTION field_patrol_mark_json(water_body_id int) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('code', w.code, 'name', w.name, 'marked', true,
+                             'marked_at', p.marked_at)
+    FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id
+    WHERE p.water_body_id = field_patrol_mark_json.water_body_id
+$$;
+COMMENT ON FUNCTION field_patrol_mark_json(int)
+    IS 'A water marked for dusk patrol: its code, name and when it was marked (NULL when not marked).';
+
+-- The water body a planner, leader or community officer marks or unmarks for dusk patrol, by
+-- code, as the owner: refused (insufficient_privilege, HINT areas) for any other role and, for a
+-- community officer, outside their beats' grids; an unknown code is no_data_found (HINT code).
+CREATE OR REPLACE FUNCTION field_require_patrol_water(code text) RETURNS int
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF app_role() IS NULL OR app_role() NOT IN ('planner', 'leader', 'community_officer') THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', HINT = 'areas',
+            MESSAGE = format('Only a planner, leader or community officer marks waters for dusk '
+                             'patrol; your areas: %s', field_areas_text());
+    END IF;
+    RETURN (SELECT t.thing_id FROM field_require_thing('water_body', code, true) t);
+END;
+$$;
+COMMENT ON FUNCTION field_require_patrol_water(text)
+    IS 'Id of the water body a planner, leader or community officer (a water meeting their beats'' grids) may mark for dusk patrol; unknown code: no_data_found (HINT code); otherwise refused naming the user''s areas (insufficient_privilege, HINT areas).';
+REVOKE ALL ON FUNCTION field_require_patrol_water(text) FROM PUBLIC;
+
+-- Mark a water for dusk patrol. A water marked already keeps its mark (and its time): created
+-- false, nothing changed.
+CREATE OR REPLACE FUNCTION field_mark_patrol(code text, OUT created boolean, OUT answer json)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    water int := field_require_patrol_water(code);
+    n int;
+BEGIN
+    INSERT INTO patrol_water (water_body_id) VALUES (water) ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    created := n > 0;
+    answer := field_patrol_mark_json(water);
+END;
+$$;
+COMMENT ON FUNCTION field_mark_patrol(text)
+    IS 'Marks a water body for dusk patrol by the signed-in planner, leader or community officer (their beats'' waters): the mark, and whether this call made it (false: marked already, unchanged).';
+REVOKE ALL ON FUNCTION field_mark_patrol(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION field_mark_patrol(text) TO geo_service_app;
+
+-- Unmark a water for dusk patrol; whether it was marked. Its check-ins are kept.
+CREATE OR REPLACE FUNCTION field_unmark_patrol(code text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    water int := field_require_patrol_water(code);
+    n int;
+BEGIN
+    DELETE FROM patrol_water p WHERE p.water_body_id = water;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n > 0;
+END;
+$$;
+COMMENT ON FUNCTION field_unmark_patrol(text)
+    IS 'Takes a water body off the dusk patrol list, by the signed-in planner, leader or community officer (their beats'' waters); whether it was on it. Its check-ins are kept.';
+REVOKE ALL ON FUNCTION field_unmark_patrol(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION field_unmark_patrol(text) TO geo_service_app;

@@ -1,5 +1,6 @@
 """The access table's rows of the field (issue 14): inspections recorded by the people of an
-area, planners and leaders; their history and photos read by those and the command room."""
+area, planners and leaders; their history and photos read by those and the command room; waters
+marked for dusk patrol by planners, leaders and community officers."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ POST   /api/v1/sweeps                                  y   -   y   y   -   -   -
 GET    /api/v1/sweeps                                  y   y   y   y   y   -   -   -
 GET    /api/v1/sweeps/{sweep_id}                       y   y   y   y   y   -   -   -
 GET    /api/v1/water/patrols                           y   y   y   y   y   y   -   -
+PUT    /api/v1/water/patrols/{code}                    y   -   y   y   -   -   -   -
+DELETE /api/v1/water/patrols/{code}                    y   -   y   y   -   -   -   -
 POST   /api/v1/reports                                 -   -   -   y   y   y   -   -
 GET    /api/v1/reports                                 y   y   y   y   y   y   -   -
 GET    /api/v1/reports/{report_id}                     y   y   y   y   y   y   -   -
@@ -163,6 +166,24 @@ def _sweep(a: Ask) -> Call:
     return Call("GET", f"/api/v1/sweeps/{row[0]}")
 
 
+def _patrol_water(a: Ask) -> str:
+    """A water body the user may mark for dusk patrol: one meeting a community officer's beats'
+    grids, else the first one (planners and leaders mark any; the others are refused by role)."""
+    with psycopg.connect(a.database_url) as conn:
+        if a.member.role == Role.community_officer:
+            row = conn.execute(_OFFICER_GRIDS, (a.member.person,)).fetchone()
+            found = conn.execute(
+                """SELECT w.code FROM water_body w, grid g
+                   WHERE g.id = ANY (%s) AND ST_Intersects(g.geom, w.geom)
+                   ORDER BY w.code LIMIT 1""",
+                (list(row[0]) if row else [],),
+            ).fetchone()
+        else:
+            found = conn.execute("SELECT code FROM water_body ORDER BY code LIMIT 1").fetchone()
+    assert found, f"no water body for {a.member.name} to mark"
+    return str(found[0])
+
+
 def _place_of(a: Ask) -> tuple[float, float]:
     """A point the user reports from: in a community officer's beats, else the example place."""
     if a.member.role != Role.community_officer:
@@ -224,6 +245,12 @@ CALLS = {
     "GET /api/v1/sweeps": get("/api/v1/sweeps"),
     "GET /api/v1/sweeps/{sweep_id}": _sweep,
     "GET /api/v1/water/patrols": get("/api/v1/water/patrols"),
+    "PUT /api/v1/water/patrols/{code}": lambda a: Call(
+        "PUT", f"/api/v1/water/patrols/{_patrol_water(a)}"
+    ),
+    "DELETE /api/v1/water/patrols/{code}": lambda a: Call(
+        "DELETE", f"/api/v1/water/patrols/{_patrol_water(a)}"
+    ),
     "POST /api/v1/reports": _report,
     "GET /api/v1/reports": get("/api/v1/reports"),
     "GET /api/v1/reports/{report_id}": lambda a: Call("GET", f"/api/v1/reports/{stored_report(a)}"),

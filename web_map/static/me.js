@@ -180,6 +180,18 @@
   }
 
   function describe(name, item) {
+    if (name === "sweep_targets_open") { // a sweep's target: the thing, the sweep and its end
+      const what = `${W.thing_kinds[item.kind] || item.kind} ${item.code}`;
+      const place = item.address || item.name || item.water_body_name || "";
+      return [place ? `${what} · ${place}` : what, `${item.sweep_name} · ${W.sweep_ends} ${when(item.sweep_ends_at)}`];
+    }
+    if (item.kind === "report") { // the user's own report: status, department, last step
+      const department = CONFIG.lang === "zh" ? item.department_name : item.department_name_en;
+      const step = item.last_step
+        ? ` · ${W.last_step}: ${W.steps[item.last_step.kind] || item.last_step.kind} ${when(item.last_step.at)}` : "";
+      return [`${W.report_categories[item.category] || item.category} · ${W.statuses[item.status] || item.status}`,
+        `${department} · ${when(item.reported_at)}${step}`];
+    }
     if (item.kind === "rental_house") {
       return [item.address, `${item.landlord || ""} ${item.phone || ""} · ${item.due_at ? `${W.due} ${day(item.due_at)}` : W.never}`];
     }
@@ -194,8 +206,10 @@
 
   function itemRow(name, item) {
     const [title, detail] = describe(name, item);
-    const urgent = item.overdue || item.status === "missing" || item.status === "offline";
-    const button = item.kind === "incident" ? null
+    const urgent = name === "sweep_targets_open" ? item.ends_soon
+      : name === "reports_mine" ? item.status === "open"
+        : item.overdue || item.status === "missing" || item.status === "offline";
+    const button = item.kind === "incident" || item.kind === "report" ? null
       : el("button", { type: "button", class: "secondary", "data-code": item.code, onclick: () => openForm(item.kind, item) }, W.record);
     return el("li", { class: urgent ? "urgent" : "", "data-code": item.code },
       el("span", { class: "what" }, el("strong", {}, title), el("small", {}, detail)), button);
@@ -203,6 +217,7 @@
 
   const LIST_COLOUR = {
     rentals_due: "#d9480f", markers_due: "#1971c2", markers_broken: "#a40000", cameras_out: "#7048e8", incidents_recent: "#495057",
+    sweep_targets_open: "#e67700", reports_mine: "#0b7285",
   };
   const BASE_STYLE = {
     basemap_village: { color: "#9a9a9a", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 },
@@ -219,7 +234,7 @@
     if (itemLayer) itemLayer.remove();
     itemLayer = L.geoJSON(geo, {
       style: (f) => BASE_STYLE[f.properties.layer] || {},
-      filter: (f) => f.properties.layer !== "water_marker" || !geo.features.some((g) => g.id === `markers_due:${f.properties.code}` || g.id === `markers_broken:${f.properties.code}`),
+      filter: (f) => f.properties.layer !== "water_marker" || !geo.features.some((g) => ["markers_due", "markers_broken", "sweep_targets_open"].some((l) => g.id === `${l}:${f.properties.code}`)),
       pointToLayer: (f, latlng) => f.properties.layer === "water_marker"
         ? L.circleMarker(latlng, { radius: 3, weight: 1, color: "#1971c2", fillColor: "#fff", fillOpacity: 1 })
         : L.circleMarker(latlng, {
@@ -234,7 +249,7 @@
         }
         const [title, detail] = describe(p.layer, p);
         const body = el("div", {}, el("strong", {}, title), el("br"), detail || "");
-        if (p.kind !== "incident") {
+        if (p.kind !== "incident" && p.kind !== "report") {
           body.append(el("br"), el("button", { type: "button", class: "secondary", onclick: () => openForm(p.kind, p) }, W.record));
         }
         layer.bindPopup(body);
@@ -302,7 +317,7 @@
     const type = kind === "report" ? "report" : "inspection";
     current = { type, kind: kind === "checkin" ? "water_body" : kind, code: item.code, lon: item.lon, lat: item.lat };
     $("form-title").textContent = kind === "report" ? W.form_report : kind === "checkin" ? W.form_checkin : W.form_inspection;
-    $("form-subject").textContent = item.code ? describe(kind, item)[0] : "";
+    $("form-subject").textContent = item.code ? describe(item.sweep ? "sweep_targets_open" : kind, item)[0] : "";
     $("form-fields").replaceChildren(...fieldsFor(kind, item));
     $("record-form").reset();
     $("form-error").textContent = "";
