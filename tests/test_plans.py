@@ -245,6 +245,52 @@ def test_beats_are_added_renamed_given_officers_and_removed_only_empty(
     assert get(planning, code)["version"] == 3
 
 
+def test_the_officers_to_choose_from_are_the_community_officers_with_their_beats(
+    planning: Planning, planning_db: str
+) -> None:
+    made = draft(planning)
+    code = made["code"]
+    with psycopg.connect(planning_db) as conn:
+        people = pd.DataFrame(
+            conn.execute("SELECT code, name, role FROM person").fetchall(),
+            columns=["code", "name", "role"],
+        )
+    officers = people[people.role == "community_officer"].sort_values("code")
+    rng = random.Random(13)
+    # give a few beats other officers (one officer may hold several beats), then compare
+    beats = [b["code"] for b in made["beats"]]
+    chosen = {b: rng.choice(list(officers.code)) for b in rng.sample(beats, min(4, len(beats)))}
+    changes = [{"op": "officer", "beat": b, "person": p} for b, p in chosen.items()]
+    done = planning.planner.patch(
+        f"/api/v1/plans/{code}/beats", json={"version": 1, "changes": changes}
+    )
+    assert done.status_code == 200, done.text
+    document = get(planning, code)
+    held: dict[str, list[str]] = {}
+    for beat in document["beats"]:
+        if beat["officer"]:
+            held.setdefault(beat["officer"]["code"], []).append(beat["code"])
+    for beat, person in chosen.items():
+        assert beat in held[person]
+
+    reply = planning.planner.get(f"/api/v1/plans/{code}/officers")
+    assert reply.status_code == 200, reply.text
+    expected = [
+        {"code": c, "name": n, "beats": sorted(held.get(c, []))}
+        for c, n in zip(officers.code, officers.name, strict=True)
+    ]
+    assert reply.json() == expected
+    assert len(expected) > 1
+    # every one of them is accepted as an officer by the edit; nobody else is
+    other = people[people.role != "community_officer"].code.iloc[0]
+    refused = planning.planner.patch(
+        f"/api/v1/plans/{code}/beats",
+        json={"version": 2, "changes": [{"op": "officer", "beat": beats[0], "person": other}]},
+    )
+    assert refused.status_code == 422
+    assert planning.planner.get("/api/v1/plans/no-such-plan/officers").status_code == 404
+
+
 # -------------------------------------------------------------------------------- diff
 
 

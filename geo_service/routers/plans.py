@@ -22,6 +22,7 @@ from geo_service.schemas.plans import (
     PlanCreate,
     PlanDiff,
     PlanDocument,
+    PlanOfficer,
     PlanSummary,
     Publication,
     PublishCheck,
@@ -86,6 +87,19 @@ async def get_plan(conn: Connection, code: PlanCode) -> dict[str, Any]:
     """The plan's version, its beats (grids, lock, community officer), locked grids and the
     grids in none of its beats."""
     return await plans.plan_document(conn, code=code)
+
+
+@router.get(
+    "/api/v1/plans/{code}/officers",
+    summary="The community officers a beat of the plan may be given",
+    response_model=list[PlanOfficer],
+    dependencies=[allow(PLANNING_READ)],
+    responses=NOT_FOUND,
+)
+async def plan_officers(conn: Connection, code: PlanCode) -> list[dict[str, Any]]:
+    """Every person whose role is community officer (the only ones a beat's officer may be),
+    with the plan's beats each is the community officer of. Names only: no phones."""
+    return await plans.plan_officers(conn, code=code)
 
 
 @router.patch(

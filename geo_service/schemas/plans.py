@@ -46,6 +46,14 @@ class PersonRef(BaseModel):
     name: str
 
 
+class PlanOfficer(BaseModel):
+    """A community officer a beat of the plan may be given."""
+
+    code: str
+    name: str
+    beats: list[str] = Field(description="The plan's beats this person is the officer of")
+
+
 class PlanBeat(BaseModel):
     """One beat of a plan and the grids it is made of."""
 

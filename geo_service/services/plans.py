@@ -65,6 +65,12 @@ async def plan_document(conn: psycopg.AsyncConnection, *, code: str) -> dict[str
     return document
 
 
+async def plan_officers(conn: psycopg.AsyncConnection, *, code: str) -> list[dict[str, Any]]:
+    """The community officers a beat of the plan may be given, with the beats they hold."""
+    officers: list[dict[str, Any]] = await _call(conn, "SELECT plan_officers(%s)", (code,))
+    return officers
+
+
 async def move_grids(
     conn: psycopg.AsyncConnection, *, code: str, version: int, moves: list[dict[str, Any]]
 ) -> dict[str, Any]:

@@ -185,6 +185,26 @@ $$;
 COMMENT ON FUNCTION plan_document(text)
     IS 'One beat plan: its summary, its beats (code, name, lock, community officer, grid codes), its locked grids and the grids in none of its beats.';
 
+-- The people a beat of a plan may be given as its community officer (the role
+-- community_officer, as plan_edit_beats checks), each with the beats of that plan they are the
+-- community officer of (the plan's choice, else the beat's assignment, as plan_document says).
+CREATE OR REPLACE FUNCTION plan_officers(plan_code text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH p AS (SELECT * FROM plan_named(plan_code)),
+    held AS (
+        SELECT beat_officer(b.id) AS person_id, b.code
+        FROM beat b, p WHERE b.plan_id = p.id)
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'code', pe.code, 'name', pe.name,
+               'beats', (SELECT coalesce(jsonb_agg(h.code ORDER BY h.code), '[]')
+                         FROM held h WHERE h.person_id = pe.id))
+           ORDER BY pe.code), '[]')
+    FROM person pe, p
+    WHERE pe.role = 'community_officer'
+$$;
+COMMENT ON FUNCTION plan_officers(text)
+    IS 'The community officers a beat of the plan may be given (code, name), each with the codes of the plan''s beats they are the community officer of; no_data_found (404) for an unknown plan.';
+
 -- Moves: [{"grid": code, "beat": code or null (out of every beat)}, ...].
 CREATE OR REPLACE FUNCTION plan_move_grids(plan_code text, base_version int, moves jsonb)
 RETURNS jsonb

@@ -22,6 +22,7 @@ TABLE = """
 GET    /api/v1/plans                             y   y   y   y   -   -   -   -
 POST   /api/v1/plans                             y   -   y   -   -   -   -   -
 GET    /api/v1/plans/{code}                      y   y   y   y   -   -   -   -
+GET    /api/v1/plans/{code}/officers             y   y   y   y   -   -   -   -
 PATCH  /api/v1/plans/{code}/grids                y   -   y   -   -   -   -   -
 PATCH  /api/v1/plans/{code}/beats                y   -   y   -   -   -   -   -
 PATCH  /api/v1/plans/{code}/locks                y   -   y   -   -   -   -   -
@@ -67,6 +68,7 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "GET /api/v1/plans": get("/api/v1/plans"),
     "POST /api/v1/plans": _create,
     "GET /api/v1/plans/{code}": get(f"/api/v1/plans/{DRAFT}"),
+    "GET /api/v1/plans/{code}/officers": get(f"/api/v1/plans/{DRAFT}/officers"),
     "PATCH /api/v1/plans/{code}/grids": lambda a: Call(
         "PATCH", f"/api/v1/plans/{DRAFT}/grids", json={"version": _version(a), "moves": []}
     ),

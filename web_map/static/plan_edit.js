@@ -1,7 +1,10 @@
 // The planner's page (/plans/{code}/edit): grids coloured by beat with the beats' outlines
 // (unions of their grids, from the service), moves by click or brush, locks, undo and redo,
-// each beat's workload (when the service has it), a rebalance shown on the map before it is
-// applied, the diff against the plan in force, publication. Every asset is served by the app.
+// beats added, renamed, given their community officer and removed (empty ones), each beat's
+// workload (when the service has it), a rebalance shown on the map before it is applied, the
+// diff against the plan in force, publication. Every asset is served by the app.
+// Undo and redo cover grid moves and beat edits alike: an entry is {moves: [[grid, from, to]]}
+// or {beats: {forward: changes, backward: changes}}, each sent as a new edit of the plan.
 (() => {
   "use strict";
   const cfg = JSON.parse(document.getElementById("plan-config").textContent);
@@ -16,6 +19,7 @@
     plan: null, version: 0, beatOf: {}, lockedGrids: new Set(), beats: [], colors: {},
     selected: null, mode: "click", undo: [], redo: [], busy: false,
     workload: null, workloadAvailable: null, weights: null, tolerance: 0.10, proposal: null,
+    officers: [],
   };
   window.planPage = state;  // for the page's tests: what the page holds
 
@@ -144,7 +148,10 @@
     state.beatLocked = {};
     state.beats = plan.beats;
     plan.beats.forEach((beat, i) => {
-      state.colors[beat.code] = state.colors[beat.code] || PALETTE[i % PALETTE.length];
+      if (!state.colors[beat.code]) {
+        const taken = new Set(plan.beats.map((b) => state.colors[b.code]).filter(Boolean));
+        state.colors[beat.code] = PALETTE.find((c) => !taken.has(c)) || PALETTE[i % PALETTE.length];
+      }
       state.beatLocked[beat.code] = beat.locked;
       for (const grid of beat.grids) state.beatOf[grid] = beat.code;
     });
@@ -157,6 +164,7 @@
     if (!reply.ok) { say(reply.data?.detail || String(reply.status), "error"); return; }
     takePlan(reply.data);
     drawPicker();
+    drawBeatEditor();
     drawLegend();
     restyle();
   }
@@ -176,6 +184,7 @@
       button.addEventListener("click", () => {
         state.selected = beat.code;
         drawPicker();
+        drawBeatEditor();
       });
       picker.appendChild(button);
     }
@@ -187,7 +196,8 @@
         esc(b.code)} ${esc(b.name)}${b.officer ? ` · ${esc(b.officer.name)}` : ""}</div>`).join("");
   }
 
-  async function refused(reply) {
+  // context: what the edit was about ({beat}), for the words of a refusal
+  async function refused(reply, context = {}) {
     const problem = reply.data || {};
     if (reply.status === 409 && problem.refused === "stale") {
       const changes = (problem.changes || []).map((c) => `v${c.version} ${c.actor} ${c.kind}`);
@@ -198,7 +208,17 @@
       await afterChange();
       return;
     }
-    say(`${W.refused} ${problem.detail || reply.status}`, "error");
+    let kind = problem.refused;
+    if (kind === "not_empty" && !(problem.grids || []).length) kind = "history";
+    // the words name a beat: a refused move (a locked grid) keeps the service's detail
+    const aboutBeat = ["not_empty", "history", "locked"].includes(kind);
+    const known = !aboutBeat || context.beat ? W.refusals[kind] : null;
+    const text = known
+      ? fmt(known, {beat: problem.beat || context.beat || "", n: (problem.grids || []).length,
+        detail: problem.detail || ""})
+      : problem.detail || reply.status;
+    say(`${W.refused} ${text}`, "error");
+    $("message").title = problem.detail || "";
     restyle();
   }
 
@@ -220,8 +240,8 @@
       }
       if (done.length) {
         // an entry is always the edit forwards, [grid, from, to]: undo goes to from, redo to to
-        if (kind === "undo") state.redo.push(done.map((m) => [m.grid, m.to, m.from]));
-        else state.undo.push(done.map((m) => [m.grid, m.from, m.to]));
+        if (kind === "undo") state.redo.push({moves: done.map((m) => [m.grid, m.to, m.from])});
+        else state.undo.push({moves: done.map((m) => [m.grid, m.from, m.to])});
         if (kind === "do") state.redo.length = 0;
       }
       restyle(done.map((m) => m.grid));
@@ -243,15 +263,98 @@
   async function undo() {
     const entry = state.undo.pop();
     if (!entry) return;
-    const moves = Object.fromEntries(entry.map(([grid, from]) => [grid, from]));
-    if (!(await applyMoves(moves, "undo"))) state.undo.push(entry);
+    const ok = entry.moves
+      ? await applyMoves(Object.fromEntries(entry.moves.map(([grid, from]) => [grid, from])), "undo")
+      : await editBeats(entry.beats.backward, entry.beats.forward, "undo");
+    if (!ok) state.undo.push(entry);
+    drawUndo();
   }
 
   async function redo() {
     const entry = state.redo.pop();
     if (!entry) return;
-    const moves = Object.fromEntries(entry.map(([grid, , to]) => [grid, to]));
-    if (!(await applyMoves(moves, "redo"))) state.redo.push(entry);
+    const ok = entry.moves
+      ? await applyMoves(Object.fromEntries(entry.moves.map(([grid, , to]) => [grid, to])), "redo")
+      : await editBeats(entry.beats.forward, entry.beats.backward, "redo");
+    if (!ok) state.redo.push(entry);
+    drawUndo();
+  }
+
+  // ------------------------------------------------------------------------------- beats
+  // What undoes changes, worked out from the plan as the page holds it before they are made.
+  function inverseOf(changes) {
+    const beats = Object.fromEntries(state.beats.map((b) => [b.code, b]));
+    const back = [];
+    for (const c of changes) {
+      const beat = beats[c.beat];
+      if (!beat && c.op !== "add") continue;  // the service refuses it: nothing to undo
+      if (c.op === "add") back.unshift({op: "remove", beat: c.beat});
+      else if (c.op === "remove") {
+        const again = [{op: "add", beat: c.beat, name: beat.name}];
+        if (beat.officer) again.push({op: "officer", beat: c.beat, person: beat.officer.code});
+        back.unshift(...again);
+      } else if (c.op === "rename") back.unshift({op: "rename", beat: c.beat, name: beat.name});
+      else if (c.op === "officer") {
+        back.unshift({op: "officer", beat: c.beat, person: beat.officer ? beat.officer.code : null});
+      }
+    }
+    return back;
+  }
+
+  // kind as for applyMoves; `inverse` undoes `changes`
+  async function editBeats(changes, inverse, kind) {
+    if (state.busy) return false;
+    state.busy = true;
+    try {
+      const reply = await call("PATCH", `${API}/beats`, {version: state.version, changes});
+      if (!reply.ok) { await refused(reply, {beat: changes[0]?.beat}); return false; }
+      const entry = kind === "undo"
+        ? {beats: {forward: inverse, backward: changes}}
+        : {beats: {forward: changes, backward: inverse}};
+      if (kind === "undo") state.redo.push(entry); else state.undo.push(entry);
+      if (kind === "do") state.redo.length = 0;
+      const added = changes.find((c) => c.op === "add");
+      if (added && kind === "do") state.selected = added.beat;
+      await loadPlan();
+      await loadOfficers();
+      say(fmt(W.saved, {version: state.version}));
+      await afterChange();
+      return true;
+    } finally {
+      state.busy = false;
+      drawUndo();
+    }
+  }
+
+  function changeBeats(changes) {
+    return editBeats(changes, inverseOf(changes), "do");
+  }
+
+  async function loadOfficers() {
+    if (!$("beat-edit")) return;
+    const reply = await call("GET", `${API}/officers`);
+    if (!reply.ok) { say(reply.data?.detail || String(reply.status), "error"); return; }
+    state.officers = reply.data;
+    drawBeatEditor();
+  }
+
+  function drawBeatEditor() {
+    const box = $("beat-edit");
+    if (!box) return;
+    const beat = state.beats.find((b) => b.code === state.selected);
+    box.hidden = !beat;
+    $("beat-edit-none").hidden = !!beat;
+    if (!beat) return;
+    $("beat-edit-code").textContent = `${beat.code} ${beat.name}`;
+    $("rename-beat").elements.name.value = beat.name;
+    const select = $("officer-beat").elements.person;
+    const current = beat.officer ? beat.officer.code : "";
+    const listed = state.officers.some((o) => o.code === current);
+    select.innerHTML = `<option value="">${esc(W.no_officer)}</option>${
+      !listed && current ? `<option value="${esc(current)}">${esc(beat.officer.name)} (${esc(current)})</option>` : ""}${
+      state.officers.map((o) => `<option value="${esc(o.code)}">${esc(o.name)} (${esc(o.code)})${
+        o.beats.length ? ` · ${esc(fmt(W.officer_holds, {beats: o.beats.join(", ")}))}` : ""}</option>`).join("")}`;
+    select.value = current;
   }
 
   async function setLocks(grids, beats) {
@@ -299,30 +402,31 @@
     const lock = (code) => `<input type="checkbox" class="beat-lock" data-beat="${esc(code)}"${
       state.beatLocked[code] ? " checked" : ""}${cfg.can_edit ? "" : " disabled"}>`;
     if (!workload) {
-      thead.innerHTML = `<tr><th>${W.beat}</th><th>${W.name}</th><th>${W.grids}</th><th>${
-        W.officer}</th><th>${W.locked}</th></tr>`;
+      thead.innerHTML = `<tr><th>${W.beat}</th><th>${W.name}</th><th>${W.officer}</th><th>${
+        W.grids}</th><th>${W.locked}</th></tr>`;
       tbody.innerHTML = state.beats.map((b) => `<tr data-beat="${esc(b.code)}"${
         state.beatLocked[b.code] ? " class=\"locked-beat\"" : ""}><td><span class="swatch" style="background:${
-        state.colors[b.code]}"></span>${esc(b.code)}</td><td>${esc(b.name)}</td>${
-        cell(b.grids.length, "num grids")}<td>${esc(b.officer?.name || "")}</td><td>${lock(b.code)}</td></tr>`).join("");
+        state.colors[b.code]}"></span>${esc(b.code)}</td>${cell(b.name, "name")}${
+        cell(b.officer?.name || "", "officer")}${cell(b.grids.length, "num grids")}<td>${lock(b.code)}</td></tr>`).join("");
     } else {
       if (!state.weights) { state.weights = workload.weights; drawWeights(); }
       const parts = Object.keys(W.parts);
       const tolerance = state.tolerance * 100;
-      thead.innerHTML = `<tr><th>${W.beat}</th><th>${W.grids}</th>${parts.map((p) => `<th>${
+      thead.innerHTML = `<tr><th>${W.beat}</th><th>${W.name}</th><th>${W.officer}</th><th>${
+        W.grids}</th>${parts.map((p) => `<th>${
         W.parts[p]}</th>`).join("")}<th>${W.index}</th><th>${W.deviation}</th><th>${
         W.contiguous}</th><th>${W.compactness}</th><th>${W.villages_split}</th><th>${
-        W.officer}</th><th>${W.locked}</th></tr>`;
+        W.locked}</th></tr>`;
       tbody.innerHTML = workload.beats.map((b) => {
         const over = Math.abs(b.deviation_pct) > tolerance;
         return `<tr data-beat="${esc(b.code)}"${state.beatLocked[b.code] ? " class=\"locked-beat\"" : ""}><td><span class="swatch" style="background:${
-          state.colors[b.code]}"></span>${esc(b.code)}</td>${cell(b.grids, "num grids")}${
+          state.colors[b.code]}"></span>${esc(b.code)}</td>${cell(b.name, "name")}${
+          cell(b.officer?.name || "", "officer")}${cell(b.grids, "num grids")}${
           parts.map((p) => cell(Number(b.parts[p] ?? 0).toFixed(p === "incidents_weighted" ? 1 : p.endsWith("km") || p.endsWith("km2") ? 2 : 0))).join("")}${
           cell(Number(b.index).toFixed(1), "num index")}${
           cell(`${b.deviation_pct > 0 ? "+" : ""}${Number(b.deviation_pct).toFixed(1)} %`, `num deviation ${over ? "over" : "ok"}`)}${
           cell(b.contiguous ? W.yes : `${W.no} (${b.pieces})`, b.contiguous ? "contiguity ok" : "contiguity over")}${
-          cell(Number(b.compactness).toFixed(3))}${cell(b.villages_split)}<td>${
-          esc(b.officer?.name || "")}</td><td>${lock(b.code)}</td></tr>`;
+          cell(Number(b.compactness).toFixed(3))}${cell(b.villages_split)}<td>${lock(b.code)}</td></tr>`;
       }).join("");
     }
     for (const box of tbody.querySelectorAll("input.beat-lock")) {
@@ -334,10 +438,12 @@
     const box = $("weights");
     if (!state.weights) { box.hidden = true; return; }
     box.hidden = false;
+    const label = {parts: W.weight_parts, categories: W.categories};
     const inputs = (group) => Object.entries(state.weights[group]).map(([k, v]) =>
-      `<label>${esc(W.parts[k] || k)} <input type="number" step="any" min="0" data-group="${
+      `<label>${esc(label[group][k] || k)} <input type="number" step="any" min="0" data-group="${
         group}" data-key="${esc(k)}" value="${esc(v)}"></label>`).join("");
-    box.innerHTML = `<strong>${W.weights}</strong>${inputs("parts")}${inputs("categories")}<button type="button" id="recompute" class="secondary">${W.recompute}</button>`;
+    box.innerHTML = `<strong>${W.weights}</strong>${inputs("parts")}<strong>${
+      W.weight_categories}</strong>${inputs("categories")}<button type="button" id="recompute" class="secondary">${W.recompute}</button>`;
     $("recompute").addEventListener("click", async () => {
       for (const input of box.querySelectorAll("input")) {
         state.weights[input.dataset.group][input.dataset.key] = Number(input.value);
@@ -448,6 +554,32 @@
     });
   }
   if ($("undo")) { $("undo").addEventListener("click", undo); $("redo").addEventListener("click", redo); }
+  if ($("beat-tools")) {
+    $("add-beat").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const form = e.target.elements;
+      changeBeats([{op: "add", beat: form.beat.value.trim(), name: form.name.value.trim()}]).then((ok) => {
+        if (ok) e.target.reset();
+      });
+    });
+    $("rename-beat").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const name = e.target.elements.name.value.trim();
+      const beat = state.beats.find((b) => b.code === state.selected);
+      if (beat && name !== beat.name) changeBeats([{op: "rename", beat: beat.code, name}]);
+    });
+    $("officer-beat").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const person = e.target.elements.person.value || null;
+      const beat = state.beats.find((b) => b.code === state.selected);
+      if (beat && person !== (beat.officer ? beat.officer.code : null)) {
+        changeBeats([{op: "officer", beat: beat.code, person}]);
+      }
+    });
+    $("remove-beat").addEventListener("click", () => {
+      if (state.selected) changeBeats([{op: "remove", beat: state.selected}]);
+    });
+  }
   if ($("rebalance-form")) {
     $("rebalance-form").addEventListener("submit", propose);
     $("apply-proposal").addEventListener("click", applyProposal);
@@ -462,6 +594,7 @@
   (async () => {
     say(W.loading);
     await loadPlan();
+    await loadOfficers();
     await loadGrids();
     await drawOutlines();
     await drawWorkload();
