@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,12 @@ KEYS = {
     "position_fix": ["person_code", "recorded_at"],
     "duty_shift": ["call_sign", "starts_at"],
     "incident_step": ["call_no", "kind", "at", "source", "call_sign"],
+    "patrol_water": ["water_body_code"],
+    "inspection": ["client_id"],
+    "sweep": ["name"],
+    "sweep_grid": ["sweep_name", "grid_code"],
+    "report": ["client_id"],
+    "report_step": ["report_client_id", "kind", "at"],
 }
 
 
@@ -44,6 +50,8 @@ def normal(value: object) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == time(0):  # a date read as a date (GeoJSON)
+            return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, str):
         if not any(c in value for c in ".eE") or value.isalpha():

@@ -168,6 +168,126 @@ COMMAND_LAYERS: tuple[LayerLoad, ...] = (
 )
 
 
+# The field's history (issue 14), loaded after the command room's layers when the file has them:
+# the waters marked for dusk patrols, inspections (a check-in's poles name it by client id),
+# sweeps with their grids (their targets then computed as when a sweep is opened:
+# field_sweep_fill_targets), and reports with their steps. History, not news: the command
+# room's event log skips them. Things' status is not moved: a file's things carry it already.
+FIELD_LAYERS: tuple[LayerLoad, ...] = (
+    LayerLoad(
+        "patrol_water",
+        ("water_body_code", "marked_at"),
+        """INSERT INTO patrol_water (water_body_id, marked_at)
+           SELECT w.id, s.marked_at::timestamptz
+           FROM {s} s JOIN water_body w ON w.code = s.water_body_code""",
+    ),
+    LayerLoad(
+        "inspection",
+        (
+            "client_id",
+            "kind",
+            "code",
+            "inspected_at",
+            "inspector",
+            "person_code",
+            "result",
+            "items",
+            "fix_what",
+            "fix_by",
+            "note",
+            "check_in_client_id",
+            "lon",
+            "lat",
+            "accuracy_m",
+        ),
+        # ids drawn first, so that a pole's check-in in the same file is found by client id
+        """INSERT INTO inspection (id, client_id, kind, thing_id, code, inspected_at, inspector,
+                                   person_id, result, items, fix_what, fix_by, note, position,
+                                   accuracy_m, check_in_id)
+           WITH x AS MATERIALIZED (SELECT nextval('inspection_id_seq') AS id, s.* FROM {s} s)
+           SELECT x.id, x.client_id::uuid, x.kind, t.id, x.code, x.inspected_at::timestamptz,
+                  coalesce(nullif(x.inspector, ''), 'sample'), pe.id, x.result,
+                  nullif(x.items, '')::jsonb, nullif(x.fix_what, ''), nullif(x.fix_by, '')::date,
+                  nullif(x.note, ''),
+                  CASE WHEN x.lon <> '' THEN
+                      ST_SetSRID(ST_MakePoint(x.lon::float8, x.lat::float8), 4326) END,
+                  nullif(x.accuracy_m, '')::real,
+                  coalesce(c.id, (SELECT i.id FROM inspection i
+                                  WHERE i.client_id = nullif(x.check_in_client_id, '')::uuid))
+           FROM x
+           JOIN LATERAL (
+               SELECT m.id FROM water_marker m WHERE x.kind = 'water_marker' AND m.code = x.code
+               UNION ALL
+               SELECT r.id FROM rental_house r WHERE x.kind = 'rental_house' AND r.code = x.code
+               UNION ALL
+               SELECT k.id FROM camera k WHERE x.kind = 'camera' AND k.code = x.code
+               UNION ALL
+               SELECT w.id FROM water_body w WHERE x.kind = 'water_body' AND w.code = x.code
+           ) t ON true
+           LEFT JOIN person pe ON pe.code = nullif(x.person_code, '')
+           LEFT JOIN x c ON c.client_id = nullif(x.check_in_client_id, '')""",
+    ),
+    LayerLoad(
+        "sweep",
+        ("name", "starts_at", "ends_at", "target_kinds", "opened_by", "opened_at", "note"),
+        """INSERT INTO sweep (name, starts_at, ends_at, target_kinds, opened_by, opened_at, note)
+           SELECT s.name, s.starts_at::timestamptz, s.ends_at::timestamptz,
+                  string_to_array(replace(s.target_kinds, ' ', ''), ','),
+                  coalesce(nullif(s.opened_by, ''), 'import'),
+                  coalesce(nullif(s.opened_at, '')::timestamptz, now()), nullif(s.note, '')
+           FROM {s} s""",
+    ),
+    LayerLoad(
+        "sweep_grid",
+        ("sweep_name", "grid_code"),
+        """INSERT INTO sweep_grid (sweep_id, grid_id)
+           SELECT w.id, g.id FROM {s} s
+           JOIN sweep w ON w.name = s.sweep_name
+           JOIN grid g ON g.code = s.grid_code""",
+    ),
+    LayerLoad(
+        "report",
+        (
+            "client_id",
+            "category",
+            "status",
+            "note",
+            "lon",
+            "lat",
+            "reporter",
+            "person_code",
+            "reported_at",
+        ),
+        """INSERT INTO report (client_id, category, department_id, status, note, geom, grid_id,
+                               village_id, reporter, person_id, reported_at)
+           SELECT s.client_id::uuid, s.category, c.department_id,
+                  coalesce(nullif(s.status, ''), 'open'), s.note, p.geom, g.id, g.village_id,
+                  coalesce(nullif(s.reporter, ''), 'sample'), pe.id, s.reported_at::timestamptz
+           FROM {s} s
+           JOIN report_category c ON c.code = s.category
+           CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(s.lon::float8, s.lat::float8),
+                                                 4326) AS geom) p
+           LEFT JOIN grid g ON g.id = grid_at_point(p.geom)
+           LEFT JOIN person pe ON pe.code = nullif(s.person_code, '')""",
+    ),
+    LayerLoad(
+        "report_step",
+        ("report_client_id", "kind", "at", "actor", "department", "note"),
+        """INSERT INTO report_step (report_id, kind, at, actor, department_id, note)
+           SELECT r.id, s.kind, s.at::timestamptz, s.actor, coalesce(d.id, r.department_id),
+                  nullif(s.note, '')
+           FROM {s} s
+           JOIN report r ON r.client_id = s.report_client_id::uuid
+           LEFT JOIN department d ON d.code = nullif(s.department, '')""",
+    ),
+)
+
+
+def fill_sweep_targets(conn: psycopg.Connection) -> None:
+    """Every sweep's targets from its grids, as when it is opened (targets kept are kept)."""
+    conn.execute("SELECT field_sweep_fill_targets(id) FROM sweep ORDER BY id")
+
+
 def database_is_empty(conn: psycopg.Connection) -> bool:
     """True when no station has been loaded yet."""
     row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM station)").fetchone()
@@ -198,6 +318,11 @@ def load_jurisdiction(conn: psycopg.Connection, path: Path, *, progress: bool = 
             if spec.layer in present:
                 frame = _read(path, spec.layer, spec.columns)
                 counts[spec.layer] = _stage_and_insert(conn, spec, frame)
+        for spec in FIELD_LAYERS:
+            if spec.layer in present:
+                frame = _read(path, spec.layer, spec.columns)
+                counts[spec.layer] = _stage_and_insert(conn, spec, frame)
+        fill_sweep_targets(conn)
         conn.execute("SELECT set_config('geo.bulk_load', 'off', true)")
         # planner statistics now, as after pg_restore: autovacuum may be off or come late,
         # and without statistics the planner guesses row counts (a lookup took 9-12 ms)

@@ -2,7 +2,8 @@
 
 Each stage draws from its own random generator and adds to one World (world.py): the
 jurisdiction with its villages and grids, roads, water, places, rentals, cameras, water markers,
-incidents, beats, people and position fixes; gpkg.py writes them as one GeoPackage.
+incidents, beats, people and position fixes, the command room's timelines and the
+field's history; gpkg.py writes them as one GeoPackage.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tqdm import tqdm
 
 from geo_service.sample.command import build_command, command_layers
 from geo_service.sample.events import build_fixes, build_incidents
+from geo_service.sample.field import build_field
 from geo_service.sample.gpkg import assemble_layers, metadata_table, write_gpkg
 from geo_service.sample.jurisdiction import REFERENCE_DIR, build_jurisdiction
 from geo_service.sample.people import build_beats, build_people, police_work_points
@@ -37,6 +39,7 @@ _STAGES = (
     "people",
     "fixes",
     "command",
+    "field",
     "write",
 )
 
@@ -91,12 +94,16 @@ def generate_sample(
         command = build_command(stage("command"), world, beats, people, officers, incidents)
         incidents.columns["status"] = command.status  # as their timelines leave them
         bar.update()
+        # the field's history; markers' and rentals' last inspections follow it
+        field = build_field(stage("field"), world, assignments, markers, rentals)
+        bar.update()
         # the road layer as a routable network (the stages above drew on the roads as drawn)
         world.roads = node_roads(world.roads)
         layers = assemble_layers(
             world, beats, people, assignments, rentals, cameras, markers, incidents, fixes
         )
         layers.update(command_layers(world, command, fixes))
+        layers.update(field.layers())
         layers["metadata"] = metadata_table(seed, scale)
         bar.set_postfix_str("write")
         write_gpkg(path, layers, progress)

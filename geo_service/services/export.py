@@ -164,6 +164,8 @@ def _write(frame: pd.DataFrame, *, layer: Layer, fmt: ExportFormat, path: Path) 
             layer=layer.name,
             driver="GeoJSON",
             COORDINATE_PRECISION=15,  # every digit: export then import gives the same
+            # text stays text: a rental check's items (JSON text) are not written as an object
+            AUTODETECT_JSON_STRINGS="NO",
             **({"RFC7946": "YES", "WRITE_NAME": "NO"} if wgs84 else {}),
         )
 

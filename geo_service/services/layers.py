@@ -13,7 +13,7 @@ import shapely
 from psycopg import sql
 
 from geo_service.errors import InvalidParameter, NotFound
-from geo_service.ingest.load import COMMAND_LAYERS
+from geo_service.ingest.load import COMMAND_LAYERS, FIELD_LAYERS
 from geo_service.ingest.load import LAYERS as LOADED_LAYERS
 
 # The event layers are loaded by their own functions in load.py; their columns are these.
@@ -50,7 +50,7 @@ def _columns(name: str) -> tuple[str, ...]:
     if name == "beat":  # beats are loaded without geometry; their outlines are derived
         spec = next(s for s in LOADED_LAYERS if s.layer == "beat")
         return spec.columns
-    spec = next(s for s in (*LOADED_LAYERS, *COMMAND_LAYERS) if s.layer == name)
+    spec = next(s for s in (*LOADED_LAYERS, *COMMAND_LAYERS, *FIELD_LAYERS) if s.layer == name)
     return tuple(c for c in spec.columns if c != "geom")
 
 
@@ -86,6 +86,12 @@ LAYERS: dict[str, Layer] = {
         ),
         _layer("duty_shift", "Duty shifts of units (勤务班次)", integer_id=True),
         _layer("incident_step", "Incident timelines (处警全过程)", integer_id=True),
+        _layer("patrol_water", "Waters marked for dusk patrols (傍晚巡河水域)"),
+        _layer("inspection", "Inspections and dusk patrol check-ins (巡查)", integer_id=True),
+        _layer("sweep", "Sweeps (梳网清格)", integer_id=True),
+        _layer("sweep_grid", "Grids of each sweep (梳网清格网格)"),
+        _layer("report", "Reports (网格吹哨)", integer_id=True),
+        _layer("report_step", "Report timelines (部门报到)", integer_id=True),
     )
 }
 SPATIAL_LAYERS = tuple(name for name, layer in LAYERS.items() if layer.geometry)

@@ -346,6 +346,38 @@ COMMENT ON FUNCTION field_require_sweep(int)
 REVOKE ALL ON FUNCTION field_require_sweep(int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION field_require_sweep(int) TO geo_service_app;
 
+-- A sweep's targets: the things of its target kinds whose grid (by the boundary rule) is one
+-- of its grids, as they are now; targets stored already are kept. Run when a sweep is opened,
+-- and when the sample's sweeps (or imported ones) are loaded.
+CREATE OR REPLACE FUNCTION field_sweep_fill_targets(sweep_id int) RETURNS int
+LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp AS $$
+DECLARE
+    kinds text[] := (SELECT s.target_kinds FROM sweep s WHERE s.id = sweep_id);
+    added int;
+BEGIN
+    INSERT INTO sweep_target (sweep_id, kind, thing_id, code, grid_id, geom)
+    SELECT field_sweep_fill_targets.sweep_id, x.kind, x.id, x.code, g.id, x.geom
+    FROM grid g
+    JOIN (SELECT 'rental_house' AS kind, t.id, t.code, t.geom FROM rental_house t
+          WHERE 'rental_house' = ANY (kinds)
+          UNION ALL
+          SELECT 'water_marker', t.id, t.code, t.geom FROM water_marker t
+          WHERE 'water_marker' = ANY (kinds)
+          UNION ALL
+          SELECT 'camera', t.id, t.code, t.geom FROM camera t WHERE 'camera' = ANY (kinds)) x
+      ON ST_Intersects(g.geom, x.geom)
+    WHERE g.id IN (SELECT sg.grid_id FROM sweep_grid sg
+                   WHERE sg.sweep_id = field_sweep_fill_targets.sweep_id)
+      AND grid_at_point(x.geom) = g.id
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    RETURN added;
+END;
+$$;
+COMMENT ON FUNCTION field_sweep_fill_targets(int)
+    IS 'Stores a sweep''s targets: the things of its target kinds whose grid by the boundary rule is one of its grids (targets stored already kept); answers how many were added.';
+REVOKE ALL ON FUNCTION field_sweep_fill_targets(int) FROM PUBLIC;
+
 -- Open a sweep: its grids (given, or every grid of the villages given), the things of its
 -- target kinds whose grid (by the boundary rule) is one of them. Planners and leaders open
 -- sweeps anywhere, a community officer in their beats' grids. Answers the sweep's id.
@@ -403,18 +435,7 @@ BEGIN
             body ->> 'note')
     RETURNING id INTO new_id;
     INSERT INTO sweep_grid (sweep_id, grid_id) SELECT new_id, unnest(grid_ids);
-    INSERT INTO sweep_target (sweep_id, kind, thing_id, code, grid_id, geom)
-    SELECT new_id, x.kind, x.id, x.code, g.id, x.geom
-    FROM grid g
-    JOIN (SELECT 'rental_house' AS kind, t.id, t.code, t.geom FROM rental_house t
-          WHERE 'rental_house' = ANY (kinds)
-          UNION ALL
-          SELECT 'water_marker', t.id, t.code, t.geom FROM water_marker t
-          WHERE 'water_marker' = ANY (kinds)
-          UNION ALL
-          SELECT 'camera', t.id, t.code, t.geom FROM camera t WHERE 'camera' = ANY (kinds)) x
-      ON ST_Intersects(g.geom, x.geom)
-    WHERE g.id = ANY (grid_ids) AND grid_at_point(x.geom) = g.id;
+    PERFORM field_sweep_fill_targets(new_id);
     RETURN new_id;
 END;
 $$;

@@ -39,7 +39,7 @@ from geo_service.ingest.imports.read import (
     source_conversion,
 )
 from geo_service.ingest.imports.report import REFUSAL, WARNING, ImportReport, report_text
-from geo_service.ingest.load import COMMAND_LAYERS, LAYERS, LayerLoad, _ewkb
+from geo_service.ingest.load import COMMAND_LAYERS, FIELD_LAYERS, LAYERS, LayerLoad, _ewkb
 
 __all__ = ["IMPORT_LAYERS", "MODES", "ImportReport", "import_layer", "parse_mapping", "report_text"]
 
@@ -69,7 +69,7 @@ EVENT_SPECS = (
 )
 COMPUTED = ("h3", "h3_r9", "h3_r8", "h3_r7")
 SPECS: dict[str, LayerLoad] = {
-    spec.layer: spec for spec in (*LAYERS, *EVENT_SPECS, *COMMAND_LAYERS)
+    spec.layer: spec for spec in (*LAYERS, *EVENT_SPECS, *COMMAND_LAYERS, *FIELD_LAYERS)
 }
 IMPORT_LAYERS = tuple(SPECS)
 MODES = ("replace", "upsert")
@@ -267,6 +267,12 @@ def _checked_frame(
         )
     fields = tuple(c for c in spec.columns if c not in COMPUTED)
     frame = apply_mapping(frame, fields, mapping)
+    if rules.geometry is None and "lon" in fields and source.geometry is not None:
+        # a table's lon/lat that the reader took as points (a CSV) are its columns again
+        missing = [c for c in ("lon", "lat") if c not in frame.columns]
+        if missing:
+            lon, lat = _coordinates(source.geometry)
+            frame = frame.assign(lon=lon, lat=lat)
     check_attributes(report, frame, fields, rules)
     codes = (
         frame["code"].astype(str).to_numpy()

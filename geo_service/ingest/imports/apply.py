@@ -15,7 +15,7 @@ from psycopg import sql
 from geo_service.db import one
 from geo_service.ingest.imports.checks import LayerRules, rows_text
 from geo_service.ingest.imports.report import REFUSAL, WARNING, ImportReport
-from geo_service.ingest.load import LayerLoad
+from geo_service.ingest.load import LayerLoad, fill_sweep_targets
 
 # Rows whose code references resolve to nothing: (column, what it must name, query over {s}).
 REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -104,6 +104,86 @@ REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
             "an incident (import the incidents first)",
             "SELECT s.n, s.call_no FROM {s} s "
             "WHERE NOT EXISTS (SELECT 1 FROM incident i WHERE i.call_no = s.call_no)",
+        ),
+    ),
+    "patrol_water": (
+        (
+            "water_body_code",
+            "a water body",
+            "SELECT s.n, s.water_body_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM water_body w WHERE w.code = s.water_body_code)",
+        ),
+    ),
+    "inspection": (
+        (
+            "code",
+            "a thing of its kind (water_marker, rental_house, camera, water_body)",
+            """SELECT s.n, s.kind || ' ' || s.code FROM {s} s WHERE NOT CASE s.kind
+                 WHEN 'water_marker' THEN EXISTS (SELECT 1 FROM water_marker x
+                                                  WHERE x.code = s.code)
+                 WHEN 'rental_house' THEN EXISTS (SELECT 1 FROM rental_house x
+                                                  WHERE x.code = s.code)
+                 WHEN 'camera' THEN EXISTS (SELECT 1 FROM camera x WHERE x.code = s.code)
+                 WHEN 'water_body' THEN EXISTS (SELECT 1 FROM water_body x WHERE x.code = s.code)
+                 ELSE false END""",
+        ),
+        (
+            "person_code",
+            "a person",
+            "SELECT s.n, s.person_code FROM {s} s WHERE s.person_code <> '' "
+            "AND NOT EXISTS (SELECT 1 FROM person p WHERE p.code = s.person_code)",
+        ),
+        (
+            "check_in_client_id",
+            "a dusk patrol check-in of the file or stored",
+            "SELECT s.n, s.check_in_client_id FROM {s} s WHERE s.check_in_client_id <> '' "
+            "AND NOT EXISTS (SELECT 1 FROM {s} c WHERE c.client_id = s.check_in_client_id "
+            "AND c.kind = 'water_body') "
+            "AND NOT EXISTS (SELECT 1 FROM inspection i WHERE i.kind = 'water_body' "
+            "AND i.client_id::text = lower(s.check_in_client_id))",
+        ),
+    ),
+    "sweep_grid": (
+        (
+            "sweep_name",
+            "a sweep (import the sweeps first)",
+            "SELECT s.n, s.sweep_name FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM sweep w WHERE w.name = s.sweep_name)",
+        ),
+        (
+            "grid_code",
+            "a grid",
+            "SELECT s.n, s.grid_code FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM grid g WHERE g.code = s.grid_code)",
+        ),
+    ),
+    "report": (
+        (
+            "category",
+            "a report category",
+            "SELECT s.n, s.category FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM report_category c WHERE c.code = s.category)",
+        ),
+        (
+            "person_code",
+            "a person",
+            "SELECT s.n, s.person_code FROM {s} s WHERE s.person_code <> '' "
+            "AND NOT EXISTS (SELECT 1 FROM person p WHERE p.code = s.person_code)",
+        ),
+    ),
+    "report_step": (
+        (
+            "report_client_id",
+            "a report (import the reports first)",
+            "SELECT s.n, s.report_client_id FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM report r "
+            "WHERE r.client_id::text = lower(s.report_client_id))",
+        ),
+        (
+            "department",
+            "a department",
+            "SELECT s.n, s.department FROM {s} s WHERE s.department <> '' "
+            "AND NOT EXISTS (SELECT 1 FROM department d WHERE d.code = s.department)",
         ),
     ),
     "water_marker": (
@@ -675,7 +755,8 @@ def apply_events(
     report.unchanged = report.rows_read - report.added
 
 
-# A command-room row already stored (the same shift; the same step of the same call), as a
+# A history row already stored (the same shift; the same step of the same call; the same
+# client id; the same sweep, grid or report step), as a
 # condition on a staged row s: an import of what was exported adds nothing.
 HISTORY_STORED = {
     "duty_shift": """SELECT 1 FROM duty_shift d JOIN person pe ON pe.id = d.person_id
@@ -686,14 +767,27 @@ HISTORY_STORED = {
         WHERE i.call_no = s.call_no AND t.kind = s.kind AND t.at = s.at::timestamptz
           AND t.source = coalesce(nullif(s.source, ''), 'reported')
           AND t.call_sign IS NOT DISTINCT FROM nullif(s.call_sign, '')""",
+    "patrol_water": """SELECT 1 FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id
+        WHERE w.code = s.water_body_code""",
+    "inspection": "SELECT 1 FROM inspection i WHERE i.client_id = s.client_id::uuid",
+    "sweep": """SELECT 1 FROM sweep w
+        WHERE w.name = s.name AND w.starts_at = s.starts_at::timestamptz""",
+    "sweep_grid": """SELECT 1 FROM sweep_grid x JOIN sweep w ON w.id = x.sweep_id
+        JOIN grid g ON g.id = x.grid_id WHERE w.name = s.sweep_name AND g.code = s.grid_code""",
+    "report": "SELECT 1 FROM report r WHERE r.client_id = s.client_id::uuid",
+    "report_step": """SELECT 1 FROM report_step t JOIN report r ON r.id = t.report_id
+        WHERE r.client_id = s.report_client_id::uuid AND t.kind = s.kind
+          AND t.at = s.at::timestamptz""",
 }
 
 
 def apply_history(
     conn: psycopg.Connection, report: ImportReport, spec: LayerLoad, staging: sql.Identifier
 ) -> None:
-    """Duty shifts and incident timelines are history: new rows are appended, rows already
-    stored are skipped; like the loader's, they are not news to the live map (geo.bulk_load)."""
+    """Duty shifts, incident timelines and the field's history (patrol waters, inspections,
+    sweeps and their grids, reports and their steps) are history: new rows are appended, rows
+    already stored are skipped; like the loader's, they are not news to the live map
+    (geo.bulk_load)."""
     stored = conn.execute(
         sql.SQL("DELETE FROM {s} s WHERE EXISTS (" + HISTORY_STORED[spec.layer] + ")").format(
             s=staging
@@ -701,6 +795,8 @@ def apply_history(
     ).rowcount
     conn.execute("SELECT set_config('geo.bulk_load', 'on', true)")
     report.added = conn.execute(sql.SQL(spec.insert).format(s=staging)).rowcount
+    if spec.layer == "sweep_grid":  # the new grids' targets, as when a sweep is opened
+        fill_sweep_targets(conn)
     conn.execute("SELECT set_config('geo.bulk_load', 'off', true)")
     report.unchanged = stored
 

@@ -55,6 +55,29 @@ RULES: dict[str, LayerRules] = {
     "incident_step": LayerRules(
         None, (), frozenset({"source", "call_sign", "result", "note", "lon", "lat"})
     ),
+    "patrol_water": LayerRules(None, ("water_body_code",)),
+    "inspection": LayerRules(
+        None,
+        ("client_id",),
+        frozenset(
+            {
+                "inspector",
+                "person_code",
+                "items",
+                "fix_what",
+                "fix_by",
+                "note",
+                "check_in_client_id",
+                "lon",
+                "lat",
+                "accuracy_m",
+            }
+        ),
+    ),
+    "sweep": LayerRules(None, ("name",), frozenset({"opened_by", "opened_at", "note"})),
+    "sweep_grid": LayerRules(None, ("sweep_name", "grid_code")),
+    "report": LayerRules(None, ("client_id",), frozenset({"status", "reporter", "person_code"})),
+    "report_step": LayerRules(None, (), frozenset({"department", "note"})),
 }
 GEOMETRY_TYPES = {
     "polygon": {"Polygon", "MultiPolygon"},
