@@ -112,7 +112,7 @@ def test_openapi_docs_render_without_a_cdn(browser: Browser, live_url: str) -> N
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     visit = Visit(page, live_url)
     page.goto(f"{live_url}/docs")
-    page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    page.wait_for_selector(".opblock-summary-path", timeout=60_000)  # a large document
     paths = page.locator(".opblock-summary-path").all_inner_texts()
     assert any("/api/v1/lookup" in p for p in paths)
     assert not_blank(shoot(page, "docs"))

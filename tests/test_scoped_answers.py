@@ -227,8 +227,12 @@ class Expect:
             return frame[frame.code.isin(self.scope.grids)]
         if layer in ("rental_house", "camera"):
             return self.meets(layer)
-        if layer in ("incident", "position_fix"):
+        if layer == "incident":
             return frame[s.grid_at(frame).isin(self.scope.grids)]
+        if layer == "position_fix":  # their grids' fixes; who made one only if theirs
+            fixes = frame[s.grid_at(frame).isin(self.scope.grids)]
+            theirs = fixes.person_code.isin(self.own_people)
+            return fixes.assign(person_code=fixes.person_code.where(theirs, None))
         if layer == "beat_plan":
             return frame[frame.status == "published"]
         if layer == "beat_grid":

@@ -93,11 +93,14 @@ SELECT i.call_no, station_iso(i.received_at) AS received_at, i.category, i.statu
        i.received_at AS _time
 FROM incident i;
 
+-- A fix is the reader's when its grid is (row-level security on position_fix); who made it only
+-- when the person is theirs too (on person): a unit from another beat crossing a grid worker's
+-- grid on its way to a call is a fix there without a name.
 CREATE OR REPLACE VIEW layer_position_fix AS
 SELECT pe.code AS person_code, station_iso(f.recorded_at) AS recorded_at, f.geom,
        f.id AS _id, f.recorded_at AS _time
 FROM position_fix f
-JOIN person pe ON pe.id = f.person_id;
+LEFT JOIN person pe ON pe.id = f.person_id;
 
 -- The columns of a layer's view in order (NULL for an unknown layer).
 CREATE OR REPLACE FUNCTION layer_columns(layer text)
