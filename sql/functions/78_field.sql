@@ -377,6 +377,7 @@ $$;
 COMMENT ON FUNCTION field_sweep_fill_targets(int)
     IS 'Stores a sweep''s targets: the things of its target kinds whose grid by the boundary rule is one of its grids (targets stored already kept); answers how many were added.';
 REVOKE ALL ON FUNCTION field_sweep_fill_targets(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION field_sweep_fill_targets(int) TO geo_service_app;  -- imports of sweep grids
 
 -- Open a sweep: its grids (given, or every grid of the villages given), the things of its
 -- target kinds whose grid (by the boundary rule) is one of them. Planners and leaders open

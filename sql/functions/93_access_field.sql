@@ -1,6 +1,7 @@
 -- Row-level security for the field's tables (migration 018), with app_protect of 90_access.sql.
--- The service's role reads them only: inspections, sweeps and reports are written through the
--- SECURITY DEFINER functions of 78_field.sql and 79_reports.sql, which check the user's areas.
+-- The service's role reads them, and writes them only through the SECURITY DEFINER functions of
+-- 78_field.sql and 79_reports.sql, which check the user's areas; planners and leaders (the
+-- writers, station scope) may also append their history by an import, as they import any layer.
 --
 --   station scope: every row
 --   a grid worker or volunteer: the inspections (and photos) of the things they see, the sweeps
@@ -42,21 +43,22 @@ GRANT EXECUTE ON FUNCTION field_sweep_in_grids(int) TO geo_service_app;
 
 DO $$
 BEGIN
-    CALL app_protect('inspection', 'REFERENCES', 'false',
+    CALL app_protect('inspection', 'INSERT', 'app_writer()',
                      'field_sees_thing(kind, thing_id)', false);
     CALL app_protect('inspection_photo', 'REFERENCES', 'false',
                      'inspection_id IN (SELECT id FROM inspection)', false);
-    CALL app_protect('patrol_water', 'REFERENCES', 'false',
+    CALL app_protect('patrol_water', 'INSERT', 'app_writer()',
                      'app_sees_water_body(water_body_id)', false);
-    CALL app_protect('sweep', 'REFERENCES', 'false', 'field_sweep_in_grids(id)', false);
-    CALL app_protect('sweep_grid', 'REFERENCES', 'false', 'grid_id = ANY (app_grids())', false);
-    CALL app_protect('sweep_target', 'REFERENCES', 'false', 'grid_id = ANY (app_grids())',
+    CALL app_protect('sweep', 'INSERT', 'app_writer()', 'field_sweep_in_grids(id)', false);
+    CALL app_protect('sweep_grid', 'INSERT', 'app_writer()', 'grid_id = ANY (app_grids())',
+                     false);
+    CALL app_protect('sweep_target', 'INSERT', 'app_writer()', 'grid_id = ANY (app_grids())',
                      false);
     CALL app_protect('department', 'REFERENCES', 'false', 'true', false);
     CALL app_protect('report_category', 'REFERENCES', 'false', 'true', false);
-    CALL app_protect('report', 'REFERENCES', 'false',
+    CALL app_protect('report', 'INSERT', 'app_writer()',
                      $q$reporter = current_setting('geo.user_name', true)$q$, false);
-    CALL app_protect('report_step', 'REFERENCES', 'false',
+    CALL app_protect('report_step', 'INSERT', 'app_writer()',
                      'report_id IN (SELECT id FROM report)', false);
     CALL app_protect('report_photo', 'REFERENCES', 'false',
                      'report_id IN (SELECT id FROM report)', false);
