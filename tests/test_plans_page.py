@@ -22,6 +22,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from geo_service.accounts.roles import Role
+from geo_service.services.incidents import CATEGORIES
+from geo_service.services.workload import PARTS
 from tests.browser import Visit, not_blank, served, shoot, sign_in
 from tests.cast import Member, make_member
 
@@ -190,22 +192,7 @@ def row_text(page: Page, beat: str, column: str) -> str:
 
 
 # the codes the service names the workload's parts and incident categories by
-RAW_WEIGHT_CODES = {
-    "incidents",
-    "rentals",
-    "markers",
-    "road_m",
-    "area_m2",
-    "cells",
-    "theft",
-    "fraud",
-    "dispute",
-    "traffic",
-    "public_order",
-    "assistance",
-    "drowning",
-    "non_police",
-}
+RAW_WEIGHT_CODES = {*PARTS, *CATEGORIES}
 PLAN_WORDS = json.loads(
     (Path(__file__).parents[1] / "web_map" / "templates" / "plan_words.json").read_text("utf-8")
 )

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import h3.api.basic_int as h3
 import psycopg
@@ -15,17 +15,10 @@ from geo_service.cells import INCIDENT_RESOLUTIONS
 from geo_service.db import one
 from geo_service.errors import InvalidParameter
 from geo_service.moments import parse_moment
+from geo_service.schemas.desk import Category
 
-CATEGORIES = (
-    "theft",
-    "fraud",
-    "dispute",
-    "traffic",
-    "public_order",
-    "assistance",
-    "drowning",
-    "non_police",
-)
+# the incident categories, in the order the desk's body lists them
+CATEGORIES: tuple[str, ...] = get_args(Category)
 MAX_HEAT_POINTS = 50_000
 MAX_WINDOW_DAYS = 3 * 366
 DEFAULT_DAYS = 30

@@ -18,18 +18,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geo_service.errors import InvalidParameter
+from geo_service.services.incidents import CATEGORIES
 from geo_service.services.patrol import one_json, refresh_grid_cells
 
-CATEGORIES = (
-    "theft",
-    "fraud",
-    "dispute",
-    "traffic",
-    "public_order",
-    "assistance",
-    "drowning",
-    "non_police",
-)
 PARTS = ("incidents", "rentals", "markers", "road_m", "area_m2", "cells")
 # Defaults written in the README (## Beat planning): what a part weighs in the index, and
 # what one incident of a category counts for in the incidents part.
