@@ -58,6 +58,7 @@ CROSS_VALUE = re.compile(
     r"|crossing the antimeridian"
     r"|must weigh more than 0"  # workload weights (issue 13): not every part at 0
     r"|would come before the call was received"  # a timeline step against the stored call
+    r"|must lie between the report"  # a report's step against the stored report's time
 )
 
 

@@ -405,7 +405,10 @@ async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
     summary="A department's answer to a report: accept, close or note (部门报到)",
     response_model=ReportOut,
     dependencies=[allow(REPORT_READ)],
-    responses={422: {"description": "A step that does not fit the report's status"}},
+    responses={
+        409: {"description": "A step that does not follow the report's status (names `allowed`)"},
+        422: {"description": "A time outside the report's life (before it was made, or ahead)"},
+    },
 )
 async def post_report_step(
     request: Request, conn: Connection, report_id: ReportId, step: StepIn

@@ -157,7 +157,11 @@ BEGIN
         WHEN kind = 'note' THEN r.status END;
     IF next_status IS NULL THEN
         RAISE EXCEPTION 'a report that is % cannot be given a % step', r.status, kind
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'kind';
+            USING ERRCODE = 'GS409', HINT = 'kind',  -- a clash with what is stored
+                  DETAIL = json_build_object('allowed', CASE r.status
+                      WHEN 'open' THEN ARRAY['accept', 'close', 'note']
+                      WHEN 'accepted' THEN ARRAY['close', 'note']
+                      ELSE ARRAY['note'] END)::text;
     END IF;
     IF at > now() + interval '10 minutes' OR at < r.reported_at THEN
         RAISE EXCEPTION 'a step''s time % must lie between the report (%) and now', at,
