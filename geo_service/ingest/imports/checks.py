@@ -13,6 +13,7 @@ from pyproj import Transformer
 
 from geo_service.ingest.imports.read import metric_transformer
 from geo_service.ingest.imports.report import REFUSAL, REPAIR, SNAPPED, WARNING, ImportReport
+from geo_service.ingest.load import FIELD_LAYERS
 
 # Areas below this many m² are rounding noise, never reported.
 NOISE_M2 = 0.01
@@ -26,6 +27,11 @@ class LayerRules:
     geometry: str | None  # "polygon", "point", "line" or None
     key: tuple[str, ...]  # unique within a file (and upserted on); () for append-only layers
     optional: frozenset[str] = frozenset()
+
+
+def _columns(layer: str) -> tuple[str, ...]:
+    """The columns the loader stages for a layer of the field's history."""
+    return next(spec.columns for spec in FIELD_LAYERS if spec.layer == layer)
 
 
 RULES: dict[str, LayerRules] = {
@@ -59,20 +65,8 @@ RULES: dict[str, LayerRules] = {
     "inspection": LayerRules(
         None,
         ("client_id",),
-        frozenset(
-            {
-                "inspector",
-                "person_code",
-                "items",
-                "fix_what",
-                "fix_by",
-                "note",
-                "check_in_client_id",
-                "lon",
-                "lat",
-                "accuracy_m",
-            }
-        ),
+        # every column of the loader's but what an inspection cannot be without
+        frozenset(_columns("inspection")) - {"client_id", "kind", "code", "inspected_at", "result"},
     ),
     "sweep": LayerRules(None, ("name",), frozenset({"opened_by", "opened_at", "note"})),
     "sweep_grid": LayerRules(None, ("sweep_name", "grid_code")),
