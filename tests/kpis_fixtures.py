@@ -111,10 +111,13 @@ def _late_calls(conn: psycopg.Connection, rng: np.random.Generator, n: int) -> l
     """Calls stored after newer ones (history loaded late): each near an existing incident of
     the same category (10-150 m away) or from an existing caller's phone, received earlier than
     many incidents already stored; one INSERT each, stamped as the loader stamps."""
+    ids = [r[0] for r in conn.execute("SELECT id FROM incident ORDER BY id").fetchall()]
+    chosen = [int(i) for i in rng.choice(ids, size=n, replace=False)]  # the seed decides
     rows = conn.execute(
         """SELECT id, received_at, category, caller_phone, ST_X(geom), ST_Y(geom)
-           FROM incident ORDER BY random() LIMIT %s""",
-        (n,),
+           FROM incident JOIN unnest(%s::bigint[]) WITH ORDINALITY c(id, k) USING (id)
+           ORDER BY c.k""",
+        (chosen,),
     ).fetchall()
     made = []
     for k, (_, received, category, phone, lon, lat) in enumerate(rows):

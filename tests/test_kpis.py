@@ -437,10 +437,19 @@ def test_stamps_follow_new_steps(timelines: Timelines) -> None:
     """A step stored after the numbers were read changes them at once (the stamp follows the
     timeline), and a rolled-back step leaves them as they were."""
     with psycopg.connect(timelines.url) as conn:
-        incident_id, received = conn.execute(
-            """SELECT k.incident_id, k.received_at FROM incident_kpi k
-               WHERE k.police AND k.dispatch_at IS NULL AND NOT k.cancelled LIMIT 1"""
+        incident_id, received = conn.execute(  # a police call just taken, nobody sent yet
+            """INSERT INTO incident (call_no, received_at, category, status, geom, village_id,
+                                     grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7)
+               SELECT 'STAMP1', received_at + interval '1 minute', 'theft', 'received', geom,
+                      village_id, grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7
+               FROM incident WHERE beat_id IS NOT NULL ORDER BY id LIMIT 1
+               RETURNING id, received_at"""
         ).fetchone()
+        assert conn.execute(
+            "SELECT police, dispatch_at, cancelled FROM incident_kpi WHERE incident_id = %s",
+            (incident_id,),
+        ).fetchone() == (True, None, False)
+        conn.execute("SAVEPOINT before_steps")
         conn.execute(
             """INSERT INTO incident_step (incident_id, kind, at, actor, call_sign)
                VALUES (%s, 'dispatch', %s, 't', 'U01'), (%s, 'arrive', %s, 't', 'U01')""",
@@ -457,8 +466,9 @@ def test_stamps_follow_new_steps(timelines: Timelines) -> None:
             (incident_id,),
         ).fetchone()
         assert stamped == (timedelta(minutes=2), timedelta(minutes=4))
-        conn.rollback()
+        conn.execute("ROLLBACK TO SAVEPOINT before_steps")
         after = conn.execute(
             "SELECT dispatch_at FROM incident_kpi WHERE incident_id = %s", (incident_id,)
         ).fetchone()
         assert after == (None,)
+        conn.rollback()  # the call too: the session's timelines stay as read
