@@ -11,6 +11,7 @@ import hashlib
 import io
 import itertools
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -543,7 +544,11 @@ def test_page_lists_events_escaped_in_both_languages(auditor_client: TestClient)
     assert answer.headers["cache-control"] == "no-store"
     assert answer.text.count('<td class="seq">') == 100 and "下一页" in answer.text
     assert 'action="/audit"' in answer.text and "/api/v1/audit.csv?from=" in answer.text
+    roles = re.findall(r'<td class="role">([^<]*)</td>', answer.text)
+    assert "指挥室" in roles and "command_room" not in roles  # the role in words, not its code
     every = auditor_client.get("/audit", params={"lang": "en", "from": "", "limit": 1000})
+    roles = re.findall(r'<td class="role">([^<]*)</td>', every.text)
+    assert "Command room" in roles and "command_room" not in roles
     assert every.text.count('<td class="seq">') == 1000 and "after_seq=1000" in every.text
     english = auditor_client.get("/audit", params={"lang": "en", "from": "", "actor": "<b>x</b>"})
     body = english.text

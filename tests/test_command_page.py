@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from geo_service.accounts.roles import Role
+from geo_service.maps.words import person_roles
 from tests.browser import Visit, not_blank, shoot, sign_in
 from tests.cast import Member, make_member
 from tests.live_fixtures import random_point_in, start_shift, write_incident, write_step
@@ -140,3 +141,48 @@ def test_replay_shows_the_board_as_it_stood(
     assert not_blank(shoot(page, "command_replay"))
     assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
     page.close()
+
+
+def test_covering_people_show_their_roles_in_words(
+    browser: Browser,
+    live_service: str,
+    live_database: str,
+    leader: Member,
+    sample_grids: gpd.GeoDataFrame,
+) -> None:
+    """Clicking a call lists who covers it with their roles in words (社区民警, ?lang=en
+    Community officer), never a role code."""
+    rng = random.Random(33)
+    api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
+    for lang, title in (("zh", "综合指挥室"), ("en", "Command room")):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        visit = Visit(page, live_service)
+        sign_in(page, live_service, leader, "/command" + ("?lang=en" if lang == "en" else ""))
+        page.wait_for_selector("#stream-state.ok", timeout=20_000)
+        assert title in page.inner_text(".gs-title")
+        grid = sample_grids.iloc[rng.randrange(len(sample_grids))]
+        at = random_point_in(grid.geometry, rng)
+        call_no = f"R{rng.randrange(10**9):09d}"
+        r = api.post(
+            "/api/v1/incidents",
+            json={"call_no": call_no, "lon": at.x, "lat": at.y, "category": "theft"},
+        )
+        assert r.status_code == 201, r.text
+        people = r.json()["lookup"]["people"]
+        roles = {p["role"] for p in people}
+        assert "community_officer" in roles  # every beat has one
+        row = f'#incident-list li[data-call="{call_no}"]'
+        page.wait_for_selector(row, timeout=20_000)
+        page.click(row)
+        page.locator("#detail-body li", has_text=people[0]["name"]).first.wait_for(timeout=20_000)
+        shown = page.inner_text("#detail-body")
+        words = person_roles(lang)
+        for person in people:
+            assert f"{person['name']} · {words[person['role']]}" in shown, person
+        for role in roles:
+            assert role not in shown
+        assert ("社区民警" if lang == "zh" else "Community officer") in shown
+        page.locator("#detail").scroll_into_view_if_needed()
+        assert not_blank(shoot(page, f"command_roles_{lang}"))
+        assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+        page.close()

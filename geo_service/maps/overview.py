@@ -24,7 +24,7 @@ from geo_service.maps.elements import (
     add_title,
     finish,
 )
-from geo_service.maps.words import Lang, add_words, words
+from geo_service.maps.words import Lang, add_words, person_roles, words
 from geo_service.moments import STATION_TZ
 from geo_service.services.maps import basemap, overview_layers
 from geo_service.settings import Settings
@@ -46,12 +46,6 @@ add_words(
         "working": "正常",
         "faulty": "故障",
         "offline": "离线",
-        "community_officer": "社区民警",
-        "auxiliary_officer": "辅警",
-        "grid_worker": "网格员",
-        "police_assistant": "警务助理",
-        "village_cadre": "村干部",
-        "volunteer": "义警",
         "village_police": "村警",
         "rescue_pole": "救援竹竿",
         "lifebuoy": "救生圈",
@@ -91,12 +85,6 @@ add_words(
         "working": "working",
         "faulty": "faulty",
         "offline": "offline",
-        "community_officer": "Community officer",
-        "auxiliary_officer": "Auxiliary officer",
-        "grid_worker": "Grid worker",
-        "police_assistant": "Police assistant",
-        "village_cadre": "Village cadre",
-        "volunteer": "Volunteer",
         "village_police": "Village police",
         "rescue_pole": "rescue pole",
         "lifebuoy": "lifebuoy",
@@ -168,14 +156,8 @@ def _lookup_script(lang: Lang) -> str:
             "outside",
             "nearest",
             "lookup_failed",
-            "community_officer",
-            "auxiliary_officer",
-            "grid_worker",
-            "police_assistant",
-            "village_cadre",
-            "volunteer",
         )
-    }
+    } | person_roles(lang)
     return (
         "gsLookupOnClick({map}, "
         + json.dumps(labels, ensure_ascii=False).replace("</", "<\\/")

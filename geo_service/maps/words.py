@@ -46,6 +46,34 @@ _WORDS: dict[str, dict[str, str]] = {
 }
 
 
+# The roles of people (person.role and assignment.role, migration 002) in words: the one list
+# that every page and map showing people uses (the maps through ``words``, the pages through
+# ``person_roles``).
+_PERSON_ROLES: dict[Lang, dict[str, str]] = {
+    "zh": {
+        "community_officer": "社区民警",
+        "auxiliary_officer": "辅警",
+        "police_assistant": "警务助理",
+        "grid_worker": "网格员",
+        "village_cadre": "村干部",
+        "volunteer": "义警",
+    },
+    "en": {
+        "community_officer": "Community officer",
+        "auxiliary_officer": "Auxiliary officer",
+        "police_assistant": "Police assistant",
+        "grid_worker": "Grid worker",
+        "village_cadre": "Village cadre",
+        "volunteer": "Volunteer",
+    },
+}
+
+
+def person_roles(lang: Lang) -> dict[str, str]:
+    """The words of people's roles in one language (a copy), keyed by role code."""
+    return dict(_PERSON_ROLES[lang])
+
+
 def add_words(*, zh: dict[str, str], en: dict[str, str]) -> None:
     """Add a map module's words in both languages (same keys; a clashing text raises)."""
     if set(zh) != set(en):
@@ -61,3 +89,7 @@ def add_words(*, zh: dict[str, str], en: dict[str, str]) -> None:
 def words(lang: Lang) -> dict[str, str]:
     """All map words in one language (a copy)."""
     return dict(_WORDS[lang])
+
+
+for _lang in ("zh", "en"):
+    _WORDS[_lang].update(_PERSON_ROLES[_lang])

@@ -32,6 +32,7 @@ from geo_service.moments import STATION_TZ, now, parse_moment
 from geo_service.routers.params import AppSettings, FromQuery, LangQuery, ToQuery
 from geo_service.schemas.audit import AuditEventOut, AuditPage
 from geo_service.web.render import render_page
+from geo_service.web.render import words as page_words
 
 # access: auditor
 router = APIRouter(tags=["audit"], dependencies=[allow(AUDIT)])
@@ -211,7 +212,7 @@ async def audit_page(
         limit_value=limit,
         csv_href="/api/v1/audit.csv?" + urlencode(filled),
         shown=words["shown"].format(count=len(rows)),
-        rows=[_row(row, words) for row in rows],
+        rows=[_row(row, words, page_words(request, lang)["roles"]) for row in rows],
         next_href=next_href,
     )
     response.headers.update(NO_STORE)
@@ -232,14 +233,15 @@ def _action_options(chosen: str | None, words: dict[str, Any]) -> list[tuple[str
     ]
 
 
-def _row(row: AuditRow, words: dict[str, Any]) -> list[tuple[str, str]]:
-    """One event as the cells of a table row: (column, text); the template escapes them."""
+def _row(row: AuditRow, words: dict[str, Any], roles: dict[str, str]) -> list[tuple[str, str]]:
+    """One event as the cells of a table row: (column, text), the role in words (its code when
+    it has none); the template escapes them."""
     names: dict[str, str] = words["actions"]
     return [
         ("seq", str(row.seq)),
         ("at", row.at.astimezone(STATION_TZ).strftime("%Y-%m-%d %H:%M:%S")),
         ("actor", row.actor),
-        ("role", row.role or ""),
+        ("role", roles.get(row.role, row.role) if row.role else ""),
         ("action", names.get(row.action, row.action)),
         ("subject", row.subject or ""),
         ("detail", "" if row.detail == "{}" else row.detail),

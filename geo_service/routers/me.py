@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from geo_service.accounts.access import MY_AREA, allow, public
 from geo_service.accounts.deps import Connection
 from geo_service.errors import NotFound
+from geo_service.maps.words import person_roles
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.params import AppSettings, AtQuery, Lang, LangQuery
@@ -86,11 +87,11 @@ async def me_page(request: Request, lang: LangQuery = "zh") -> HTMLResponse:
 
 @lru_cache(maxsize=8)
 def page_words(templates: Path, lang: Lang) -> dict[str, Any]:
-    """The phone page's own words in one language (read once)."""
+    """The phone page's own words in one language (read once), with people's roles."""
     words: dict[str, Any] = json.loads((templates / "me_words.json").read_text(encoding="utf-8"))[
         lang
     ]
-    return words
+    return {**words, "roles": person_roles(lang)}
 
 
 @router.get("/manifest.webmanifest", include_in_schema=False, dependencies=[public])

@@ -17,6 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from geo_service.accounts.access import COMMAND_READ, DISPATCH, allow
 from geo_service.accounts.deps import Caller, Connection, credential_of
 from geo_service.errors import InvalidParameter
+from geo_service.maps.words import person_roles
 from geo_service.moments import parse_moment
 from geo_service.routers.params import AppSettings, AtQuery, LangQuery
 from geo_service.schemas.live import Board
@@ -216,7 +217,7 @@ async def command_page(
         "at": replay.isoformat() if replay else None,
         "dispatch": user.role in DISPATCH,
         "window_hours": settings.board_window_hours,
-        "words": _command_words(templates_of(request))[lang],
+        "words": {**_command_words(templates_of(request))[lang], "roles": person_roles(lang)},
     }
     return render_page(
         request,

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from geo_service.accounts.gate import NOT_STORED
-from geo_service.maps.words import Lang
+from geo_service.maps.words import Lang, person_roles
 from geo_service.moments import STATION_TZ
 
 # Pages answer who is signed in and sometimes a secret shown once: never kept by a cache.
@@ -43,10 +43,11 @@ def when(moment: datetime) -> str:
 
 @lru_cache(maxsize=4)
 def _words(templates: Path) -> dict[str, dict[str, Any]]:
+    """words.json, each language with people's roles (keyed by role code) beside its words."""
     words: dict[str, dict[str, Any]] = json.loads(
         (templates / "words.json").read_text(encoding="utf-8")
     )
-    return words
+    return {lang: {**person_roles(lang), **words[lang]} for lang in ("zh", "en")}
 
 
 def templates_of(request: Request) -> Path:

@@ -280,7 +280,7 @@
     if (lookup.status === "fulfilled") {
       const a = lookup.value;
       parts.push(el("h4", {}, W.covers));
-      parts.push(el("ul", {}, ...a.people.map((p) => el("li", {}, p.name + " · " + p.role + (p.phone ? " · " + p.phone : "")))));
+      parts.push(el("ul", {}, ...a.people.map((p) => el("li", {}, p.name + " · " + (W.roles[p.role] || p.role) + (p.phone ? " · " + p.phone : "")))));
       parts.push(el("h4", {}, W.cameras));
       parts.push(a.cameras.length
         ? el("ul", {}, ...a.cameras.map((c) => el("li", {}, c.code + " " + c.name + " · " + Math.round(c.distance_m) + " m")))
