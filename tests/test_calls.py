@@ -174,7 +174,7 @@ def test_repeat_calls_are_linked_with_their_count(
             "category": sample["category"],
             "lon": sample.geometry.x,
             "lat": sample.geometry.y,
-            "phone": None,
+            "phone": sample["caller_phone"].where(sample["caller_phone"].notna(), None),
         }
     )
     linked_some = 0

@@ -90,7 +90,7 @@ CONTRACT = {
     "camera": ("code", "name", "kind", "status", "heading", "fov_deg", "range_m"),
     "place": ("code", "name", "kind"),
     "road": ("code", "name", "kind"),
-    "incident": ("call_no", "received_at", "category", "status"),
+    "incident": ("call_no", "received_at", "category", "status", "caller_phone"),
     "position_fix": ("person_code", "recorded_at"),
     "metadata": ("key", "value"),
 }  # fmt: skip
@@ -342,6 +342,21 @@ def test_incidents(layers: dict[str, pd.DataFrame]) -> None:
     assert (hour < 5).mean() < 0.1  # quiet nights
     traffic = hour[inc.category == "traffic"]
     assert traffic.isin([7, 8, 17, 18]).mean() > 4 / 24
+
+
+def test_caller_phones_give_repeat_callers(layers: dict[str, pd.DataFrame]) -> None:
+    """About half the calls give a phone (mobile-looking); some callers call again within the
+    week (the desk's repeat window), and a few many times."""
+    inc = layers["incident"]
+    phoned = inc[inc.caller_phone.notna()]
+    assert 0.45 < len(phoned) / len(inc) < 0.55
+    assert phoned.caller_phone.str.fullmatch(r"1\d{10}").all()
+    calls = phoned.caller_phone.value_counts()
+    assert 0.05 < (calls > 1).mean() < 0.3 and calls.max() >= 3
+    calls_in_order = phoned.assign(t=pd.to_datetime(phoned.received_at, format="ISO8601"))
+    calls_in_order = calls_in_order.sort_values("t")
+    gap = calls_in_order.groupby("caller_phone")["t"].diff().dropna()
+    assert (gap <= pd.Timedelta(days=7)).sum() > 100
 
 
 def test_drowning_peaks_in_summer(layers: dict[str, pd.DataFrame]) -> None:

@@ -21,7 +21,8 @@ from geo_service.sample import generate_sample
 # (statuses follow the timelines) and position_fix (the units' trips) and added duty_shift and
 # incident_step. The field's stage (issue 14 §7) added patrol_water, inspection, sweep,
 # sweep_grid, report and report_step, and changed water_marker (status and last_inspected_at
-# follow the latest inspection) and rental_house (last_fire_check_at follows it).
+# follow the latest inspection) and rental_house (last_fire_check_at follows it). Caller phones
+# (issue 12 §6, a generator of their own) changed incident alone: a caller_phone column.
 DIGESTS: dict[int, dict[str, tuple[int, str]]] = {
     1: {
         "station": (1, "23e3c5dda3d4e9b2cf6252e5f64b87d4729c84e73c778e0145d1d848a63e6024"),
@@ -33,7 +34,7 @@ DIGESTS: dict[int, dict[str, tuple[int, str]]] = {
         "camera": (400, "f8062828312369b0d6f2beadcccaf188317e49a77d59c1a28ea9a2107a85e05e"),
         "place": (82, "f6a5d8b0c7651b22507c5e03daab9957a3e73412488ff4fa8089e0fb23399901"),
         "road": (203, "cc3982275f15a1b1fdef9b76d6498eca1a6d63fa385d1ce7a18a00fbf7cc9053"),
-        "incident": (20000, "ed74de44190129c0d4a15fad6ce0191ef0bcdfdc0a6dc22595059b86e435fbff"),
+        "incident": (20000, "4b324e868ad03a56c7e1ffe5d1d5694cef074acc80217aaf2427919b0a42ed19"),
         "position_fix": (
             320687,
             "5052401465f4f791edc35429a89d08b76fe3db0f37793bdde9e7d4fc7f093e2c",
@@ -66,7 +67,7 @@ DIGESTS: dict[int, dict[str, tuple[int, str]]] = {
         "camera": (400, "0d149e998ffc047e67f2b0dedd725e3a11f3ee239bee4d034109e643070beb23"),
         "place": (82, "a628f8c5a3f6bf95d84c92c6642d31f12a24ae0ef4a2899ea52e627b5553a9a9"),
         "road": (169, "bcdc195a5bfe238bd9a0db003c096a1953c18d89bbb9a7f10cc49cca8ea2327e"),
-        "incident": (20000, "884d85f5817091fb6512da652f4d002e20e6b06abe473a02c101f39e4ca8ab7b"),
+        "incident": (20000, "4dcb94989648a5c89fca04933862a41e86754b1f50f7c46096efe0546bdfac89"),
         "position_fix": (
             322216,
             "bf4b916945456f750a8e4c945e70e033b61b20a7462e15d21dfa0e11624ce878",

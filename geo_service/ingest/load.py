@@ -388,10 +388,11 @@ def _stage_and_insert(conn: psycopg.Connection, spec: LayerLoad, frame: pd.DataF
 
 
 def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> int:
-    """Stage incidents with their H3 cells (resolutions 7..10), then store them stamped with
-    their areas."""
+    """Stage incidents with their H3 cells (resolutions 7..10) and caller phones (when the file
+    has them: the sample's do, older files do not), then store them stamped with their areas."""
     frame = pyogrio.read_dataframe(path, layer="incident")
     xy = shapely.get_coordinates(frame.geometry.values)
+    phone = frame["caller_phone"] if "caller_phone" in frame else pd.Series(None, frame.index)
     staged = pd.DataFrame(
         {
             "call_no": frame["call_no"].astype(str),
@@ -400,6 +401,7 @@ def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> 
             "status": frame["status"].astype(str),
             "geom": _ewkb(frame.geometry.values),
             **incident_cells(xy[:, 0], xy[:, 1]),
+            "caller_phone": phone.astype(object).where(phone.notna(), None),
         }
     )
     return _store_staged(conn, "incident_staging", "store_staged_incidents", staged, progress)

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from geo_service.sample.command import build_command, command_layers
-from geo_service.sample.events import build_fixes, build_incidents
+from geo_service.sample.events import build_fixes, build_incidents, caller_phones
 from geo_service.sample.field import build_field
 from geo_service.sample.gpkg import assemble_layers, metadata_table, write_gpkg
 from geo_service.sample.jurisdiction import REFERENCE_DIR, build_jurisdiction
@@ -93,6 +93,8 @@ def generate_sample(
         bar.update()
         command = build_command(stage("command"), world, beats, people, officers, incidents)
         incidents.columns["status"] = command.status  # as their timelines leave them
+        # caller phones from a generator of their own: the stages above are drawn as before
+        incidents.columns["caller_phone"] = caller_phones(stage_rng(seed, "callers"), incidents)
         bar.update()
         # the field's history; markers' and rentals' last inspections follow it
         field = build_field(stage("field"), world, assignments, markers, rentals)

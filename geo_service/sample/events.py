@@ -11,7 +11,7 @@ import shapely
 from shapely import Geometry
 from tqdm import tqdm
 
-from geo_service.sample.people import PLAN_META, Beats
+from geo_service.sample.people import PLAN_META, Beats, phones
 from geo_service.sample.shapes import sample_in
 from geo_service.sample.world import DAY, END_OF_DATA, TZ, Params, Points, World, epoch, iso
 
@@ -163,6 +163,34 @@ def build_incidents(
             "status": status.tolist(),
         },
     )
+
+
+# Caller phones (issue 12 §6): about half the calls give one; some callers call again, about
+# the same matter, within days (repeat callers, 重复报警).
+CALLER_SHARE = 0.5  # calls that give a phone
+CALLER_AGAIN = 0.15  # of those, calls from a caller who called shortly before
+CALLER_LOOKBACK = 200  # an earlier call among the last this many with a phone (about a week)
+
+
+def caller_phones(rng: np.random.Generator, incidents: Points) -> list[str | None]:
+    """A caller phone for about half the incidents (None for the rest), in time order: most
+    from callers who call once, the others the phone of the nearest call among the last
+    CALLER_LOOKBACK with a phone (the same caller again, about the same place or matter)."""
+    n = len(incidents.columns["call_no"])
+    given = np.flatnonzero(rng.random(n) < CALLER_SHARE)  # incidents are in time order
+    again = rng.random(len(given)) < CALLER_AGAIN
+    again[0] = False
+    fresh = iter(phones(rng, int((~again).sum())))
+    out: list[str | None] = [None] * n
+    xy = incidents.xy_m
+    for k, i in enumerate(given.tolist()):
+        if not again[k]:
+            out[i] = next(fresh)
+            continue
+        earlier = given[max(0, k - CALLER_LOOKBACK) : k]
+        nearest = earlier[np.argmin(np.hypot(*(xy[earlier] - xy[i]).T))]
+        out[i] = out[nearest]
+    return out
 
 
 @dataclass

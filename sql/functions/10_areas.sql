@@ -85,9 +85,9 @@ BEGIN
     -- history, not news: the command room's log (70_command.sql) skips rows stored in bulk
     PERFORM set_config('geo.bulk_load', 'on', true);
     INSERT INTO incident (call_no, received_at, category, status, geom,
-                          village_id, grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7)
+                          village_id, grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7, caller_phone)
     SELECT s.call_no, s.received_at, s.category, s.status, s.geom,
-           a.village_id, a.grid_id, a.beat_id, s.h3, s.h3_r9, s.h3_r8, s.h3_r7
+           a.village_id, a.grid_id, a.beat_id, s.h3, s.h3_r9, s.h3_r8, s.h3_r7, s.caller_phone
     FROM incident_staging s
     LEFT JOIN LATERAL areas_at(s.geom, s.received_at) a ON true;
     GET DIAGNOSTICS moved = ROW_COUNT;
@@ -96,7 +96,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION store_staged_incidents()
-    IS 'Moves incident_staging rows (with their H3 cells at resolutions 7..10, computed by the writer) into incident, stamped with village, grid and beat (plan in force at received_at); returns the count.';
+    IS 'Moves incident_staging rows (with their H3 cells at resolutions 7..10, computed by the writer, and the caller phone when the file has one) into incident, stamped with village, grid and beat (plan in force at received_at); returns the count.';
 
 CREATE OR REPLACE FUNCTION store_staged_position_fixes()
 RETURNS bigint
