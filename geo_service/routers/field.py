@@ -95,14 +95,6 @@ async def read_photos(files: list[UploadFile], settings: Settings) -> list[Photo
     return photos
 
 
-def check_length(request: Request, settings: Settings) -> None:
-    """413 for a request body declared larger than three photos and a form can be."""
-    limit = MAX_PHOTOS * settings.photo_max_bytes + 256 * 1024
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request is {declared} bytes; at most {limit} are accepted")
-
-
 @router.post(
     "/inspections",
     summary="Record an inspection (or a dusk patrol check-in) with photos",
@@ -127,7 +119,6 @@ async def post_inspection(
     thing's status with it (a pole found missing is no longer working). multipart/form-data:
     the ``inspection`` part is JSON, ``photos`` repeat. Sending the same ``client_id`` again
     stores nothing more and answers 200 with what was stored."""
-    check_length(request, settings)
     cleaned = await read_photos(photos or [], settings)
     created, stored = await record_inspection(conn, inspection=inspection, photos=cleaned)
     audit.record(
@@ -351,7 +342,6 @@ async def post_report(
     """Store a report at a place in your areas, routed to the department of its category (the
     station, a town department or the response team); it appears in the command room's live
     stream. multipart/form-data like an inspection: ``report`` is JSON, ``photos`` repeat."""
-    check_length(request, settings)
     cleaned = await read_photos(photos or [], settings)
     created, stored = await make_report(conn, report=report, photos=cleaned)
     audit.record(
