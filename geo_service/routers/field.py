@@ -305,8 +305,9 @@ async def put_patrol(request: Request, conn: Connection, code: WaterCode) -> JSO
     responses=PATROL_REFUSALS,
 )
 async def delete_patrol(request: Request, conn: Connection, code: WaterCode) -> Response:
-    """Take a water body off the dusk patrol list (204 whether or not it was on it); its
-    check-ins are kept."""
+    """Take a water body off the dusk patrol list (204 whether or not it was on it): its mark
+    ends now and is kept, so the patrol table still counts the days it was marked; its
+    check-ins are kept. Marking it again opens a new mark."""
     removed = await unmark_patrol(conn, code=code)
     audit.record(request, "patrol_unmark", f"water_body {code}", removed=removed)
     return Response(status_code=204)
