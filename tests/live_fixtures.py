@@ -77,18 +77,24 @@ def write_incident(
     *,
     grid: str | None = None,
     category: str = "theft",
+    within: psycopg.Connection | None = None,
 ) -> Placed:
     """A call stored as one request stores it (one transaction: the log NOTIFYs at commit), at a
-    random point of a grid (random unless given), stamped with the grid shapely finds."""
+    random point of a grid (random unless given), stamped with the grid shapely finds; written
+    in the open transaction of ``within`` (left uncommitted) when given."""
+    if within is None:
+        with psycopg.connect(database_url) as conn:  # committed on leaving
+            return write_incident(
+                database_url, grids, rng, grid=grid, category=category, within=conn
+            )
     row = grids[grids["code"] == grid].iloc[0] if grid else grids.iloc[rng.randrange(len(grids))]
     p = random_point_in(row.geometry, rng)
     found = grids[grids.contains(p)]["code"].tolist()
     assert len(found) == 1
     call_no = f"T{rng.randrange(10**12):012d}"
     cells = incident_cells(np.array([p.x]), np.array([p.y]))
-    with psycopg.connect(database_url) as conn:
-        conn.execute(
-            """INSERT INTO incident (call_no, received_at, category, status, geom, village_id,
+    within.execute(
+        """INSERT INTO incident (call_no, received_at, category, status, geom, village_id,
                                      grid_id, beat_id, h3, h3_r7, h3_r8, h3_r9)
                SELECT %s, now(), %s, 'received', ST_SetSRID(ST_MakePoint(%s, %s), 4326),
                       g.village_id, g.id,
@@ -96,18 +102,18 @@ def write_incident(
                        WHERE bg.grid_id = g.id AND bg.plan_id = plan_in_force(now())),
                       %s, %s, %s, %s
                FROM grid g WHERE g.code = %s""",
-            (
-                call_no,
-                category,
-                p.x,
-                p.y,
-                int(cells["h3"][0]),
-                int(cells["h3_r7"][0]),
-                int(cells["h3_r8"][0]),
-                int(cells["h3_r9"][0]),
-                found[0],
-            ),
-        )
+        (
+            call_no,
+            category,
+            p.x,
+            p.y,
+            int(cells["h3"][0]),
+            int(cells["h3_r7"][0]),
+            int(cells["h3_r8"][0]),
+            int(cells["h3_r9"][0]),
+            found[0],
+        ),
+    )
     return Placed(call_no, p.x, p.y, found[0])
 
 

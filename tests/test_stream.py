@@ -258,6 +258,56 @@ def test_last_event_id_replays_what_was_missed(
     assert len(want_worker) < len(after_live)
 
 
+def calls_of(reader: StreamReader) -> dict[str, int]:
+    """The calls whose incident events a stream sent, with their event ids."""
+    return {
+        e.data["payload"]["call_no"]: e.id
+        for e in list(reader.events)
+        if e.event == "message" and e.id is not None and e.data["kind"] == "incident"
+    }
+
+
+def test_events_are_numbered_in_commit_order(
+    live_service: str,
+    live_database: str,
+    members: dict[str, Member],
+    sample_grids: gpd.GeoDataFrame,
+    readers: list[StreamReader],
+) -> None:
+    """Writer A logs a call and holds its transaction open; writer B logs one and commits, and a
+    stream sends it; then A commits. A's event has an id above B's: it comes after B's on the
+    live stream, and a stream reconnecting with B's id as Last-Event-ID replays it (an id taken
+    when A wrote its row would be below B's, and no replay after B would ever send it)."""
+    rng = random.Random(21)
+    url = f"{live_service}/api/v1/stream"
+    member = members["command_room"]
+    reader = open_stream(url, member)
+    readers.append(reader)
+    start = latest(live_database)
+    with psycopg.connect(live_database) as held:  # A commits on leaving the block
+        a = write_incident(live_database, sample_grids, rng, within=held)
+        b = write_incident(live_database, sample_grids, rng)
+        wait_for(lambda: b.call_no in calls_of(reader), what="B's call")
+        b_id = calls_of(reader)[b.call_no]
+        assert a.call_no not in calls_of(reader)
+    wait_for(lambda: a.call_no in calls_of(reader), what="A's call, live")
+    a_id = calls_of(reader)[a.call_no]
+    assert a_id > b_id
+    assert [(e[0], e[1]) for e in log_ids(live_database, start)] == [
+        (b_id, b.call_no),
+        (a_id, a.call_no),
+    ]
+    sent = [i for i in reader.ids() if i > start]
+    assert sent == [b_id, a_id]
+
+    again = StreamReader(f"{url}?live=false", {**member.headers, "Last-Event-ID": str(b_id)})
+    readers.append(again)
+    wait_for(again.ended.is_set, what="the replay after B's event")
+    assert again.status == 200
+    assert calls_of(again) == {a.call_no: a_id}
+    assert again.ids() == [a_id]
+
+
 def test_replay_too_long_says_reset(
     live_service: str, live_database: str, members: dict[str, Member]
 ) -> None:
