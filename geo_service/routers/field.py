@@ -14,8 +14,8 @@ from geo_service.accounts.access import (
     FIELD,
     FIELD_READ,
     PATROL_MARK,
+    REPORT_ANSWER,
     REPORT_MAKE,
-    REPORT_READ,
     REPORT_SEE,
     SWEEP_OPEN,
     SWEEP_READ,
@@ -383,7 +383,7 @@ async def get_reports(
 ) -> JSONResponse:
     """Reports newest first with their department, status and timeline: every report for the
     command room, leaders, planners and community officers; a grid worker or volunteer sees the
-    reports they made."""
+    reports they made, a department user those routed to their department."""
     return JSONResponse(
         await reports(conn, status=status, department=department, mine=mine, limit=limit)
     )
@@ -396,7 +396,8 @@ async def get_reports(
     dependencies=[allow(REPORT_SEE)],
 )
 async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
-    """One report (a grid worker or volunteer: one they made)."""
+    """One report (a grid worker or volunteer: one they made; a department user: one routed to
+    their department, 404 for another's)."""
     return JSONResponse(await report(conn, report_id=report_id))
 
 
@@ -404,8 +405,9 @@ async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
     "/reports/{report_id}/steps",
     summary="A department's answer to a report: accept, close or note (部门报到)",
     response_model=ReportOut,
-    dependencies=[allow(REPORT_READ)],
+    dependencies=[allow(REPORT_ANSWER)],
     responses={
+        404: {"description": "No report of that id that you see (a department: routed to it)"},
         409: {"description": "A step that does not follow the report's status (names `allowed`)"},
         422: {"description": "A time outside the report's life (before it was made, or ahead)"},
     },
@@ -413,7 +415,8 @@ async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
 async def post_report_step(
     request: Request, conn: Connection, report_id: ReportId, step: StepIn
 ) -> JSONResponse:
-    """Record that the department accepted the report (open → accepted), closed it (→ closed,
+    """Record, as the department's own user (their department's reports only: another's is 404)
+    or for it, that the department accepted the report (open → accepted), closed it (→ closed,
     with what was done) or a note; appended to its timeline and the command room's log."""
     answer = await report_step(conn, report_id=report_id, step=step, at=datetime.now(UTC))
     audit.record(
