@@ -170,7 +170,7 @@
     return el(
       "li",
       { "data-id": r.id, class: pending ? "pending" : null, "data-pending": pending ? W.queued : null },
-      el("div", { class: "what" }, el("strong", {}, `${category} · #${r.id}`), el("small", {}, `${W.reported_at} ${when(r.reported_at)} · ${W.grid} ${r.grid || "—"} · ${W.reported_by} ${r.reporter}`)),
+      el("div", { class: "what" }, el("strong", {}, `${category} · #${r.id}`), el("small", {}, [`${W.reported_at} ${when(r.reported_at)}`, r.grid ? `${W.grid} ${r.grid}` : null, `${W.reported_by} ${r.reporter}`].filter(Boolean).join(" · "))),
       el("p", { class: "note" }, r.note),
       photos.length ? el("div", { class: "photos" }, photos) : null,
       buttons,
