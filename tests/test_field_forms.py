@@ -7,6 +7,7 @@ water patrolled that evening. Screenshots in var/screenshots/forms_*.png."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -358,6 +359,15 @@ def _water_map_shows(page: Page, base: str, water: str, at: datetime) -> list[di
     page.goto(f"{base}/maps/water?at={at.isoformat().replace('+', '%2B')}")
     page.wait_for_selector(".leaflet-overlay-pane path", timeout=30_000)
     shown: list[dict] = page.evaluate(PATROL_LAYER, water)
+    # at 360 px the title, the legend and the shore table lie side by side, none over another
+    boxes = {s: page.locator(s).bounding_box() for s in (".gs-title", ".gs-legend", "#shore-table")}
+    for name, box in boxes.items():
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360, (name, box)
+    for a, b in itertools.combinations(boxes.values(), 2):
+        assert a and b
+        apart_x = a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+        apart_y = a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+        assert apart_x or apart_y, boxes
     return shown
 
 
