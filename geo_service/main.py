@@ -35,6 +35,7 @@ from geo_service.routers import (
     audit,
     auth,
     cameras,
+    department,
     desk,
     dispatch,
     field,
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     subjects = (health, lookup, areas, pages, maps, patrol, cameras, water, layers, ogc, tiles)
     command_room = (desk, dispatch, stream, kpis)  # issue 12
     planning = (plans, workload)  # issue 13
-    in_the_field = (field, me)  # issue 14
+    in_the_field = (field, me, department)  # issue 14
     for subject in (
         *subjects,
         *command_room,

@@ -80,6 +80,7 @@ POST   /account/tokens                           y   y   y   y   y   y   y   y  
 POST   /account/tokens/{token_id}/revoke         y   y   y   y   y   y   y   y   y
 POST   /account/second-factor                    y   y   y   y   y   y   y   y   y
 POST   /account/second-factor/confirm            y   y   y   y   y   y   y   y   y
+GET    /department                               -   -   -   -   -   -   y   -   -
 GET    /api/v1/tokens                            y   y   y   y   y   y   y   y   y
 POST   /api/v1/tokens                            y   y   y   y   y   y   y   y   y
 DELETE /api/v1/tokens/{token_id}                 y   y   y   y   y   y   y   y   y
@@ -230,6 +231,7 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "POST /account/second-factor/confirm": lambda a: Call(
         "POST", "/account/second-factor/confirm", data={"code": "000000"}
     ),
+    "GET /department": get("/department"),
     "GET /api/v1/tokens": get("/api/v1/tokens"),
     "POST /api/v1/tokens": lambda a: Call("POST", "/api/v1/tokens", json={"days": 1}),
     "DELETE /api/v1/tokens/{token_id}": _own_token("DELETE", "/api/v1/tokens/{token_id}"),

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 import orjson
@@ -22,6 +24,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from playwright.sync_api import Browser
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from typer.testing import CliRunner, Result
 
@@ -31,9 +34,12 @@ from geo_service.cli import app as cli
 from geo_service.main import create_app
 from geo_service.settings import Settings
 from tests.accounts import bearer, make_user
+from tests.browser import not_blank, served, shoot, sign_in
+from tests.cast import Member
 from tests.conftest import loaded_database
 
 RANDOM_REPORTS = 160
+PHONE = {"width": 360, "height": 740}
 # What a department user reads of the station's data, and nothing else (the accounts' own tables
 # are the service's, read by app_enter and the sign-in).
 THEIRS = {"report", "report_step", "report_photo", "department", "report_category",
@@ -260,6 +266,12 @@ def test_a_department_steps_its_reports_as_itself_and_not_anothers(stage: Stage)
         opened = opened[opened["id"] != rid]
 
 
+def test_a_department_users_account_page_names_their_department(stage: Stage) -> None:
+    page = stage.client.get("/account", params={"lang": "en"}, headers=stage.as_("town_water"))
+    assert page.status_code == 200
+    assert "<code>town_water</code>" in page.text and "镇水利站" in page.text
+
+
 def test_a_department_makes_no_report(stage: Stage) -> None:
     body = {
         "client_id": str(uuid.uuid4()),
@@ -414,3 +426,88 @@ def test_the_admin_api_needs_a_known_department(stage: Stage) -> None:
     users = stage.client.get("/api/v1/users", headers=admin).json()
     assert [u["department"] for u in users if u["name"] == "d_api"] == ["town_safety"]
     assert all(u["department"] is None for u in users if u["role"] != "department")
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def test_the_department_page_in_english_and_only_for_departments(stage: Stage) -> None:
+    page = stage.client.get("/department", params={"lang": "en"}, headers=stage.as_("town_water"))
+    assert page.status_code == 200
+    assert "To accept" in page.text and "镇水利站" in page.text
+    assert stage.client.get("/department", headers=stage.as_("town_water")).text.count("待签收")
+    refused = stage.client.get("/department", headers=bearer(stage.leader))
+    assert refused.status_code == 403
+
+
+def _open_of(stage: Stage, code: str) -> set[int]:
+    expected = routed(stage)
+    return set(
+        expected.loc[(expected["department"] == code) & (expected["status"] == "open"), "id"]
+    )
+
+
+def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: Browser) -> None:
+    """At a phone's size, with every other host unreachable: the department's open reports;
+    with no network the page opens again from what it kept, an acceptance waits in the outbox
+    across a reload, and lands once the network returns, with the department user as actor."""
+    code = "town_safety"
+    member = Member(Role.department, stage.names[code], stage.departments[code], None)
+    with tempfile.TemporaryFile() as log, served(stage.url, log) as base:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                      locale="zh-CN")  # fmt: skip
+        outside: list[str] = []
+        errors: list[str] = []
+        host = urlparse(base).netloc
+
+        def route(r: Any) -> None:
+            if urlparse(r.request.url).netloc == host:
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(page, base, member, "/department")
+        page.wait_for_selector("body[data-kept='1']", timeout=30_000)
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
+        assert page.evaluate("document.body.dataset.loaded") == "fresh"
+        wanted = _open_of(stage, code)
+        assert wanted
+        shown = {int(x) for x in page.locator("#open-list li[data-id]").evaluate_all(
+            "(items) => items.map((i) => i.dataset.id)")}  # fmt: skip
+        assert shown == wanted
+        assert page.get_attribute("#open-count", "data-count") == str(len(wanted))
+        assert "镇应急管理办" in page.inner_text("#department")
+        assert not_blank(shoot(page, "department_online"))
+
+        # no network: accept the first open report; it waits, across a reload
+        context.set_offline(True)
+        first = page.locator("#open-list li[data-id]").first
+        rid = int(first.get_attribute("data-id") or 0)
+        first.locator("button.accept").click()
+        page.wait_for_selector("#outbox[data-count='1']")
+        page.reload()
+        page.wait_for_selector("body[data-loaded='kept']", timeout=30_000)
+        page.wait_for_selector("#outbox[data-count='1']")
+        assert page.locator(f"#accepted-list li.pending[data-id='{rid}']").count() == 1
+        assert not_blank(shoot(page, "department_offline"))
+        assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("open",)]
+
+        # the network returns: the acceptance lands once, by the department's user
+        context.set_offline(False)
+        page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
+        page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
+        assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("accepted",)]
+        steps = stage.sql(
+            "SELECT kind, actor FROM report_step WHERE report_id = %s AND kind <> 'route'",
+            (rid,),
+        )
+        assert steps == [("accept", member.name)]
+        assert page.locator(f"#accepted-list li[data-id='{rid}']").count() == 1
+        context.close()
+    assert outside == []
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
