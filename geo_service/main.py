@@ -23,6 +23,7 @@ from geo_service.accounts.gate import (
     wants_page,
 )
 from geo_service.audit import AuditBatch
+from geo_service.body_limit import BodyLimit
 from geo_service.db import make_pool
 from geo_service.errors import DatabaseUnavailable, DomainError, problem, status_of
 from geo_service.logs import RequestLog, log, request_id
@@ -34,6 +35,7 @@ from geo_service.routers import (
     audit,
     auth,
     cameras,
+    department,
     desk,
     dispatch,
     field,
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     subjects = (health, lookup, areas, pages, maps, patrol, cameras, water, layers, ogc, tiles)
     command_room = (desk, dispatch, stream, kpis)  # issue 12
     planning = (plans, workload)  # issue 13
-    in_the_field = (field, me)  # issue 14
+    in_the_field = (field, me, department)  # issue 14
     for subject in (
         *subjects,
         *command_room,
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # who may use each operation, and its 401 and 403
     document_contract(app, ogc.declare_limit, declare_access(app))
     app.add_middleware(PrivateAnswers)  # Cache-Control: private on every signed-in answer
+    app.add_middleware(BodyLimit, settings=settings)  # 413 before a body is parsed
     app.add_middleware(RequestLog)  # request id, one log line per request, last-resort 500
     return app
 

@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     sql_dir: Path = REPO_ROOT / "sql"
     web_map_dir: Path = REPO_ROOT / "web_map"
     data_dir: Path = REPO_ROOT / "data" / "boundaries"
-    # Request limits
+    # Request limits. Every request body: three photos of PHOTO_MAX_BYTES and their form fields
+    # (geo_service/body_limit.py; imports and batch lookups have their own limits below)
+    request_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     batch_max_points: int = 2_000_000
     batch_max_bytes: int = 256 * 1024 * 1024
     # Lookup radii (metres)

@@ -11,10 +11,14 @@ from fastapi.testclient import TestClient
 from geo_service.accounts import store
 from geo_service.accounts.credentials import new_password
 from geo_service.accounts.deps import SESSION_COOKIE
-from geo_service.accounts.roles import PERSON_ROLES, Role
+from geo_service.accounts.roles import DEPARTMENT_ROLES, PERSON_ROLES, Role
 
 # The password of test users made with make_user (tests sign in with it through the form).
 PASSWORD = "test-password-1234"
+
+# The department a department account answers for unless another is given: the response team
+# (民情110), to which the categories help and other are routed.
+DEPARTMENT = "response_team"
 
 # The sample person role each person-bound account role is tied to.
 PERSON_ROLE_OF = {
@@ -44,17 +48,25 @@ def make_user(
     person: str | None = None,
     password: str | None = None,
     days: int = 30,
+    department: str | None = None,
 ) -> str:
     """Create a user (as the operator) with PASSWORD (or the one given) and answer an API token
-    of theirs."""
+    of theirs (a department user answers for DEPARTMENT unless another department is given)."""
     name = name or f"t_{role}_{new_password()[:6]}".replace("-", "_")
     if role in PERSON_ROLES and person is None:
         person = person_with_role(database_url, PERSON_ROLE_OF[role])
+    if role in DEPARTMENT_ROLES and department is None:
+        department = DEPARTMENT
 
     async def run() -> str:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             await store.add_user(
-                conn, name=name, role=role, password=password or PASSWORD, person=person
+                conn,
+                name=name,
+                role=role,
+                password=password or PASSWORD,
+                person=person,
+                department=department,
             )
             return await store.issue_token(conn, name=name, days=days)
 

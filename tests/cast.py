@@ -14,10 +14,12 @@ from psycopg import sql
 from geo_service.accounts import store
 from geo_service.accounts.credentials import new_password
 from geo_service.accounts.roles import Role
-from tests.accounts import PASSWORD, PERSON_ROLE_OF, make_user, person_with_role
+from tests.accounts import DEPARTMENT, PASSWORD, PERSON_ROLE_OF, make_user, person_with_role
 
 # The password of every cast member (they sign in through the login form with it).
 CAST_PASSWORD = PASSWORD
+# The department of the cast's department user (the reports of category help are routed to it).
+CAST_DEPARTMENT = DEPARTMENT
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def make_member(database_url: str, role: Role, *, person: str | None = None) -> 
 
 
 def make_cast(database_url: str) -> dict[Role, Member]:
-    """One member of each of the eight roles."""
+    """One member of each role."""
     return {role: make_member(database_url, role) for role in Role}
 
 

@@ -1,5 +1,5 @@
 """Who may use which route: a table written by hand from issue 11's roles (not read from
-geo_service/accounts/access.py), checked cell by cell with a real token of each of the eight
+geo_service/accounts/access.py), checked cell by cell with a real token of each of the nine
 roles; every route of the app must be in it. Without credentials a protected route is 401 (a
 browser asking for a page is sent to the login page); public routes answer anyone."""
 
@@ -27,7 +27,15 @@ from geo_service.main import create_app
 from geo_service.settings import Settings
 from tests.access_calls import Ask, Call, Place, get, head
 from tests.access_rows import SUBJECTS
-from tests.cast import CAST_PASSWORD, Member, areas_of, make_cast, make_member, token_id_of
+from tests.cast import (
+    CAST_DEPARTMENT,
+    CAST_PASSWORD,
+    Member,
+    areas_of,
+    make_cast,
+    make_member,
+    token_id_of,
+)
 from tests.conftest import loaded_database
 from tests.reference import Reference
 
@@ -40,6 +48,7 @@ COLUMNS = (
     R.community_officer,
     R.grid_worker,
     R.volunteer,
+    R.department,
     R.auditor,
     R.admin,
 )
@@ -48,12 +57,14 @@ PUBLIC = "public"
 # Issue 11, section 1: leader, command room and planner see everything; the community officer
 # the whole station; the grid worker only their grids (PostgreSQL limits what they get, the
 # routes are theirs); the volunteer water bodies, markers and shore gaps of their villages, no
-# people, no incidents (the lookup answer names people: not theirs); the auditor the audit
+# people, no incidents (the lookup answer names people: not theirs); a department (issue 14, 5)
+# the reports routed to it, their photos and its steps, nothing that names people or calls and
+# no map (its users answer reports, they do not survey the station); the auditor the audit
 # trail only; the admin users and tokens, no business data. Imports: planner and leader; batch
 # lookup: command room, leader, planner; a phone in full: planner and community officer. Every
 # signed-in user has their own account, tokens, sign-out and landing page.
 #
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
 GET    /healthz                                  public
 GET    /ping                                     public
@@ -61,70 +72,71 @@ GET    /docs                                     public
 GET    /openapi.json                             public
 GET    /login                                    public
 POST   /login                                    public
-GET    /ping/db                                  y   y   y   y   y   y   y   y
-GET    /                                         y   y   y   y   y   y   y   y
-POST   /logout                                   y   y   y   y   y   y   y   y
-GET    /account                                  y   y   y   y   y   y   y   y
-POST   /account/tokens                           y   y   y   y   y   y   y   y
-POST   /account/tokens/{token_id}/revoke         y   y   y   y   y   y   y   y
-POST   /account/second-factor                    y   y   y   y   y   y   y   y
-POST   /account/second-factor/confirm            y   y   y   y   y   y   y   y
-GET    /api/v1/tokens                            y   y   y   y   y   y   y   y
-POST   /api/v1/tokens                            y   y   y   y   y   y   y   y
-DELETE /api/v1/tokens/{token_id}                 y   y   y   y   y   y   y   y
-GET    /api/v1/lookup                            y   y   y   y   y   -   -   -
-POST   /api/v1/lookup/batch                      y   y   y   -   -   -   -   -
-GET    /api/v1/areas/{kind}/{code}               y   y   y   y   y   -   -   -
-GET    /api/v1/people/{code}/coverage            y   y   y   y   y   -   -   -
-POST   /api/v1/people/{code}/phone               -   -   y   y   -   -   -   -
-GET    /maps/overview                            y   y   y   y   y   y   -   -
-GET    /maps/heatmap                             y   y   y   y   y   -   -   -
-GET    /maps/hexagons                            y   y   y   y   y   -   -   -
-GET    /maps/animation                           y   y   y   y   y   -   -   -
-GET    /maps/tiles/{z}/{x}/{y}                   y   y   y   y   y   y   -   -
-GET    /api/v1/incidents/heatmap                 y   y   y   y   y   -   -   -
-GET    /api/v1/incidents/hexagons                y   y   y   y   y   -   -   -
-GET    /api/v1/incidents/hourly                  y   y   y   y   y   -   -   -
-GET    /api/v1/overview/layers                   y   y   y   y   y   y   -   -
-GET    /api/v1/patrol/coverage                   y   y   y   y   y   -   -   -
-GET    /api/v1/patrol/cells                      y   y   y   y   y   -   -   -
-GET    /maps/patrol                              y   y   y   y   y   -   -   -
-GET    /api/v1/cameras/sectors                   y   y   y   y   y   -   -   -
-GET    /api/v1/cameras/blind-roads               y   y   y   y   y   -   -   -
-GET    /maps/cameras                             y   y   y   y   y   -   -   -
-GET    /api/v1/water/shore-gaps                  y   y   y   y   y   y   -   -
-GET    /api/v1/water/markers                     y   y   y   y   y   y   -   -
-GET    /maps/water                               y   y   y   y   y   y   -   -
-GET    /api/v1/layers/{layer}.{format}           y   y   y   y   y   y   -   -
-GET    /ogc                                      y   y   y   y   y   y   -   -
-GET    /ogc/conformance                          y   y   y   y   y   y   -   -
-GET    /ogc/collections                          y   y   y   y   y   y   -   -
-GET    /ogc/collections/{collectionId}           y   y   y   y   y   y   -   -
-GET    /ogc/collections/{collectionId}/items     y   y   y   y   y   y   -   -
-GET    /ogc/collections/{collectionId}/items/{featureId}  y y y y y y - -
-HEAD   /ogc                                      y   y   y   y   y   y   -   -
-HEAD   /ogc/conformance                          y   y   y   y   y   y   -   -
-HEAD   /ogc/collections                          y   y   y   y   y   y   -   -
-HEAD   /ogc/collections/{collectionId}           y   y   y   y   y   y   -   -
-HEAD   /ogc/collections/{collectionId}/items     y   y   y   y   y   y   -   -
-HEAD   /ogc/collections/{collectionId}/items/{featureId}  y y y y y y - -
-GET    /tiles/{layer}/{z}/{x}/{y}.mvt            y   y   y   y   y   y   -   -
-POST   /api/v1/imports                           y   -   y   -   -   -   -   -
-GET    /api/v1/audit                             -   -   -   -   -   -   y   -
-GET    /api/v1/audit.csv                         -   -   -   -   -   -   y   -
-GET    /audit                                    -   -   -   -   -   -   y   -
-GET    /admin/users                              -   -   -   -   -   -   -   y
-POST   /admin/users                              -   -   -   -   -   -   -   y
-POST   /admin/users/{action}                     -   -   -   -   -   -   -   y
-POST   /admin/tokens/{token_id}/revoke           -   -   -   -   -   -   -   y
-GET    /api/v1/users                             -   -   -   -   -   -   -   y
-POST   /api/v1/users                             -   -   -   -   -   -   -   y
-POST   /api/v1/users/{name}/lock                 -   -   -   -   -   -   -   y
-POST   /api/v1/users/{name}/unlock               -   -   -   -   -   -   -   y
-POST   /api/v1/users/{name}/password             -   -   -   -   -   -   -   y
-DELETE /api/v1/users/{name}                      -   -   -   -   -   -   -   y
-GET    /api/v1/users/{name}/tokens               -   -   -   -   -   -   -   y
-DELETE /api/v1/users/{name}/tokens/{token_id}    -   -   -   -   -   -   -   y
+GET    /ping/db                                  y   y   y   y   y   y   y   y   y
+GET    /                                         y   y   y   y   y   y   y   y   y
+POST   /logout                                   y   y   y   y   y   y   y   y   y
+GET    /account                                  y   y   y   y   y   y   y   y   y
+POST   /account/tokens                           y   y   y   y   y   y   y   y   y
+POST   /account/tokens/{token_id}/revoke         y   y   y   y   y   y   y   y   y
+POST   /account/second-factor                    y   y   y   y   y   y   y   y   y
+POST   /account/second-factor/confirm            y   y   y   y   y   y   y   y   y
+GET    /department                               -   -   -   -   -   -   y   -   -
+GET    /api/v1/tokens                            y   y   y   y   y   y   y   y   y
+POST   /api/v1/tokens                            y   y   y   y   y   y   y   y   y
+DELETE /api/v1/tokens/{token_id}                 y   y   y   y   y   y   y   y   y
+GET    /api/v1/lookup                            y   y   y   y   y   -   -   -   -
+POST   /api/v1/lookup/batch                      y   y   y   -   -   -   -   -   -
+GET    /api/v1/areas/{kind}/{code}               y   y   y   y   y   -   -   -   -
+GET    /api/v1/people/{code}/coverage            y   y   y   y   y   -   -   -   -
+POST   /api/v1/people/{code}/phone               -   -   y   y   -   -   -   -   -
+GET    /maps/overview                            y   y   y   y   y   y   -   -   -
+GET    /maps/heatmap                             y   y   y   y   y   -   -   -   -
+GET    /maps/hexagons                            y   y   y   y   y   -   -   -   -
+GET    /maps/animation                           y   y   y   y   y   -   -   -   -
+GET    /maps/tiles/{z}/{x}/{y}                   y   y   y   y   y   y   -   -   -
+GET    /api/v1/incidents/heatmap                 y   y   y   y   y   -   -   -   -
+GET    /api/v1/incidents/hexagons                y   y   y   y   y   -   -   -   -
+GET    /api/v1/incidents/hourly                  y   y   y   y   y   -   -   -   -
+GET    /api/v1/overview/layers                   y   y   y   y   y   y   -   -   -
+GET    /api/v1/patrol/coverage                   y   y   y   y   y   -   -   -   -
+GET    /api/v1/patrol/cells                      y   y   y   y   y   -   -   -   -
+GET    /maps/patrol                              y   y   y   y   y   -   -   -   -
+GET    /api/v1/cameras/sectors                   y   y   y   y   y   -   -   -   -
+GET    /api/v1/cameras/blind-roads               y   y   y   y   y   -   -   -   -
+GET    /maps/cameras                             y   y   y   y   y   -   -   -   -
+GET    /api/v1/water/shore-gaps                  y   y   y   y   y   y   -   -   -
+GET    /api/v1/water/markers                     y   y   y   y   y   y   -   -   -
+GET    /maps/water                               y   y   y   y   y   y   -   -   -
+GET    /api/v1/layers/{layer}.{format}           y   y   y   y   y   y   -   -   -
+GET    /ogc                                      y   y   y   y   y   y   -   -   -
+GET    /ogc/conformance                          y   y   y   y   y   y   -   -   -
+GET    /ogc/collections                          y   y   y   y   y   y   -   -   -
+GET    /ogc/collections/{collectionId}           y   y   y   y   y   y   -   -   -
+GET    /ogc/collections/{collectionId}/items     y   y   y   y   y   y   -   -   -
+GET    /ogc/collections/{collectionId}/items/{featureId}  y y y y y y - - -
+HEAD   /ogc                                      y   y   y   y   y   y   -   -   -
+HEAD   /ogc/conformance                          y   y   y   y   y   y   -   -   -
+HEAD   /ogc/collections                          y   y   y   y   y   y   -   -   -
+HEAD   /ogc/collections/{collectionId}           y   y   y   y   y   y   -   -   -
+HEAD   /ogc/collections/{collectionId}/items     y   y   y   y   y   y   -   -   -
+HEAD   /ogc/collections/{collectionId}/items/{featureId}  y y y y y y - - -
+GET    /tiles/{layer}/{z}/{x}/{y}.mvt            y   y   y   y   y   y   -   -   -
+POST   /api/v1/imports                           y   -   y   -   -   -   -   -   -
+GET    /api/v1/audit                             -   -   -   -   -   -   -   y   -
+GET    /api/v1/audit.csv                         -   -   -   -   -   -   -   y   -
+GET    /audit                                    -   -   -   -   -   -   -   y   -
+GET    /admin/users                              -   -   -   -   -   -   -   -   y
+POST   /admin/users                              -   -   -   -   -   -   -   -   y
+POST   /admin/users/{action}                     -   -   -   -   -   -   -   -   y
+POST   /admin/tokens/{token_id}/revoke           -   -   -   -   -   -   -   -   y
+GET    /api/v1/users                             -   -   -   -   -   -   -   -   y
+POST   /api/v1/users                             -   -   -   -   -   -   -   -   y
+POST   /api/v1/users/{name}/lock                 -   -   -   -   -   -   -   -   y
+POST   /api/v1/users/{name}/unlock               -   -   -   -   -   -   -   -   y
+POST   /api/v1/users/{name}/password             -   -   -   -   -   -   -   -   y
+DELETE /api/v1/users/{name}                      -   -   -   -   -   -   -   -   y
+GET    /api/v1/users/{name}/tokens               -   -   -   -   -   -   -   -   y
+DELETE /api/v1/users/{name}/tokens/{token_id}    -   -   -   -   -   -   -   -   y
 """
 # Mounted folders of assets, open to anyone (a new mount must be added here on purpose).
 PUBLIC_MOUNTS = {"/static", "/assets/swagger-ui", "/assets/npm", "/assets/folium"}
@@ -219,6 +231,7 @@ CALLS: dict[str, Callable[[Ask], Call]] = {
     "POST /account/second-factor/confirm": lambda a: Call(
         "POST", "/account/second-factor/confirm", data={"code": "000000"}
     ),
+    "GET /department": get("/department"),
     "GET /api/v1/tokens": get("/api/v1/tokens"),
     "POST /api/v1/tokens": lambda a: Call("POST", "/api/v1/tokens", json={"days": 1}),
     "DELETE /api/v1/tokens/{token_id}": _own_token("DELETE", "/api/v1/tokens/{token_id}"),
@@ -548,6 +561,8 @@ def test_cell(stage: Stage, key: str, role: Role) -> None:
         assert place.grid in body.get("areas", ""), body
     if role == R.volunteer:
         assert place.village in body.get("areas", ""), body
+    if role == R.department:
+        assert f"department {CAST_DEPARTMENT}" in body.get("areas", ""), body
 
 
 @pytest.mark.parametrize("key", PROTECTED)

@@ -89,6 +89,9 @@ def sample_layer(sample_path: Path, layer: str) -> pd.DataFrame:
     """The sample's layer; beats with their outlines (shapely union of their grids)."""
     spec = LAYERS[layer]
     frame = pyogrio.read_dataframe(sample_path, layer=layer, read_geometry=bool(spec.geometry))
+    for column in spec.columns:  # a column the sample does not write (patrol_water.unmarked_at)
+        if column not in frame.columns:
+            frame[column] = None
     if layer == "beat":
         grids = pyogrio.read_dataframe(sample_path, layer="grid").set_index("code")
         members = pyogrio.read_dataframe(sample_path, layer="beat_grid")

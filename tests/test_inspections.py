@@ -430,26 +430,32 @@ def _station_day(moment: pd.Timestamp) -> tuple[object, int]:
 
 def test_the_patrol_table_against_pandas(field_stage: FieldStage) -> None:
     """Check-ins of the sample and new ones (an evening one and a morning one, which does not
-    count): every day of June to August 2026, each marked water walked or not as pandas finds
-    from the raw rows."""
+    count): every day of June to August 2026, each water marked that day (its mark meets the
+    day's evening) walked or not as pandas finds from the raw rows."""
     volunteer = field_stage.users["volunteer"]
     villages = field_stage.layers["village"].set_index("code").loc[volunteer.villages].union_all()
     waters = field_stage.layers["water_body"]
     mark = sorted(waters[waters.intersects(villages)].code)[:3] + sorted(waters.code)[:3]
-    field_stage.sql(
-        "INSERT INTO patrol_water (water_body_id) SELECT id FROM water_body "
+    field_stage.sql(  # marked before the summer (a water marked already keeps its mark)
+        "INSERT INTO patrol_water (water_body_id, marked_at) SELECT id, %s FROM water_body "
         "WHERE code = ANY (%s) ON CONFLICT DO NOTHING RETURNING water_body_id",
-        (mark,),
+        (datetime(2026, 5, 31, tzinfo=STATION_TZ), mark),
     )
-    marked = [
-        r[0]
-        for r in field_stage.sql(
-            "SELECT w.code FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id"
-        )
-    ]
-    theirs = sorted(set(waters[waters.intersects(villages)].code) & set(marked))
-    assert theirs
+    periods = pd.DataFrame(
+        field_stage.sql(
+            "SELECT w.code, p.marked_at, p.unmarked_at FROM patrol_water p "
+            "JOIN water_body w ON w.id = p.water_body_id"
+        ),
+        columns=["code", "marked_at", "unmarked_at"],
+    )
+    for column in ("marked_at", "unmarked_at"):
+        periods[column] = pd.to_datetime(periods[column], utc=True)
     evening = datetime(2026, 7, 14, 19, 30, tzinfo=STATION_TZ)
+    held = (periods.marked_at <= pd.Timestamp(evening)) & (
+        periods.unmarked_at.isna() | (periods.unmarked_at > pd.Timestamp(evening))
+    )
+    theirs = sorted(set(waters[waters.intersects(villages)].code) & set(periods[held].code))
+    assert theirs
     morning = datetime(2026, 7, 15, 9, 0, tzinfo=STATION_TZ)
     for when in (evening, morning):
         body = inspection("water_body", theirs[0], "patrolled", inspected_at=when.isoformat())
@@ -468,13 +474,20 @@ def test_the_patrol_table_against_pandas(field_stage: FieldStage) -> None:
     local = pd.to_datetime(rows["inspected_at"], utc=True).dt.tz_convert("Asia/Shanghai")
     rows["day"] = local.dt.date
     evening_rows = rows[local.dt.hour >= 16]
-    # the volunteer sees the waters of their villages only
-    seen = {w["code"] for w in table["waters"]}
-    assert seen == set(marked) & set(waters[waters.intersects(villages)].code)
+    # the volunteer sees the waters of their villages only, on the days they were marked
+    mine = set(waters[waters.intersects(villages)].code)
     days = pd.date_range("2026-06-01", "2026-08-31", freq="D").date
     assert [d["date"] for d in table["days"]] == [d.isoformat() for d in days]
+    water_days = 0
     for day in table["days"]:
         date = pd.Timestamp(day["date"]).date()
+        start = pd.Timestamp(date, tz="Asia/Shanghai") + pd.Timedelta(hours=16)
+        end = pd.Timestamp(date, tz="Asia/Shanghai") + pd.Timedelta(days=1)
+        meets = (periods.marked_at < end) & (
+            periods.unmarked_at.isna() | (periods.unmarked_at > start)
+        )
+        seen = set(periods[meets].code) & mine
+        water_days += len(seen)
         walked = evening_rows[(evening_rows.day == date) & evening_rows.code.isin(seen)]
         expected = walked.groupby("code").size().to_dict()
         assert {w["code"]: w["check_ins"] for w in day["walked"]} == expected, day["date"]
@@ -482,7 +495,7 @@ def test_the_patrol_table_against_pandas(field_stage: FieldStage) -> None:
     july14 = next(d for d in table["days"] if d["date"] == "2026-07-14")
     assert theirs[0] in {w["code"] for w in july14["walked"]}
     total = sum(len(d["walked"]) for d in table["days"])
-    assert table["totals"] == {"water_days": len(days) * len(seen), "walked": total}
+    assert table["totals"] == {"water_days": water_days, "walked": total}
 
 
 def test_a_check_in_with_poles_and_the_water_map(field_stage: FieldStage) -> None:

@@ -25,15 +25,37 @@ PATH = "/api/v1/water/patrols/{}"
 
 
 def _marked(stage: FieldStage) -> set[str]:
+    """The waters marked now: their mark has not ended."""
     rows = stage.sql(
-        "SELECT w.code FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id"
+        "SELECT w.code FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id "
+        "WHERE p.unmarked_at IS NULL"
     )
     return {r[0] for r in rows}
 
 
+def _periods(stage: FieldStage) -> pd.DataFrame:
+    """Every mark, as stored: code, marked_at, unmarked_at (NaT: in force)."""
+    rows = stage.sql(
+        "SELECT w.code, p.marked_at, p.unmarked_at FROM patrol_water p "
+        "JOIN water_body w ON w.id = p.water_body_id"
+    )
+    frame = pd.DataFrame(rows, columns=["code", "marked_at", "unmarked_at"])
+    for column in ("marked_at", "unmarked_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _marked_at(stage: FieldStage, at: datetime) -> set[str]:
+    """The waters whose mark held at a moment (pandas over the stored periods)."""
+    p, moment = _periods(stage), pd.Timestamp(at)
+    held = (p.marked_at <= moment) & (p.unmarked_at.isna() | (p.unmarked_at > moment))
+    return set(p[held].code)
+
+
 def _unmark_as_operator(stage: FieldStage, codes: list[str]) -> None:
+    """Take away the marks in force the test made (as the owner)."""
     stage.sql(
-        "DELETE FROM patrol_water WHERE water_body_id IN "
+        "DELETE FROM patrol_water WHERE unmarked_at IS NULL AND water_body_id IN "
         "(SELECT id FROM water_body WHERE code = ANY (%s)) RETURNING water_body_id",
         (codes,),
     )
@@ -63,11 +85,12 @@ def _audit(stage: FieldStage, action: str, code: str) -> list[tuple[Any, ...]]:
 
 
 def test_mark_again_and_unmark(field_stage: FieldStage) -> None:
-    """A planner marks a water (201), marks it again (200, the same mark), the patrol table
-    lists it; unmarking answers 204 twice and the table no longer lists it; each call is in the
-    audit trail."""
+    """A planner marks a water (201), marks it again (200, the same mark); unmarking answers 204
+    twice and ends the mark (kept, with its end); marking again opens a new mark; the summer's
+    patrol table never lists a water marked after the summer; each call is in the audit
+    trail."""
     waters = field_stage.layers["water_body"]
-    code = sorted(set(waters.code) - _marked(field_stage))[-1]
+    code = sorted(set(waters.code) - set(_periods(field_stage).code))[-1]
     planner = field_stage.users["planner"]
     first = field_stage.client.put(PATH.format(code), headers=planner.headers)
     assert first.status_code == 201, first.text
@@ -86,7 +109,10 @@ def test_mark_again_and_unmark(field_stage: FieldStage) -> None:
     table = field_stage.client.get(
         "/api/v1/water/patrols", params={"year": 2026}, headers=planner.headers
     ).json()
-    assert code in {w["code"] for w in table["waters"]}
+    summer_end = datetime(2026, 9, 1, tzinfo=STATION_TZ)
+    assert (code in {w["code"] for w in table["waters"]}) == (
+        pd.Timestamp(mark["marked_at"]) < pd.Timestamp(summer_end)
+    )
     assert [(a, d["created"]) for a, d in _audit(field_stage, "patrol_mark", code)] == [
         (planner.name, True),
         (planner.name, False),
@@ -96,14 +122,20 @@ def test_mark_again_and_unmark(field_stage: FieldStage) -> None:
         gone = field_stage.client.delete(PATH.format(code), headers=planner.headers)
         assert gone.status_code == 204 and gone.content == b""
     assert code not in _marked(field_stage)
-    table = field_stage.client.get(
-        "/api/v1/water/patrols", params={"year": 2026}, headers=planner.headers
-    ).json()
-    assert code not in {w["code"] for w in table["waters"]}
+    periods = _periods(field_stage)
+    ended = periods[periods.code == code]
+    assert len(ended) == 1 and ended.marked_at.iloc[0] == pd.Timestamp(mark["marked_at"])
+    assert ended.unmarked_at.iloc[0] > ended.marked_at.iloc[0]
     assert [(a, d["removed"]) for a, d in _audit(field_stage, "patrol_unmark", code)] == [
         (planner.name, True),
         (planner.name, False),
     ]
+    anew = field_stage.client.put(PATH.format(code), headers=planner.headers)
+    assert anew.status_code == 201, anew.text
+    assert pd.Timestamp(anew.json()["marked_at"]) >= ended.unmarked_at.iloc[0]
+    periods = _periods(field_stage)
+    assert len(periods[periods.code == code]) == 2 and code in _marked(field_stage)
+    _unmark_as_operator(field_stage, [code])
 
 
 def test_a_community_officer_marks_the_waters_of_their_beats_only(
@@ -191,14 +223,21 @@ def test_a_dusk_check_in_shows_on_the_water_map_and_yesterdays_does_not(
     waters = field_stage.layers["water_body"]
     theirs = sorted(waters[waters.intersects(villages)].code)
     assert len(theirs) >= 2
+    periods = _periods(field_stage)
+    theirs = [c for c in theirs if c not in set(periods[periods.unmarked_at.notna()].code)]
     tonight_code, yesterday_code = theirs[-1], theirs[-2]
-    for code in (tonight_code, yesterday_code):
-        reply = field_stage.client.put(PATH.format(code), headers=field_stage.as_("leader"))
-        assert reply.status_code in (200, 201), reply.text
-
     now = datetime.now(STATION_TZ)
     day = now.date() if now.hour >= 17 else now.date() - timedelta(days=1)
     dusk = datetime.combine(day, datetime.min.time(), STATION_TZ) + timedelta(hours=16, minutes=30)
+    for code in (tonight_code, yesterday_code):
+        reply = field_stage.client.put(PATH.format(code), headers=field_stage.as_("leader"))
+        assert reply.status_code in (200, 201), reply.text
+    # as if marked two days before (the map answers as of a moment: marked then, or not)
+    field_stage.sql(
+        "UPDATE patrol_water SET marked_at = least(marked_at, %s) WHERE unmarked_at IS NULL "
+        "AND water_body_id IN (SELECT id FROM water_body WHERE code = ANY (%s)) RETURNING 1",
+        (dusk - timedelta(days=2), [tonight_code, yesterday_code]),
+    )
     for code, when in ((tonight_code, dusk), (yesterday_code, dusk - timedelta(days=1))):
         body = inspection("water_body", code, "patrolled", inspected_at=when.isoformat())
         reply = post_inspection(field_stage, "volunteer", body)
@@ -223,4 +262,90 @@ def test_a_dusk_check_in_shows_on_the_water_map_and_yesterdays_does_not(
     evening += pd.Timedelta(hours=16)
     walked = rows[(local >= evening) & (local <= pd.Timestamp(at))].groupby("code").size()
     assert {c: p["check_ins"] for c, p in layer.items() if p["patrolled"]} == walked.to_dict()
-    assert {c for c, p in layer.items() if p["marked"]} == _marked(field_stage)
+    assert {c for c, p in layer.items() if p["marked"]} == _marked_at(field_stage, at)
+
+
+# ------------------------------------------------- marks are periods: the table keeps its past
+
+
+def _summer_table(periods: pd.DataFrame, checkins: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """The independent side of the patrol table: for each day of June to August 2026, the
+    waters whose mark meets the day's evening (16:00 to midnight, station time) and the evening
+    check-ins of each (code -> check-ins, 0: not walked)."""
+    local = checkins.inspected_at.dt.tz_convert("Asia/Shanghai")
+    evening = checkins[local.dt.hour >= 16].assign(day=local.dt.date.astype(str))
+    counts = evening.groupby(["day", "code"]).size()
+    table: dict[str, dict[str, int]] = {}
+    for day in pd.date_range("2026-06-01", "2026-08-31", freq="D"):
+        start = pd.Timestamp(day.date(), tz="Asia/Shanghai") + pd.Timedelta(hours=16)
+        end = pd.Timestamp(day.date(), tz="Asia/Shanghai") + pd.Timedelta(days=1)
+        meets = (periods.marked_at < end) & (
+            periods.unmarked_at.isna() | (periods.unmarked_at > start)
+        )
+        key = day.date().isoformat()
+        table[key] = {c: int(counts.get((key, c), 0)) for c in set(periods[meets].code)}
+    return table
+
+
+def test_unmarking_keeps_the_days_the_water_was_marked(field_stage: FieldStage) -> None:
+    """A leader marks a water, checks in on three evenings, unmarks it and marks it again. The
+    calls' moments are moved into the summer as the owner (as if made then: marked 1 July 10:00,
+    unmarked 20 July 18:30, station time). The summer's table counts the water from 1 to 20 July
+    (walked on 5 and 20 July), not before and not after (the check-in of 25 July counts for
+    nothing), and every day of the table equals what pandas finds in the stored marks and
+    check-ins."""
+    never = sorted(set(field_stage.layers["water_body"].code) - set(_periods(field_stage).code))
+    assert never, "every water was marked already"
+    code = never[len(never) // 2]
+    leader = field_stage.as_("leader")
+
+    mark = field_stage.client.put(PATH.format(code), headers=leader)
+    assert mark.status_code == 201, mark.text
+    walks = [
+        datetime(2026, 7, d, h, 0, tzinfo=STATION_TZ) for d, h in ((5, 19), (20, 17), (25, 18))
+    ]
+    for when in walks:
+        body = inspection("water_body", code, "patrolled", inspected_at=when.isoformat())
+        assert post_inspection(field_stage, "leader", body).status_code == 201
+    assert field_stage.client.delete(PATH.format(code), headers=leader).status_code == 204
+    marked_at = datetime(2026, 7, 1, 10, 0, tzinfo=STATION_TZ)
+    unmarked_at = datetime(2026, 7, 20, 18, 30, tzinfo=STATION_TZ)
+    moved = field_stage.sql(
+        "UPDATE patrol_water SET marked_at = %s, unmarked_at = %s WHERE water_body_id = "
+        "(SELECT id FROM water_body WHERE code = %s) RETURNING 1",
+        (marked_at, unmarked_at, code),
+    )
+    assert moved == [(1,)]  # one mark, ended, not deleted
+    again = field_stage.client.put(PATH.format(code), headers=leader)
+    assert again.status_code == 201, again.text  # a new mark, from now on
+    try:
+        reply = field_stage.client.get(
+            "/api/v1/water/patrols", params={"year": 2026}, headers=leader
+        )
+        assert reply.status_code == 200, reply.text
+        table = reply.json()
+        got = {
+            d["date"]: {w["code"]: w["check_ins"] for w in d["walked"]}
+            | dict.fromkeys(d["not_walked"], 0)
+            for d in table["days"]
+        }
+        # the water: counted 1 to 20 July, walked on 5 and 20 July, nowhere else
+        on = {day for day, row in got.items() if code in row}
+        assert on == {f"2026-07-{d:02d}" for d in range(1, 21)}
+        assert {day for day, row in got.items() if row.get(code)} == {"2026-07-05", "2026-07-20"}
+        water = next(w for w in table["waters"] if w["code"] == code)
+        assert (water["days"], water["days_walked"]) == (20, 2)
+
+        # every day, every water: against pandas over the stored marks and check-ins
+        rows = field_stage.sql(
+            "SELECT code, inspected_at FROM inspection WHERE kind = 'water_body'"
+        )
+        checkins = pd.DataFrame(rows, columns=["code", "inspected_at"])
+        checkins["inspected_at"] = pd.to_datetime(checkins.inspected_at, utc=True)
+        assert got == _summer_table(_periods(field_stage), checkins)
+        assert table["totals"] == {
+            "water_days": sum(map(len, got.values())),
+            "walked": sum(1 for row in got.values() for n in row.values() if n),
+        }
+    finally:
+        _unmark_as_operator(field_stage, [code])

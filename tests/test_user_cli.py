@@ -317,7 +317,7 @@ def test_accounts_init_makes_one_account_per_role_written_once_mode_600(
     accounts = {row.split()[0]: row.split() for row in table[1:]}
     assert set(accounts) == {str(role) for role in Role} == {str(r) for r, _ in INITIAL_ACCOUNTS}
     with psycopg.connect(fresh_db) as conn:
-        assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (8,)
+        assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (len(Role),)
     for name, (_, role, person, password) in accounts.items():
         assert role == name
         assert user_row(fresh_db, name) == (role, None if person == "-" else person, False, False)
@@ -353,7 +353,7 @@ def test_accounts_init_makes_one_account_per_role_written_once_mode_600(
     assert refused.stderr.startswith("error: the database has users already")
     assert not (tmp_path / "other").exists()
     with psycopg.connect(fresh_db) as conn:
-        assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (8,)
+        assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (len(Role),)
 
 
 def test_accounts_init_never_overwrites_a_credentials_file(fresh_db: str, tmp_path: Path) -> None:
@@ -379,7 +379,7 @@ def test_accounts_init_without_printing_writes_the_file_only(fresh_db: str, tmp_
     )
     assert result.exit_code == 0, result.output
     rows = path.read_text(encoding="utf-8").split("\nname ")[1].splitlines()[1:]
-    assert len(rows) == 8
+    assert len(rows) == len(Role)
     for row in rows:
         name, password = row.split()[0], row.split()[3]
         assert name in result.stdout

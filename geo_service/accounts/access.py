@@ -47,14 +47,19 @@ SWEEP_OPEN = frozenset({R.planner, R.community_officer, R.leader})
 SWEEP_READ = PEOPLE
 REPORT_MAKE = frozenset({R.grid_worker, R.volunteer, R.community_officer})
 REPORT_READ = frozenset({R.command_room, R.leader, R.community_officer, R.planner})
+# A department's own users (部门报到): the reports routed to their department (PostgreSQL), their
+# photos, and the department's steps; nothing else of the station's data.
+DEPARTMENT = frozenset({R.department})
+REPORT_ANSWER = REPORT_READ | DEPARTMENT
 # Marking waters for dusk patrol (傍晚巡河): planners and leaders anywhere, a community officer
 # their beats' waters (PostgreSQL).
 PATROL_MARK = frozenset({R.planner, R.community_officer, R.leader})
 MY_AREA = frozenset({R.community_officer, R.grid_worker, R.volunteer})
 # Inspections' history and photos: those who record them and those who read the sweeps.
 FIELD_READ = FIELD | SWEEP_READ
-# A report's status: those who read reports, and the reporters (PostgreSQL: their own only).
-REPORT_SEE = REPORT_READ | REPORT_MAKE
+# A report's status: those who read reports, the reporters (PostgreSQL: their own only) and the
+# departments (PostgreSQL: the reports routed to them).
+REPORT_SEE = REPORT_READ | REPORT_MAKE | DEPARTMENT
 AUDIT = frozenset({R.auditor})
 ADMIN = frozenset({R.admin})
 SIGNED_IN = frozenset(Role)  # their own account, sign-out, the landing page

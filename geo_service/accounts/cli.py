@@ -130,18 +130,29 @@ def add_command(
             "community_officer, grid_worker and volunteer)."
         ),
     ] = None,
+    department: Annotated[
+        str | None,
+        typer.Option(
+            help="Department code whose reports the user answers (required for department)."
+        ),
+    ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Add a user."""
     password, made = _read_password(password_stdin)
 
     async def work(conn: psycopg.AsyncConnection) -> None:
-        await store.add_user(conn, name=name, role=role, password=password, person=person)
+        await store.add_user(
+            conn, name=name, role=role, password=password, person=person, department=department
+        )
         detail = {"change": "add", "role": str(role), "person": person}
+        if department:
+            detail["department"] = department
         await audit.write(conn, [_event("user_admin", name, **detail)])
 
     _run(work)
     tied = f", person {person}" if person else ""
+    tied += f", department {department}" if department else ""
     typer.echo(f"added user {name} ({role}{tied})")
     if made:
         typer.echo(f"password (shown once): {password}")
@@ -232,7 +243,7 @@ def list_command() -> None:
         (
             u.name,
             str(u.role),
-            u.person or "-",
+            u.person or (f"department {u.department}" if u.department else "-"),
             _user_state(u, now),
             "yes" if u.second_factor else "no",
             _when(u.created_at),

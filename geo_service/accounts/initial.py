@@ -13,14 +13,15 @@ import psycopg
 from geo_service import audit
 from geo_service.accounts import store
 from geo_service.accounts.credentials import new_password
-from geo_service.accounts.roles import SECOND_FACTOR_ROLES, Role
+from geo_service.accounts.roles import DEPARTMENT_ROLES, SECOND_FACTOR_ROLES, Role
 from geo_service.errors import Conflict, InvalidParameter
 from geo_service.moments import STATION_TZ
 
 DEFAULT_CREDENTIALS_FILE = Path("var/initial-credentials.txt")
 
 # The accounts made, in this order; each is named after its role. A person-bound account is tied
-# to a person with an assignment in force in that role, over that kind of area (its scope).
+# to a person with an assignment in force in that role, over that kind of area (its scope); the
+# department account to the response team (民情110), which answers help and other reports.
 INITIAL_ACCOUNTS: tuple[tuple[Role, tuple[str, str] | None], ...] = (
     (Role.admin, None),
     (Role.leader, None),
@@ -29,8 +30,10 @@ INITIAL_ACCOUNTS: tuple[tuple[Role, tuple[str, str] | None], ...] = (
     (Role.community_officer, ("community_officer", "beat")),
     (Role.grid_worker, ("grid_worker", "grid")),
     (Role.volunteer, ("volunteer", "village")),
+    (Role.department, None),
     (Role.auditor, None),
 )
+INITIAL_DEPARTMENT = "response_team"
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,15 @@ async def _make_accounts(conn: psycopg.AsyncConnection, *, actor: str) -> Initia
             skipped.append(role)
             continue
         password = new_password()
-        await store.add_user(conn, name=str(role), role=role, password=password, person=person)
+        department = INITIAL_DEPARTMENT if role in DEPARTMENT_ROLES else None
+        await store.add_user(
+            conn,
+            name=str(role),
+            role=role,
+            password=password,
+            person=person,
+            department=department,
+        )
         accounts.append(InitialAccount(str(role), role, person, password))
     await audit.write(
         conn,

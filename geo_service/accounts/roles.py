@@ -14,6 +14,7 @@ class Role(StrEnum):
     community_officer = "community_officer"  # 社区民警
     grid_worker = "grid_worker"  # 网格员 (not police)
     volunteer = "volunteer"  # 义警 (not police)
+    department = "department"  # 部门: answers the reports routed to its department (部门报到)
     auditor = "auditor"
     admin = "admin"
 
@@ -22,3 +23,5 @@ class Role(StrEnum):
 PERSON_ROLES = frozenset({Role.community_officer, Role.grid_worker, Role.volunteer})
 # Roles that sign in with a one-time code whatever the settings say.
 SECOND_FACTOR_ROLES = frozenset({Role.admin, Role.auditor})
+# Roles whose users must be tied to a department: they answer its reports (issue 14, 5).
+DEPARTMENT_ROLES = frozenset({Role.department})

@@ -19,7 +19,7 @@ from geo_service.accounts.credentials import (
     password_matches,
     secret_hash,
 )
-from geo_service.accounts.roles import PERSON_ROLES, Role
+from geo_service.accounts.roles import DEPARTMENT_ROLES, PERSON_ROLES, Role
 from geo_service.db import one
 from geo_service.errors import Conflict, InvalidParameter, NotFound
 
@@ -34,6 +34,7 @@ class User:
     name: str
     role: Role
     person: str | None
+    department: str | None  # the department code of a department user
     locked: bool
     locked_until: datetime | None
     removed: bool
@@ -72,12 +73,15 @@ async def add_user(
     role: Role,
     password: str,
     person: str | None = None,
+    department: str | None = None,
 ) -> None:
-    """Create a user; a person is required for community officers, grid workers, volunteers."""
+    """Create a user; a person is required for community officers, grid workers, volunteers,
+    a department (its code) for a department user and for no one else."""
     if role in PERSON_ROLES and not person:
         raise InvalidParameter(
             f"A {role} account needs --person (a person code)", parameter="person"
         )
+    department_id = await _department_id(conn, role=role, department=department)
     person_id = None
     if person:
         cur = await conn.execute("SELECT app_person_id(%s)", (person,))
@@ -88,8 +92,9 @@ async def add_user(
     hashed = await to_thread.run_sync(hash_password, password)
     try:
         await conn.execute(
-            "INSERT INTO app_user (name, role, person_id, password_hash) VALUES (%s, %s, %s, %s)",
-            (name, str(role), person_id, hashed),
+            """INSERT INTO app_user (name, role, person_id, department_id, password_hash)
+               VALUES (%s, %s, %s, %s, %s)""",
+            (name, str(role), person_id, department_id, hashed),
         )
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict(f"A user named {name!r} exists already", parameter="name") from exc
@@ -97,6 +102,36 @@ async def add_user(
         raise InvalidParameter(
             "A user name is 2-64 letters, digits, '.', '_' or '-'", parameter="name"
         ) from exc
+
+
+async def _department_id(
+    conn: psycopg.AsyncConnection, *, role: Role, department: str | None
+) -> int | None:
+    """The id of a department user's department (None for the other roles); InvalidParameter
+    for a department user without one or another role with one, NotFound for an unknown code,
+    each naming the departments' codes."""
+    if role not in DEPARTMENT_ROLES and not department:
+        return None
+    cur = await conn.execute("SELECT app_department_codes()")
+    codes = ", ".join(one(await cur.fetchone(), "the departments")[0])
+    if role not in DEPARTMENT_ROLES:
+        raise InvalidParameter(
+            f"Only a department account names a department, not a {role}",
+            parameter="department",
+        )
+    if not department:
+        raise InvalidParameter(
+            f"A {role} account needs --department (a department code: {codes})",
+            parameter="department",
+        )
+    cur = await conn.execute("SELECT app_department_id(%s)", (department,))
+    row = await cur.fetchone()
+    if row is None or row[0] is None:
+        raise NotFound(
+            f"No department with code {department!r}; the departments are {codes}",
+            parameter="department",
+        )
+    return int(row[0])
 
 
 async def _user_id(conn: psycopg.AsyncConnection, name: str) -> int:
@@ -113,14 +148,17 @@ async def _user_id(conn: psycopg.AsyncConnection, name: str) -> int:
 async def list_users(conn: psycopg.AsyncConnection) -> list[User]:
     """Every account, removed ones last."""
     cur = await conn.execute(
-        """SELECT u.name, u.role, app_person_code(u.person_id), u.locked, u.locked_until,
+        """SELECT u.name, u.role, app_person_code(u.person_id),
+                  app_department_code(u.department_id), u.locked, u.locked_until,
                   u.removed_at IS NOT NULL, u.totp_secret IS NOT NULL, u.created_at
            FROM app_user u
            ORDER BY u.removed_at IS NOT NULL, u.name"""
     )
     return [
-        User(name, Role(role), person, locked, until, removed, second, created)
-        for name, role, person, locked, until, removed, second, created in await cur.fetchall()
+        User(name, Role(role), person, department, locked, until, removed, second, created)
+        for name, role, person, department, locked, until, removed, second, created in (
+            await cur.fetchall()
+        )
     ]
 
 

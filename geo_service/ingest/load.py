@@ -27,6 +27,8 @@ class LayerLoad:
     layer: str
     columns: tuple[str, ...]
     insert: str
+    # columns a file made before they existed may lack (staged empty: NULL)
+    optional: tuple[str, ...] = ()
 
 
 # Staged columns are text (geometry: hex EWKB); the INSERT casts them and resolves codes to ids.
@@ -176,10 +178,11 @@ COMMAND_LAYERS: tuple[LayerLoad, ...] = (
 FIELD_LAYERS: tuple[LayerLoad, ...] = (
     LayerLoad(
         "patrol_water",
-        ("water_body_code", "marked_at"),
-        """INSERT INTO patrol_water (water_body_id, marked_at)
-           SELECT w.id, s.marked_at::timestamptz
+        ("water_body_code", "marked_at", "unmarked_at"),
+        """INSERT INTO patrol_water (water_body_id, marked_at, unmarked_at)
+           SELECT w.id, s.marked_at::timestamptz, nullif(s.unmarked_at, '')::timestamptz
            FROM {s} s JOIN water_body w ON w.code = s.water_body_code""",
+        optional=("unmarked_at",),  # marks are periods since migration 021; NULL: in force
     ),
     LayerLoad(
         "inspection",
@@ -320,7 +323,7 @@ def load_jurisdiction(conn: psycopg.Connection, path: Path, *, progress: bool = 
                 counts[spec.layer] = _stage_and_insert(conn, spec, frame)
         for spec in FIELD_LAYERS:
             if spec.layer in present:
-                frame = _read(path, spec.layer, spec.columns)
+                frame = _read(path, spec.layer, spec.columns, spec.optional)
                 counts[spec.layer] = _stage_and_insert(conn, spec, frame)
         fill_sweep_targets(conn)
         conn.execute("SELECT set_config('geo.bulk_load', 'off', true)")
@@ -330,11 +333,17 @@ def load_jurisdiction(conn: psycopg.Connection, path: Path, *, progress: bool = 
     return counts
 
 
-def _read(path: Path, layer: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A layer as text columns, with geometry (if any) as hex EWKB in column geom."""
+def _read(
+    path: Path, layer: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A layer as text columns, with geometry (if any) as hex EWKB in column geom; optional
+    columns the layer lacks are empty."""
     want = [c for c in columns if c != "geom"]
+    if optional:
+        fields = set(pyogrio.read_info(path, layer=layer)["fields"])
+        want = [c for c in want if c in fields or c not in optional]
     frame = pyogrio.read_dataframe(path, layer=layer, columns=want, read_geometry="geom" in columns)
-    out = pd.DataFrame({c: _as_text(frame[c]) for c in want})
+    out = pd.DataFrame({c: _as_text(frame[c]) if c in want else "" for c in columns if c != "geom"})
     if "geom" in columns:
         out["geom"] = _ewkb(frame.geometry.values)
     return out[list(columns)]

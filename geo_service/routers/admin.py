@@ -48,11 +48,14 @@ async def add_user(
     role: Role,
     person: str | None,
     password: str | None,
+    department: str | None = None,
 ) -> str | None:
     """Add a user with the given or a generated password; answer the generated one."""
     made = None if password else new_password()
     chosen = password or made or ""
-    await store.add_user(conn, name=name, role=role, person=person, password=chosen)
+    await store.add_user(
+        conn, name=name, role=role, person=person, department=department, password=chosen
+    )
     audit.record(
         request,
         "user_admin",
@@ -60,6 +63,7 @@ async def add_user(
         op="add",
         user_role=str(role),  # not role=: that names the actor's role in audit.record
         person=person,
+        department=department,
     )
     return made
 
@@ -166,6 +170,7 @@ async def add_user_form(
     name: Annotated[str, Form()],
     role: Annotated[Role, Form()],
     person: Annotated[str, Form(max_length=64)] = "",
+    department: Annotated[str, Form(max_length=40)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     lang: LangQuery = "zh",
 ) -> HTMLResponse:
@@ -180,6 +185,7 @@ async def add_user_form(
                 name=name.strip(),
                 role=role,
                 person=person.strip() or None,
+                department=department.strip() or None,
                 password=password or None,
             )
         )
@@ -263,10 +269,22 @@ async def add_user_api(
 ) -> AddedUser:
     """Add a user; without a password one is generated and answered this once."""
     made = await add_user(
-        request, conn, name=body.name, role=body.role, person=body.person, password=body.password
+        request,
+        conn,
+        name=body.name,
+        role=body.role,
+        person=body.person,
+        department=body.department,
+        password=body.password,
     )
     response.headers.update(NO_STORE)
-    return AddedUser(name=body.name, role=body.role, person=body.person, password=made)
+    return AddedUser(
+        name=body.name,
+        role=body.role,
+        person=body.person,
+        department=body.department,
+        password=made,
+    )
 
 
 @router.post(

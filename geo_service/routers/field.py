@@ -14,8 +14,8 @@ from geo_service.accounts.access import (
     FIELD,
     FIELD_READ,
     PATROL_MARK,
+    REPORT_ANSWER,
     REPORT_MAKE,
-    REPORT_READ,
     REPORT_SEE,
     SWEEP_OPEN,
     SWEEP_READ,
@@ -95,14 +95,6 @@ async def read_photos(files: list[UploadFile], settings: Settings) -> list[Photo
     return photos
 
 
-def check_length(request: Request, settings: Settings) -> None:
-    """413 for a request body declared larger than three photos and a form can be."""
-    limit = MAX_PHOTOS * settings.photo_max_bytes + 256 * 1024
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request is {declared} bytes; at most {limit} are accepted")
-
-
 @router.post(
     "/inspections",
     summary="Record an inspection (or a dusk patrol check-in) with photos",
@@ -127,7 +119,6 @@ async def post_inspection(
     thing's status with it (a pole found missing is no longer working). multipart/form-data:
     the ``inspection`` part is JSON, ``photos`` repeat. Sending the same ``client_id`` again
     stores nothing more and answers 200 with what was stored."""
-    check_length(request, settings)
     cleaned = await read_photos(photos or [], settings)
     created, stored = await record_inspection(conn, inspection=inspection, photos=cleaned)
     audit.record(
@@ -314,8 +305,9 @@ async def put_patrol(request: Request, conn: Connection, code: WaterCode) -> JSO
     responses=PATROL_REFUSALS,
 )
 async def delete_patrol(request: Request, conn: Connection, code: WaterCode) -> Response:
-    """Take a water body off the dusk patrol list (204 whether or not it was on it); its
-    check-ins are kept."""
+    """Take a water body off the dusk patrol list (204 whether or not it was on it): its mark
+    ends now and is kept, so the patrol table still counts the days it was marked; its
+    check-ins are kept. Marking it again opens a new mark."""
     removed = await unmark_patrol(conn, code=code)
     audit.record(request, "patrol_unmark", f"water_body {code}", removed=removed)
     return Response(status_code=204)
@@ -351,7 +343,6 @@ async def post_report(
     """Store a report at a place in your areas, routed to the department of its category (the
     station, a town department or the response team); it appears in the command room's live
     stream. multipart/form-data like an inspection: ``report`` is JSON, ``photos`` repeat."""
-    check_length(request, settings)
     cleaned = await read_photos(photos or [], settings)
     created, stored = await make_report(conn, report=report, photos=cleaned)
     audit.record(
@@ -383,7 +374,7 @@ async def get_reports(
 ) -> JSONResponse:
     """Reports newest first with their department, status and timeline: every report for the
     command room, leaders, planners and community officers; a grid worker or volunteer sees the
-    reports they made."""
+    reports they made, a department user those routed to their department."""
     return JSONResponse(
         await reports(conn, status=status, department=department, mine=mine, limit=limit)
     )
@@ -396,7 +387,8 @@ async def get_reports(
     dependencies=[allow(REPORT_SEE)],
 )
 async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
-    """One report (a grid worker or volunteer: one they made)."""
+    """One report (a grid worker or volunteer: one they made; a department user: one routed to
+    their department, 404 for another's)."""
     return JSONResponse(await report(conn, report_id=report_id))
 
 
@@ -404,8 +396,9 @@ async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
     "/reports/{report_id}/steps",
     summary="A department's answer to a report: accept, close or note (部门报到)",
     response_model=ReportOut,
-    dependencies=[allow(REPORT_READ)],
+    dependencies=[allow(REPORT_ANSWER)],
     responses={
+        404: {"description": "No report of that id that you see (a department: routed to it)"},
         409: {"description": "A step that does not follow the report's status (names `allowed`)"},
         422: {"description": "A time outside the report's life (before it was made, or ahead)"},
     },
@@ -413,7 +406,8 @@ async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
 async def post_report_step(
     request: Request, conn: Connection, report_id: ReportId, step: StepIn
 ) -> JSONResponse:
-    """Record that the department accepted the report (open → accepted), closed it (→ closed,
+    """Record, as the department's own user (their department's reports only: another's is 404)
+    or for it, that the department accepted the report (open → accepted), closed it (→ closed,
     with what was done) or a note; appended to its timeline and the command room's log."""
     answer = await report_step(conn, report_id=report_id, step=step, at=datetime.now(UTC))
     audit.record(

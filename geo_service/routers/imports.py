@@ -56,9 +56,6 @@ async def create_import(
     report (counts, repairs, snapped slivers, warnings). A refused file changes nothing and
     answers 422 with the report."""
     limit = settings.import_max_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise PayloadTooLarge(f"The upload is {declared} bytes; at most {limit} are accepted")
     if file.size is not None and file.size > limit:
         raise PayloadTooLarge(f"The file is {file.size} bytes; at most {limit} are accepted")
     name = _UNSAFE.sub("_", Path(file.filename or "upload").name).lstrip(".") or "upload"

@@ -12,7 +12,6 @@ from geo_service import audit
 from geo_service.accounts.access import BATCH, PEOPLE, allow
 from geo_service.accounts.deps import Connection
 from geo_service.crs import parse_crs
-from geo_service.errors import PayloadTooLarge
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
 from geo_service.routers.params import AppSettings, AtQuery, CrsQuery
@@ -91,7 +90,7 @@ async def lookup_batch(
     of points; each point streams back, in order, with its village, grid and beat codes (CSV for
     CSV, GeoJSON for GeoJSON). Points outside the jurisdiction get empty codes."""
     moment, input_crs = parse_moment(at), parse_crs(crs)
-    body = await _read_body(request, settings.batch_max_bytes)
+    body = await request.body()  # at most BATCH_MAX_BYTES (geo_service/body_limit.py)
     # parsing and assigning a million points is CPU work: keep it off the event loop
     batch = await run_in_threadpool(
         parse_batch,
@@ -104,18 +103,3 @@ async def lookup_batch(
     media = "text/csv" if batch.kind == "csv" else "application/geo+json"
     # a plain iterator: Starlette runs it in a worker thread while streaming
     return StreamingResponse(located_chunks(index, batch), media_type=media)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes the limit."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is {declared} bytes; at most {limit} are accepted")
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise PayloadTooLarge(f"The body passes {limit} bytes, the most accepted")
-        parts.append(part)
-    return b"".join(parts)

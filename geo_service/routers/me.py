@@ -27,10 +27,13 @@ from geo_service.web.render import render_page, templates_of
 router = APIRouter(tags=["field"])
 
 ICON_SIZES = (192, 512)
-# The page's own files (web_map/static): what the service worker keeps for use with no network.
+# The phone pages' own files (web_map/static): what the service worker keeps for use with no
+# network (/me, and the department's page /department).
 PAGE_ASSETS = (
     "/static/me.js",
     "/static/me.css",
+    "/static/department.js",
+    "/static/department.css",
     "/static/site.css",
     "/assets/npm/leaflet/dist/leaflet.js",
     "/assets/npm/leaflet/dist/leaflet.css",

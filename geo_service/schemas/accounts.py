@@ -48,6 +48,9 @@ class UserInfo(BaseModel):
     name: str
     role: Role
     person: str | None = Field(description="The person code whose assignments give the areas")
+    department: str | None = Field(
+        description="The department code whose reports a department user answers"
+    )
     locked: bool = Field(description="Locked by the admin until unlocked")
     locked_until: datetime | None = Field(description="Locked by wrong passwords until then")
     removed: bool
@@ -65,6 +68,11 @@ class NewUser(BaseModel):
         max_length=64,
         description="Person code; required for community_officer, grid_worker and volunteer",
     )
+    department: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Department code (GET /api/v1/departments); required for a department user",
+    )
     password: str | None = Field(
         default=None,
         min_length=10,
@@ -79,6 +87,7 @@ class AddedUser(BaseModel):
     name: str
     role: Role
     person: str | None
+    department: str | None = None
     password: str | None = Field(description="The generated password, or null when given")
 
 

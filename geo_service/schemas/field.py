@@ -296,12 +296,13 @@ class SweepDetail(BaseModel):
 
 
 class WaterPatrolDays(BaseModel):
-    """A water marked for patrol and the days it was walked."""
+    """A water marked for patrol on some day of the table: the days it was marked (its mark
+    met the day's evening) and, of those, the days it was walked."""
 
     code: str
     name: str
-    days: int
-    days_walked: int
+    days: int = Field(description="Days of the table the water was marked")
+    days_walked: int = Field(description="Days it was marked and walked")
 
 
 class WalkedWater(BaseModel):

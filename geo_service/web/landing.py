@@ -43,6 +43,7 @@ SECTIONS = (
             Link("/command", "command_link", access.COMMAND_READ),
             Link("/audit", "audit_link", access.AUDIT),
             Link("/admin/users", "admin_link", access.ADMIN),
+            Link("/department", "department_link", access.DEPARTMENT),
         ),
     ),
     Section(

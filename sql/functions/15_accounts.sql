@@ -30,6 +30,13 @@ $$;
 COMMENT ON FUNCTION app_villages()
     IS 'Ids of the villages a user in areas scope sees (a grid worker''s grids'' villages, a volunteer''s villages).';
 
+CREATE OR REPLACE FUNCTION app_department() RETURNS int
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('geo.department', true), '')::int
+$$;
+COMMENT ON FUNCTION app_department()
+    IS 'Id of the department a department user answers for (geo.department), NULL for every other user.';
+
 CREATE OR REPLACE FUNCTION app_own_people() RETURNS int[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(nullif(current_setting('geo.own_people', true), ''), '{}')::int[]
@@ -116,7 +123,9 @@ BEGIN
     END IF;
     IF u.role IN ('leader', 'command_room', 'planner', 'community_officer') THEN
         the_scope := 'station';
-    ELSIF u.role IN ('grid_worker', 'volunteer') THEN
+    ELSIF u.role IN ('grid_worker', 'volunteer', 'department') THEN
+        -- a department user is in areas scope with no grid and no village: of the station's
+        -- data they see only their department's reports (geo.department, 93_access_field.sql)
         the_scope := 'areas';
     ELSE
         the_scope := 'none';
@@ -168,7 +177,8 @@ BEGIN
             set_config('geo.grids', grids::text, true),
             set_config('geo.villages', villages::text, true),
             set_config('geo.own_people', people::text, true),
-            set_config('geo.own_grids', own_grids::text, true);
+            set_config('geo.own_grids', own_grids::text, true),
+            set_config('geo.department', coalesce(u.department_id::text, ''), true);
 
     RETURN QUERY
     SELECT u.id, u.name, u.role, (SELECT p.code FROM person p WHERE p.id = u.person_id),
@@ -178,12 +188,15 @@ BEGIN
                   WHERE g.id = ANY (CASE WHEN u.role = 'grid_worker' THEN grids ELSE own_grids END)
                   UNION ALL
                   SELECT 'village', v.code, v.name FROM village v
-                  WHERE u.role = 'volunteer' AND v.id = ANY (villages)) x),
+                  WHERE u.role = 'volunteer' AND v.id = ANY (villages)
+                  UNION ALL
+                  SELECT 'department', d.code, d.name FROM department d
+                  WHERE d.id = u.department_id) x),
            coalesce(ok2, false), u.totp_secret IS NOT NULL;
 END;
 $$;
 COMMENT ON FUNCTION app_enter(text, bytea, interval, interval)
-    IS 'Checks a session (kind session) or API token (kind token) by the SHA-256 of its secret and, when valid, sets the transaction''s context (geo.user_id, geo.user_name, geo.role, geo.scope, geo.grids, geo.villages, geo.own_people, geo.own_grids) and answers the user with their areas; no row when the credential is unknown, expired, revoked or its user locked or removed.';
+    IS 'Checks a session (kind session) or API token (kind token) by the SHA-256 of its secret and, when valid, sets the transaction''s context (geo.user_id, geo.user_name, geo.role, geo.scope, geo.grids, geo.villages, geo.own_people, geo.own_grids, geo.department) and answers the user with their areas (a department user: their department); no row when the credential is unknown, expired, revoked or its user locked or removed.';
 
 REVOKE ALL ON FUNCTION app_enter(text, bytea, interval, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_enter(text, bytea, interval, interval) TO geo_service_app;
@@ -230,3 +243,25 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION app_person_code(int)
     IS 'Code of the person an account is tied to, for the admin''s list of users.';
+
+-- The admin ties department accounts to departments without seeing the station's data.
+CREATE OR REPLACE FUNCTION app_department_id(department_code text) RETURNS int
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT id FROM department WHERE code = department_code
+$$;
+COMMENT ON FUNCTION app_department_id(text)
+    IS 'Id of the department with this code (NULL if none), for tying an account to a department.';
+
+CREATE OR REPLACE FUNCTION app_department_codes() RETURNS text[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT coalesce(array_agg(code ORDER BY id), '{}') FROM department
+$$;
+COMMENT ON FUNCTION app_department_codes()
+    IS 'The codes of the departments, for the admin''s error naming the ones to choose from.';
+
+CREATE OR REPLACE FUNCTION app_department_code(department_id int) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT code FROM department WHERE id = department_id
+$$;
+COMMENT ON FUNCTION app_department_code(int)
+    IS 'Code of the department an account is tied to, for the admin''s list of users.';

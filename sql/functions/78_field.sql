@@ -100,6 +100,16 @@ $$;
 COMMENT ON FUNCTION field_evening_start(timestamptz)
     IS 'Start of the evening of a moment''s station-time day (16:00, UTC+8): a dusk patrol check-in from then on counts for that evening.';
 
+-- Whether a water was marked for dusk patrol at a moment (its marks are periods).
+CREATE OR REPLACE FUNCTION field_patrol_marked(water_body_id int, at timestamptz) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT EXISTS (SELECT 1 FROM patrol_water p
+                   WHERE p.water_body_id = field_patrol_marked.water_body_id
+                     AND p.marked_at <= at AND (p.unmarked_at IS NULL OR p.unmarked_at > at))
+$$;
+COMMENT ON FUNCTION field_patrol_marked(int, timestamptz)
+    IS 'Whether a water body was marked for dusk patrol at a moment: a mark from marked_at until unmarked_at (open: still marked) holds it.';
+
 -- The state a thing is in now, as its inspections left it (read under the user's policies).
 CREATE OR REPLACE FUNCTION field_thing_state(kind text, thing_id int) RETURNS json
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
@@ -131,8 +141,7 @@ BEGIN
                    'status', CASE WHEN last.at >= field_evening_start(now())
                                   THEN 'patrolled_this_evening' END,
                    'last_inspected_at', last.at,
-                   'marked_for_patrol', EXISTS (SELECT 1 FROM patrol_water p
-                                                WHERE p.water_body_id = t.id))
+                   'marked_for_patrol', field_patrol_marked(t.id, now()))
         INTO answer
         FROM water_body t,
              LATERAL (SELECT max(i.inspected_at) AS at FROM inspection i
@@ -576,17 +585,29 @@ COMMENT ON FUNCTION field_sweep(int, timestamptz)
 
 -- ------------------------------------------------------------ dusk shore patrols (傍晚巡河)
 
--- Per day of a period, which waters marked for patrol had an evening check-in (from 16:00
--- station time to midnight) and which had none; days after `at` are left out.
+-- Per day of a period, which waters marked for patrol that day had an evening check-in (from
+-- 16:00 station time to midnight) and which had none; days after `at` are left out. A water
+-- counts on the days its mark (a period: marked_at until unmarked_at) meets the day's evening,
+-- so unmarking it leaves the days it was marked as they were.
 CREATE OR REPLACE FUNCTION field_patrol_days(first_day date, last_day date, at timestamptz)
 RETURNS json
 LANGUAGE sql STABLE AS $$
-    WITH water AS (
-        SELECT w.id, w.code, w.name FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id
+    WITH day AS (  -- each day with its evening, station time
+        SELECT d::date AS day,
+               (d + interval '16 hours') AT TIME ZONE 'Asia/Shanghai' AS evening_from,
+               (d + interval '1 day') AT TIME ZONE 'Asia/Shanghai' AS evening_to
+        FROM generate_series(first_day::timestamp,
+                             least(last_day, (at AT TIME ZONE 'Asia/Shanghai')::date)::timestamp,
+                             interval '1 day') d
     ),
-    day AS (
-        SELECT d::date AS day FROM generate_series(first_day, least(last_day,
-               (at AT TIME ZONE 'Asia/Shanghai')::date), interval '1 day') d
+    marked AS (  -- the days each water was marked: one of its marks meets the day's evening
+        SELECT DISTINCT d.day, p.water_body_id AS id
+        FROM day d JOIN patrol_water p
+          ON p.marked_at < d.evening_to
+         AND (p.unmarked_at IS NULL OR p.unmarked_at > d.evening_from)
+    ),
+    water AS (
+        SELECT w.id, w.code, w.name FROM water_body w WHERE w.id IN (SELECT id FROM marked)
     ),
     walk AS (  -- each check-in's station-time day, when it is in the evening
         SELECT i.thing_id, (i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
@@ -599,9 +620,9 @@ LANGUAGE sql STABLE AS $$
         GROUP BY 1, 2
     ),
     cell AS (
-        SELECT d.day, w.code, w.name, k.check_ins, k.inspectors
-        FROM day d CROSS JOIN water w
-        LEFT JOIN walk k ON k.thing_id = w.id AND k.day = d.day
+        SELECT m.day, w.code, w.name, k.check_ins, k.inspectors
+        FROM marked m JOIN water w ON w.id = m.id
+        LEFT JOIN walk k ON k.thing_id = w.id AND k.day = m.day
     )
     SELECT json_build_object(
         'from', first_day, 'to', last_day,
@@ -625,21 +646,20 @@ LANGUAGE sql STABLE AS $$
             'walked', (SELECT count(*) FROM cell WHERE check_ins IS NOT NULL)))
 $$;
 COMMENT ON FUNCTION field_patrol_days(date, date, timestamptz)
-    IS 'Dusk shore patrols per day from first_day to last_day (no later than the day of at): for each day, the waters marked for patrol walked (an evening check-in from 16:00 station time: count and who) and not walked, with per-water and overall counts.';
+    IS 'Dusk shore patrols per day from first_day to last_day (no later than the day of at): for each day, the waters marked for patrol that day (a mark meeting its evening, 16:00 to midnight station time) walked (an evening check-in: count and who) and not walked, with per-water counts (days marked, days walked) and overall counts.';
 
 -- Water bodies checked in this evening (from 16:00 station time of the day of at, until at).
 CREATE OR REPLACE FUNCTION field_patrolled_evening(at timestamptz)
 RETURNS TABLE (code text, check_ins int, last_at timestamptz, marked boolean)
 LANGUAGE sql STABLE AS $$
-    SELECT w.code, count(*)::int, max(i.inspected_at),
-           EXISTS (SELECT 1 FROM patrol_water p WHERE p.water_body_id = w.id)
+    SELECT w.code, count(*)::int, max(i.inspected_at), field_patrol_marked(w.id, at)
     FROM inspection i JOIN water_body w ON w.id = i.thing_id
     WHERE i.kind = 'water_body' AND i.inspected_at >= field_evening_start(at)
       AND i.inspected_at <= at
     GROUP BY w.id, w.code
 $$;
 COMMENT ON FUNCTION field_patrolled_evening(timestamptz)
-    IS 'The water bodies with a dusk patrol check-in in the evening of a moment (from 16:00 station time until then): count, last check-in, whether marked for patrol.';
+    IS 'The water bodies with a dusk patrol check-in in the evening of a moment (from 16:00 station time until then): count, last check-in, whether marked for patrol then.';
 
 -- The water map's dusk patrol layer: the waters marked for patrol and any checked in this
 -- evening (from 16:00 station time of the day of at, until at), outlines simplified to 5 m.
@@ -648,10 +668,9 @@ LANGUAGE sql STABLE AS $$
     WITH evening AS (SELECT * FROM field_patrolled_evening(at)),
     shown AS (
         SELECT w.code, w.name, w.geom_metric, e.check_ins, e.last_at,
-               EXISTS (SELECT 1 FROM patrol_water p WHERE p.water_body_id = w.id) AS marked
+               field_patrol_marked(w.id, at) AS marked
         FROM water_body w LEFT JOIN evening e ON e.code = w.code
-        WHERE e.code IS NOT NULL
-           OR EXISTS (SELECT 1 FROM patrol_water p WHERE p.water_body_id = w.id)
+        WHERE e.code IS NOT NULL OR field_patrol_marked(w.id, at)
     )
     SELECT json_build_object(
         'type', 'FeatureCollection',
@@ -670,18 +689,18 @@ LANGUAGE sql STABLE AS $$
     FROM shown s
 $$;
 COMMENT ON FUNCTION field_patrol_map(timestamptz)
-    IS 'The waters marked for dusk patrol and any checked in on the evening of a moment (from 16:00 station time until then), as GeoJSON outlines (simplified to 5 m) with patrolled, check-ins and the last one.';
+    IS 'The waters marked for dusk patrol at a moment and any checked in on the evening of a moment (from 16:00 station time until then), as GeoJSON outlines (simplified to 5 m) with patrolled, check-ins and the last one.';
 
--- A water marked for dusk patrol as the API answers it (NULL when it is not marked).
+-- A water marked for dusk patrol as the API answers it: its mark in force (NULL: not marked).
 CREATE OR REPLACE FUNCTION field_patrol_mark_json(water_body_id int) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object('code', w.code, 'name', w.name, 'marked', true,
                              'marked_at', p.marked_at)
     FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id
-    WHERE p.water_body_id = field_patrol_mark_json.water_body_id
+    WHERE p.water_body_id = field_patrol_mark_json.water_body_id AND p.unmarked_at IS NULL
 $$;
 COMMENT ON FUNCTION field_patrol_mark_json(int)
-    IS 'A water marked for dusk patrol: its code, name and when it was marked (NULL when not marked).';
+    IS 'A water marked for dusk patrol: its code, name and when its mark in force began (NULL when not marked).';
 
 -- The water body a planner, leader or community officer marks or unmarks for dusk patrol, by
 -- code, as the owner: refused (insufficient_privilege, HINT areas) for any other role and, for a
@@ -701,38 +720,47 @@ COMMENT ON FUNCTION field_require_patrol_water(text)
     IS 'Id of the water body a planner, leader or community officer (a water meeting their beats'' grids) may mark for dusk patrol; unknown code: no_data_found (HINT code); otherwise refused naming the user''s areas (insufficient_privilege, HINT areas).';
 REVOKE ALL ON FUNCTION field_require_patrol_water(text) FROM PUBLIC;
 
--- Mark a water for dusk patrol. A water marked already keeps its mark (and its time): created
--- false, nothing changed.
+-- Mark a water for dusk patrol: a new mark from now on (an earlier, ended one stays as it was).
+-- A water marked already keeps its mark (and its time): created false, nothing changed.
 CREATE OR REPLACE FUNCTION field_mark_patrol(code text, OUT created boolean, OUT answer json)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     water int := field_require_patrol_water(code);
     n int;
 BEGIN
-    INSERT INTO patrol_water (water_body_id) VALUES (water) ON CONFLICT DO NOTHING;
+    -- a mark in force overlaps the new one: patrol_water_no_overlap, so nothing is stored
+    INSERT INTO patrol_water (water_body_id, marked_at) VALUES (water, now())
+        ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     created := n > 0;
     answer := field_patrol_mark_json(water);
 END;
 $$;
 COMMENT ON FUNCTION field_mark_patrol(text)
-    IS 'Marks a water body for dusk patrol by the signed-in planner, leader or community officer (their beats'' waters): the mark, and whether this call made it (false: marked already, unchanged).';
+    IS 'Marks a water body for dusk patrol from now on by the signed-in planner, leader or community officer (their beats'' waters), a new period after any ended one: the mark, and whether this call made it (false: marked already, unchanged).';
 REVOKE ALL ON FUNCTION field_mark_patrol(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION field_mark_patrol(text) TO geo_service_app;
 
--- Unmark a water for dusk patrol; whether it was marked. Its check-ins are kept.
+-- Unmark a water for dusk patrol: its mark in force ends now (kept, so the days it was marked
+-- still count); whether it was marked. Its check-ins are kept.
 CREATE OR REPLACE FUNCTION field_unmark_patrol(code text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     water int := field_require_patrol_water(code);
     n int;
 BEGIN
-    DELETE FROM patrol_water p WHERE p.water_body_id = water;
+    UPDATE patrol_water p SET unmarked_at = now()
+    WHERE p.water_body_id = water AND p.unmarked_at IS NULL AND p.marked_at < now();
     GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN  -- a mark made this very moment (the same transaction) ends before it began
+        DELETE FROM patrol_water p
+        WHERE p.water_body_id = water AND p.unmarked_at IS NULL AND p.marked_at >= now();
+        GET DIAGNOSTICS n = ROW_COUNT;
+    END IF;
     RETURN n > 0;
 END;
 $$;
 COMMENT ON FUNCTION field_unmark_patrol(text)
-    IS 'Takes a water body off the dusk patrol list, by the signed-in planner, leader or community officer (their beats'' waters); whether it was on it. Its check-ins are kept.';
+    IS 'Takes a water body off the dusk patrol list from now on, by the signed-in planner, leader or community officer (their beats'' waters): its mark in force ends (kept: the patrol table still counts the days it was marked); whether it was on it. Its check-ins are kept.';
 REVOKE ALL ON FUNCTION field_unmark_patrol(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION field_unmark_patrol(text) TO geo_service_app;

@@ -130,9 +130,23 @@ REVOKE ALL ON FUNCTION field_report(jsonb, text[], int[], int[], bytea[], bytea[
 GRANT EXECUTE ON FUNCTION field_report(jsonb, text[], int[], int[], bytea[], bytea[])
     TO geo_service_app;
 
--- A department's answer to a report (部门报到), recorded by those who read reports: accept (an
--- open report), close (an open or accepted one, with what was done), or a note. A step that does
--- not fit the report's status is refused (invalid_parameter_value, HINT kind).
+-- Whether a user in areas scope sees a report: one they made (a grid worker or volunteer), or one
+-- routed to their department (a department user). The one rule of it: the report's row-level
+-- security (93_access_field.sql) and field_report_step, which reads as the owner, both ask it.
+CREATE OR REPLACE FUNCTION field_sees_report(reporter text, department_id int) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT app_scope() = 'areas'
+           AND (reporter = current_setting('geo.user_name', true)
+                OR department_id = app_department())
+$$;
+COMMENT ON FUNCTION field_sees_report(text, int)
+    IS 'Whether a user in areas scope sees a report: one they made, or one routed to their department (a department user).';
+
+-- A department's answer to a report (部门报到), recorded by the department's own users (reports
+-- routed to their department only: another's is no_data_found, as if it did not exist) or for it
+-- by those who read every report: accept (an open report), close (an open or accepted one, with
+-- what was done), or a note. A step that does not fit the report's status is refused (GS409,
+-- HINT kind).
 CREATE OR REPLACE FUNCTION field_report_step(report_id bigint, kind text, note text,
                                              at timestamptz) RETURNS json
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -140,15 +154,16 @@ DECLARE
     r report;
     next_status text;
 BEGIN
-    IF app_role() IS NULL
-       OR app_role() NOT IN ('command_room', 'leader', 'community_officer', 'planner') THEN
-        RAISE EXCEPTION 'a department''s answer is recorded by the command room, a leader, a '
-                        'planner or a community officer'
+    IF app_role() IS NULL OR app_role() NOT IN ('command_room', 'leader', 'community_officer',
+                                                'planner', 'department') THEN
+        RAISE EXCEPTION 'a department''s answer is recorded by the department, or for it by the '
+                        'command room, a leader, a planner or a community officer'
             USING ERRCODE = 'insufficient_privilege', HINT = 'areas';
     END IF;
     SELECT * INTO r FROM report x WHERE x.id = field_report_step.report_id FOR UPDATE;
-    IF r.id IS NULL THEN
-        RAISE EXCEPTION 'no report with id %', field_report_step.report_id
+    IF r.id IS NULL OR NOT (app_sees_all() OR field_sees_report(r.reporter, r.department_id))
+    THEN
+        RAISE EXCEPTION 'no report with id % that you can see', field_report_step.report_id
             USING ERRCODE = 'no_data_found', HINT = 'report_id';
     END IF;
     next_status := CASE
@@ -176,11 +191,12 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION field_report_step(bigint, text, text, timestamptz)
-    IS 'Records a department''s answer to a report: accept (open to accepted), close (to closed) or note, at a moment between the report and now; refuses a step that does not fit its status (HINT kind).';
+    IS 'Records a department''s answer to a report (by its department user, or by those who read every report; the actor is the signed-in user): accept (open to accepted), close (to closed) or note, at a moment between the report and now; refuses a step that does not fit its status (HINT kind).';
 REVOKE ALL ON FUNCTION field_report_step(bigint, text, text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION field_report_step(bigint, text, text, timestamptz) TO geo_service_app;
 
--- Reports as the user sees them (their own for a grid worker or volunteer), newest first.
+-- Reports as the user sees them (their own for a grid worker or volunteer, their department's
+-- for a department user), newest first.
 CREATE OR REPLACE FUNCTION field_reports(status text, department text, mine boolean,
                                          max_rows int) RETURNS json
 LANGUAGE sql STABLE AS $$
@@ -210,7 +226,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION field_report_of(bigint)
-    IS 'One report the user sees (a grid worker or volunteer: their own), as JSON; no_data_found (HINT report_id) when none.';
+    IS 'One report the user sees (a grid worker or volunteer: their own; a department user: their department''s), as JSON; no_data_found (HINT report_id) when none.';
 
 CREATE OR REPLACE FUNCTION field_report_photo(report_id bigint, n int)
 RETURNS TABLE (media_type text, bytes bytea)

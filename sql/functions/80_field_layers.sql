@@ -7,7 +7,8 @@ DROP VIEW IF EXISTS layer_patrol_water, layer_inspection, layer_sweep, layer_swe
     layer_report, layer_report_step;
 
 CREATE VIEW layer_patrol_water AS
-SELECT w.code AS water_body_code, station_iso(p.marked_at) AS marked_at
+SELECT w.code AS water_body_code, station_iso(p.marked_at) AS marked_at,
+       station_iso(p.unmarked_at) AS unmarked_at
 FROM patrol_water p
 JOIN water_body w ON w.id = p.water_body_id;
 

@@ -6,6 +6,8 @@
 --   station scope: every row
 --   a grid worker or volunteer: the inspections (and photos) of the things they see, the sweeps
 --       and targets of their grids, the reports they made themselves
+--   a department user (areas scope, no grid, no village): the reports routed to their department
+--       (geo.department), their steps and photos; of the rest only departments and categories
 --   departments and report categories: every signed-in user (they are the choices of a form)
 --
 -- No policy here reads a table whose policy reads back (inspection reads the things' tables,
@@ -57,7 +59,7 @@ BEGIN
     CALL app_protect('department', 'REFERENCES', 'false', 'true', false);
     CALL app_protect('report_category', 'REFERENCES', 'false', 'true', false);
     CALL app_protect('report', 'INSERT', 'app_writer()',
-                     $q$reporter = current_setting('geo.user_name', true)$q$, false);
+                     'field_sees_report(reporter, department_id)', false);
     CALL app_protect('report_step', 'INSERT', 'app_writer()',
                      'report_id IN (SELECT id FROM report)', false);
     CALL app_protect('report_photo', 'REFERENCES', 'false',

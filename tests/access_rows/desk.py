@@ -10,14 +10,14 @@ import psycopg
 
 from tests.access_calls import Ask, Call, get
 
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-POST   /api/v1/incidents                         y   y   -   -   -   -   -   -
-GET    /api/v1/incidents                         y   y   y   y   y   -   -   -
-GET    /api/v1/incidents/{call_no}               y   y   y   y   y   -   -   -
-POST   /api/v1/incidents/{call_no}/events        y   y   -   -   -   -   -   -
-POST   /api/v1/positions                         y   y   -   -   -   -   -   -
-GET    /api/v1/units                             y   y   y   y   y   -   -   -
+POST   /api/v1/incidents                         y   y   -   -   -   -   -   -   -
+GET    /api/v1/incidents                         y   y   y   y   y   -   -   -   -
+GET    /api/v1/incidents/{call_no}               y   y   y   y   y   -   -   -   -
+POST   /api/v1/incidents/{call_no}/events        y   y   -   -   -   -   -   -   -
+POST   /api/v1/positions                         y   y   -   -   -   -   -   -   -
+GET    /api/v1/units                             y   y   y   y   y   -   -   -   -
 """
 
 # The examples change nothing in the shared test database (the map and export tests compare it

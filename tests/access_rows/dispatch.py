@@ -9,9 +9,9 @@ import psycopg
 
 from tests.access_calls import Ask, Call
 
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-GET    /api/v1/incidents/{call_no}/recommend     y   y   -   -   -   -   -   -
+GET    /api/v1/incidents/{call_no}/recommend     y   y   -   -   -   -   -   -   -
 """
 
 CALL_NO = "110ACCESS000001"

@@ -17,23 +17,23 @@ from psycopg import sql
 from geo_service.accounts.roles import Role
 from tests.access_calls import Ask, Call, get
 
-# route                                                ldr cmd pln co  gw  vol aud adm
+# route                                                ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-POST   /api/v1/inspections                             y   -   y   y   y   y   -   -
-GET    /api/v1/{kind}/{code}/inspections               y   y   y   y   y   y   -   -
-GET    /api/v1/inspections/{inspection_id}/photos/{n}  y   y   y   y   y   y   -   -
-POST   /api/v1/sweeps                                  y   -   y   y   -   -   -   -
-GET    /api/v1/sweeps                                  y   y   y   y   y   -   -   -
-GET    /api/v1/sweeps/{sweep_id}                       y   y   y   y   y   -   -   -
-GET    /api/v1/water/patrols                           y   y   y   y   y   y   -   -
-PUT    /api/v1/water/patrols/{code}                    y   -   y   y   -   -   -   -
-DELETE /api/v1/water/patrols/{code}                    y   -   y   y   -   -   -   -
-POST   /api/v1/reports                                 -   -   -   y   y   y   -   -
-GET    /api/v1/reports                                 y   y   y   y   y   y   -   -
-GET    /api/v1/reports/{report_id}                     y   y   y   y   y   y   -   -
-POST   /api/v1/reports/{report_id}/steps               y   y   y   y   -   -   -   -
-GET    /api/v1/reports/{report_id}/photos/{n}          y   y   y   y   y   y   -   -
-GET    /api/v1/departments                             y   y   y   y   y   y   -   -
+POST   /api/v1/inspections                             y   -   y   y   y   y   -   -   -
+GET    /api/v1/{kind}/{code}/inspections               y   y   y   y   y   y   -   -   -
+GET    /api/v1/inspections/{inspection_id}/photos/{n}  y   y   y   y   y   y   -   -   -
+POST   /api/v1/sweeps                                  y   -   y   y   -   -   -   -   -
+GET    /api/v1/sweeps                                  y   y   y   y   y   -   -   -   -
+GET    /api/v1/sweeps/{sweep_id}                       y   y   y   y   y   -   -   -   -
+GET    /api/v1/water/patrols                           y   y   y   y   y   y   -   -   -
+PUT    /api/v1/water/patrols/{code}                    y   -   y   y   -   -   -   -   -
+DELETE /api/v1/water/patrols/{code}                    y   -   y   y   -   -   -   -   -
+POST   /api/v1/reports                                 -   -   -   y   y   y   -   -   -
+GET    /api/v1/reports                                 y   y   y   y   y   y   y   -   -
+GET    /api/v1/reports/{report_id}                     y   y   y   y   y   y   y   -   -
+POST   /api/v1/reports/{report_id}/steps               y   y   y   y   -   -   y   -   -
+GET    /api/v1/reports/{report_id}/photos/{n}          y   y   y   y   y   y   y   -   -
+GET    /api/v1/departments                             y   y   y   y   y   y   y   -   -
 """
 
 RESULT = {"water_marker": "ok", "rental_house": "pass", "camera": "working",
@@ -214,7 +214,8 @@ def _report(a: Ask) -> Call:
 
 
 def stored_report(a: Ask, *, photo: bool = False) -> int:
-    """A report made by the asking user, stored as the operator; its id."""
+    """A report made by the asking user, stored as the operator; its id. Its category, help, is
+    routed to the response team: the cast's department user's department (tests/cast.py)."""
     with psycopg.connect(a.database_url) as conn:
         row = conn.execute(
             """INSERT INTO report (client_id, category, department_id, note, geom, reporter,

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from tests.access_calls import Ask, Call, get
 
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-GET    /api/v1/kpis                              y   y   y   y   -   -   -   -
-GET    /api/v1/kpis.csv                          y   y   y   y   -   -   -   -
-GET    /kpis                                     y   y   y   y   -   -   -   -
+GET    /api/v1/kpis                              y   y   y   y   -   -   -   -   -
+GET    /api/v1/kpis.csv                          y   y   y   y   -   -   -   -   -
+GET    /kpis                                     y   y   y   y   -   -   -   -   -
 """
 
 CALLS: dict[str, Callable[[Ask], Call]] = {

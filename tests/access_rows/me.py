@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from tests.access_calls import Ask, Call, get
 
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-GET    /api/v1/me                                -   -   -   y   y   y   -   -
-GET    /api/v1/me/map                            -   -   -   y   y   y   -   -
-GET    /me                                       -   -   -   y   y   y   -   -
+GET    /api/v1/me                                -   -   -   y   y   y   -   -   -
+GET    /api/v1/me/map                            -   -   -   y   y   y   -   -   -
+GET    /me                                       -   -   -   y   y   y   -   -   -
 GET    /manifest.webmanifest                     public
 GET    /sw.js                                    public
 GET    /me/icons/{size}.png                      public

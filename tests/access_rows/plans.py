@@ -17,19 +17,19 @@ from tests.access_calls import Ask, Call, get
 
 DRAFT = "2027-draft"  # the sample's draft
 
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-GET    /api/v1/plans                             y   y   y   y   -   -   -   -
-POST   /api/v1/plans                             y   -   y   -   -   -   -   -
-GET    /api/v1/plans/{code}                      y   y   y   y   -   -   -   -
-GET    /api/v1/plans/{code}/officers             y   y   y   y   -   -   -   -
-PATCH  /api/v1/plans/{code}/grids                y   -   y   -   -   -   -   -
-PATCH  /api/v1/plans/{code}/beats                y   -   y   -   -   -   -   -
-PATCH  /api/v1/plans/{code}/locks                y   -   y   -   -   -   -   -
-GET    /api/v1/plans/{a}/diff/{b}                y   y   y   y   -   -   -   -
-POST   /api/v1/plans/{code}/publish              y   -   -   -   -   -   -   -
-GET    /plans                                    y   y   y   y   -   -   -   -
-GET    /plans/{code}/edit                        y   y   y   y   -   -   -   -
+GET    /api/v1/plans                             y   y   y   y   -   -   -   -   -
+POST   /api/v1/plans                             y   -   y   -   -   -   -   -   -
+GET    /api/v1/plans/{code}                      y   y   y   y   -   -   -   -   -
+GET    /api/v1/plans/{code}/officers             y   y   y   y   -   -   -   -   -
+PATCH  /api/v1/plans/{code}/grids                y   -   y   -   -   -   -   -   -
+PATCH  /api/v1/plans/{code}/beats                y   -   y   -   -   -   -   -   -
+PATCH  /api/v1/plans/{code}/locks                y   -   y   -   -   -   -   -   -
+GET    /api/v1/plans/{a}/diff/{b}                y   y   y   y   -   -   -   -   -
+POST   /api/v1/plans/{code}/publish              y   -   -   -   -   -   -   -   -
+GET    /plans                                    y   y   y   y   -   -   -   -   -
+GET    /plans/{code}/edit                        y   y   y   y   -   -   -   -   -
 """
 
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from tests.access_calls import Ask, Call, get
 
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-GET    /api/v1/stream                            y   y   y   y   y   -   -   -
-GET    /api/v1/command/board                     y   y   y   y   y   -   -   -
-GET    /command                                  y   y   y   y   y   -   -   -
+GET    /api/v1/stream                            y   y   y   y   y   -   -   -   -
+GET    /api/v1/command/board                     y   y   y   y   y   -   -   -   -
+GET    /command                                  y   y   y   y   y   -   -   -   -
 """
 
 CALLS: dict[str, Callable[[Ask], Call]] = {

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from tests.access_calls import Ask, Call
 
-# route                                          ldr cmd pln co  gw  vol aud adm
+# route                                          ldr cmd pln co  gw  vol dep aud adm
 TABLE = """
-GET    /api/v1/plans/{code}/workload             y   y   y   y   -   -   -   -
-POST   /api/v1/plans/{code}/workload             y   y   y   y   -   -   -   -
-POST   /api/v1/plans/{code}/balance              y   -   y   -   -   -   -   -
+GET    /api/v1/plans/{code}/workload             y   y   y   y   -   -   -   -   -
+POST   /api/v1/plans/{code}/workload             y   y   y   y   -   -   -   -   -
+POST   /api/v1/plans/{code}/balance              y   -   y   -   -   -   -   -   -
 """
 
 CALLS: dict[str, Callable[[Ask], Call]] = {

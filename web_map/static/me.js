@@ -87,7 +87,12 @@
       flushing = false;
       await showOutbox();
     }
-    if (sent) await load();
+    if (sent) {
+      await load();
+      // say that the records left the phone (the lists above now count them)
+      $("updated").textContent = `${W.sent} ${sent} · ${$("updated").textContent}`;
+      $("updated").dataset.sent = String(sent);
+    }
   }
 
   async function showOutbox() {
@@ -144,6 +149,7 @@
     }
     data = me.body;
     $("updated").textContent = `${W.updated} ${when(me.fresh ? new Date().toISOString() : me.kept)}`;
+    delete $("updated").dataset.sent;
     render(data);
     if (geo) { mapData = geo.body; drawMap(geo.body); }
     document.body.dataset.loaded = me.fresh ? "fresh" : "kept";
@@ -312,6 +318,15 @@
       Object.keys(cats).map((c) => el("option", { value: c }, cats[c]))))];
   }
 
+  function locate() {
+    // the phone's position for the open form (asked again when a report is saved without one)
+    if (!navigator.geolocation) return;
+    navigator.geolocation.getCurrentPosition((p) => {
+      position = { lon: p.coords.longitude, lat: p.coords.latitude, accuracy_m: p.coords.accuracy };
+      $("form-position").textContent = `${W.position}: ${W.position_got} ${position.lon.toFixed(5)}, ${position.lat.toFixed(5)}`;
+    }, () => {}, { enableHighAccuracy: true, timeout: 8000, maximumAge: 60000 });
+  }
+
   function openForm(kind, item) {
     item = item || {};
     const type = kind === "report" ? "report" : "inspection";
@@ -323,12 +338,7 @@
     $("form-error").textContent = "";
     position = null;
     $("form-position").textContent = `${W.position}: ${W.position_none}`;
-    if (navigator.geolocation) {
-      navigator.geolocation.getCurrentPosition((p) => {
-        position = { lon: p.coords.longitude, lat: p.coords.latitude, accuracy_m: p.coords.accuracy };
-        $("form-position").textContent = `${W.position}: ${W.position_got} ${position.lon.toFixed(5)}, ${position.lat.toFixed(5)}`;
-      }, () => {}, { enableHighAccuracy: true, timeout: 8000, maximumAge: 60000 });
-    }
+    locate();
     $("record-form").elements.namedItem("note").required = kind === "report"; // a report says what
     $("form-dialog").showModal();
   }
@@ -366,6 +376,11 @@
     const files = [...form.elements.namedItem("photos").files];
     if (files.length > MAX_PHOTOS) { $("form-error").textContent = W.too_many_photos; return; }
     const body = formBody(form);
+    if (current.type === "report" && (body.lon === null || body.lat === null)) {
+      $("form-error").textContent = W.position_needed; // a report is about a place: where the phone is
+      locate();
+      return;
+    }
     if (current.type === "inspection" && current.kind === "rental_house" && body.result === "fail" && (!body.fix_what || !body.fix_by)) {
       $("form-error").textContent = `${W.fix_what} / ${W.fix_by}`;
       return;

@@ -1,14 +1,14 @@
-// The service worker of the phone page (served by the app at /sw.js, scope /). It keeps the page's
+// The service worker of the phone pages /me and /department (served by the app at /sw.js, scope /). It keeps the page's
 // own files (cache first) and answers the page and the user's last /api/v1/me answers from what
 // was kept when there is no network (network first). The page itself writes its answers into the
 // same cache (me.js), so that they are kept even before this worker controls the page. Signing
 // out empties the kept answers. Nothing else of the app goes through it.
 "use strict";
-const SHELL_CACHE = "me-shell-v1";
+const SHELL_CACHE = "me-shell-v2";
 const DATA_CACHE = "me-data";
 const PAGE_ASSETS = /*PAGE_ASSETS*/[];
-const PAGES = ["/me"];
-const KEPT = ["/api/v1/me", "/api/v1/me/map"];
+const PAGES = ["/me", "/department"];
+const KEPT = ["/api/v1/me", "/api/v1/me/map", "/api/v1/reports"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((c) => c.addAll(PAGE_ASSETS)).then(() => self.skipWaiting()));

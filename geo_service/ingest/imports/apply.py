@@ -768,7 +768,7 @@ HISTORY_STORED = {
           AND t.source = coalesce(nullif(s.source, ''), 'reported')
           AND t.call_sign IS NOT DISTINCT FROM nullif(s.call_sign, '')""",
     "patrol_water": """SELECT 1 FROM patrol_water p JOIN water_body w ON w.id = p.water_body_id
-        WHERE w.code = s.water_body_code""",
+        WHERE w.code = s.water_body_code AND p.marked_at = s.marked_at::timestamptz""",
     "inspection": "SELECT 1 FROM inspection i WHERE i.client_id = s.client_id::uuid",
     "sweep": """SELECT 1 FROM sweep w
         WHERE w.name = s.name AND w.starts_at = s.starts_at::timestamptz""",

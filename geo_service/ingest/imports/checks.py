@@ -61,7 +61,7 @@ RULES: dict[str, LayerRules] = {
     "incident_step": LayerRules(
         None, (), frozenset({"source", "call_sign", "result", "note", "lon", "lat"})
     ),
-    "patrol_water": LayerRules(None, ("water_body_code",)),
+    "patrol_water": LayerRules(None, ("water_body_code", "marked_at"), frozenset({"unmarked_at"})),
     "inspection": LayerRules(
         None,
         ("client_id",),

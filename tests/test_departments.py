@@ -1,0 +1,513 @@
+"""Department accounts (issue 14, 5, 部门报到): each department's user sees exactly the reports
+routed to it (recomputed with pandas from the report and report_category tables, over random
+reports of every category), reads their photos and records the department's steps as itself;
+another department's report is 404; nothing that names people or calls is theirs. The accounts
+command line and the admin API refuse a department account without a known department."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import orjson
+import pandas as pd
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from playwright.sync_api import Browser
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from typer.testing import CliRunner, Result
+
+from geo_service.accounts.credentials import secret_hash
+from geo_service.accounts.roles import Role
+from geo_service.cli import app as cli
+from geo_service.main import create_app
+from geo_service.settings import Settings
+from tests.accounts import bearer, make_user
+from tests.browser import not_blank, served, shoot, sign_in
+from tests.cast import Member
+from tests.conftest import loaded_database
+
+RANDOM_REPORTS = 160
+PHONE = {"width": 360, "height": 740}
+# What a department user reads of the station's data, and nothing else (the accounts' own tables
+# are the service's, read by app_enter and the sign-in).
+THEIRS = {"report", "report_step", "report_photo", "department", "report_category",
+          "layer_report", "layer_report_step"}  # fmt: skip
+ALWAYS = {"basemap_version", "grid_cell_state", "incident_kpi_rule", "spatial_ref_sys",
+          "geometry_columns", "geography_columns", "app_user", "user_session",
+          "api_token"}  # fmt: skip
+
+
+@dataclass
+class Stage:
+    """The app, one user of each department (token by department code), a leader, a grid
+    worker and an admin, and the random reports added."""
+
+    client: TestClient
+    url: str
+    departments: dict[str, str]  # code -> token
+    names: dict[str, str]  # code -> user name
+    leader: str
+    worker: str
+    admin: str
+
+    def as_(self, department: str) -> dict[str, str]:
+        return bearer(self.departments[department])
+
+    def sql(self, query: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def frame(self, query: str) -> pd.DataFrame:
+        with psycopg.connect(self.url) as conn:
+            cur = conn.execute(query)
+            columns = [c.name for c in cur.description or ()]
+            return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (9, 8, 7)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _add_random_reports(url: str, n: int) -> None:
+    """n reports as the operator: random categories, grids, reporters, statuses and times, a
+    photo on some, routed as field_report routes them (the category's department)."""
+    rng = np.random.default_rng(1414)
+    photo = _png()
+    with psycopg.connect(url) as conn:
+        categories = [r[0] for r in conn.execute("SELECT code FROM report_category ORDER BY 1")]
+        grids = [r[0] for r in conn.execute("SELECT code FROM grid ORDER BY 1")]
+        now = datetime.now(UTC)
+        for _ in range(n):
+            row = conn.execute(
+                """INSERT INTO report (client_id, category, department_id, status, note, geom,
+                                       grid_id, village_id, reporter, reported_at, photos)
+                   SELECT %s, c.code, c.department_id, %s, 'random report',
+                          ST_PointOnSurface(g.geom), g.id, g.village_id, %s, %s, %s
+                   FROM report_category c, grid g WHERE c.code = %s AND g.code = %s
+                   RETURNING id""",
+                (
+                    uuid.uuid4(),
+                    str(rng.choice(["open", "open", "accepted", "closed"])),
+                    f"reporter_{int(rng.integers(0, 9))}",
+                    now - timedelta(hours=float(rng.uniform(1, 24 * 60))),
+                    int(has_photo := bool(rng.random() < 0.3)),
+                    str(rng.choice(categories)),
+                    str(rng.choice(grids)),
+                ),
+            ).fetchone()
+            assert row
+            if has_photo:
+                conn.execute(
+                    """INSERT INTO report_photo (report_id, n, media_type, width, height,
+                                                 sha256, bytes)
+                       VALUES (%s, 1, 'image/png', 8, 8, %s, %s)""",
+                    (row[0], hashlib.sha256(photo).digest(), photo),
+                )
+
+
+@pytest.fixture(scope="module")
+def stage(sample_path: Path) -> Iterator[Stage]:
+    with loaded_database("geo_dept", sample_path) as url:
+        _add_random_reports(url, RANDOM_REPORTS)
+        with psycopg.connect(url) as conn:
+            codes = [r[0] for r in conn.execute("SELECT code FROM department ORDER BY id")]
+        names = {code: f"dept_{code}" for code in codes}
+        tokens = {
+            code: make_user(url, Role.department, name=names[code], department=code)
+            for code in codes
+        }
+        with TestClient(create_app(Settings(database_url=url))) as client:
+            yield Stage(
+                client=client,
+                url=url,
+                departments=tokens,
+                names=names,
+                leader=make_user(url, Role.leader),
+                worker=make_user(url, Role.grid_worker),
+                admin=make_user(url, Role.admin),
+            )
+
+
+def routed(stage: Stage) -> pd.DataFrame:
+    """Every report with the department its category routes it to, by pandas from the tables."""
+    reports = stage.frame("SELECT id, category, status, photos FROM report")
+    categories = stage.frame("SELECT code AS category, department_id FROM report_category")
+    departments = stage.frame("SELECT id AS department_id, code AS department FROM department")
+    return reports.merge(categories, on="category").merge(departments, on="department_id")
+
+
+def report_ids(reply: Any) -> set[int]:
+    assert reply.status_code == 200, reply.text[:300]
+    return {r["id"] for r in reply.json()}
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def test_each_department_sees_exactly_its_reports(stage: Stage) -> None:
+    expected = routed(stage)
+    assert len(expected) >= RANDOM_REPORTS
+    assert expected["department"].nunique() == len(stage.departments)  # every one has some
+    for code in stage.departments:
+        theirs = expected[expected["department"] == code]
+        assert 0 < len(theirs) < 1000
+        got = stage.client.get("/api/v1/reports", params={"limit": 1000}, headers=stage.as_(code))
+        assert report_ids(got) == set(theirs["id"]), code
+        assert {r["department"]["code"] for r in got.json()} == {code}
+        for status in ("open", "accepted", "closed"):
+            part = stage.client.get(
+                "/api/v1/reports",
+                params={"limit": 1000, "status": status},
+                headers=stage.as_(code),
+            )
+            assert report_ids(part) == set(theirs.loc[theirs["status"] == status, "id"])
+        # asking for another department's reports answers none of them
+        other = next(c for c in stage.departments if c != code)
+        asked = stage.client.get(
+            "/api/v1/reports", params={"department": other}, headers=stage.as_(code)
+        )
+        assert report_ids(asked) == set()
+    # the leader still sees them all
+    everyone = stage.client.get(
+        "/api/v1/reports", params={"limit": 1000}, headers=bearer(stage.leader)
+    )
+    assert len(expected) >= 1000 or report_ids(everyone) == set(expected["id"])
+
+
+def test_a_department_reads_its_reports_and_photos_not_anothers(stage: Stage) -> None:
+    expected = routed(stage)
+    with_photo = expected[expected["photos"] > 0]
+    for code in stage.departments:
+        mine = with_photo[with_photo["department"] == code]
+        others = with_photo[with_photo["department"] != code]
+        assert len(others)
+        if len(mine):
+            rid = int(mine["id"].iloc[0])
+            one = stage.client.get(f"/api/v1/reports/{rid}", headers=stage.as_(code))
+            assert one.status_code == 200 and one.json()["department"]["code"] == code
+            photo = stage.client.get(one.json()["photos"][0]["url"], headers=stage.as_(code))
+            assert photo.status_code == 200 and photo.content == _png()
+        rid = int(others["id"].iloc[0])
+        for path in (f"/api/v1/reports/{rid}", f"/api/v1/reports/{rid}/photos/1"):
+            hidden = stage.client.get(path, headers=stage.as_(code))
+            assert hidden.status_code == 404, (path, hidden.text[:200])
+            assert hidden.headers["content-type"].startswith("application/problem+json")
+    assert (with_photo["department"].value_counts() > 0).sum() > 1
+
+
+# ------------------------------------------------------------------------------------ steps
+
+
+def test_a_department_steps_its_reports_as_itself_and_not_anothers(stage: Stage) -> None:
+    expected = routed(stage)
+    opened = expected[expected["status"] == "open"]
+    for code in stage.departments:
+        mine = opened[opened["department"] == code]
+        other = opened[opened["department"] != code]
+        assert len(mine) and len(other), code
+        rid = int(mine["id"].iloc[0])
+        url = f"/api/v1/reports/{rid}/steps"
+        accepted = stage.client.post(url, json={"kind": "accept"}, headers=stage.as_(code))
+        assert accepted.status_code == 200, accepted.text[:300]
+        assert accepted.json()["status"] == "accepted"
+        closed = stage.client.post(
+            url, json={"kind": "close", "note": "done on site"}, headers=stage.as_(code)
+        )
+        assert closed.status_code == 200 and closed.json()["status"] == "closed"
+        steps = stage.sql(
+            """SELECT s.kind, s.actor, d.code, s.note FROM report_step s
+               LEFT JOIN department d ON d.id = s.department_id
+               WHERE s.report_id = %s AND s.kind <> 'route' ORDER BY s.id""",
+            (rid,),
+        )
+        name = stage.names[code]
+        assert steps == [("accept", name, code, None), ("close", name, code, "done on site")]
+        assert [s["actor"] for s in closed.json()["steps"][-2:]] == [name, name]
+        audited = stage.sql(
+            "SELECT actor, role FROM audit_event WHERE subject = %s AND action = 'report_step'",
+            (f"report {rid}",),
+        )
+        assert audited == [(name, "department")] * 2
+        # another department's open report: 404, and nothing of it changed
+        theirs = int(other["id"].iloc[0])
+        before = stage.sql(
+            "SELECT (SELECT status FROM report WHERE id = %s), "
+            "(SELECT count(*) FROM report_step WHERE report_id = %s)",
+            (theirs, theirs),
+        )
+        for kind in ("accept", "close", "note"):
+            refused = stage.client.post(
+                f"/api/v1/reports/{theirs}/steps",
+                json={"kind": kind, "note": "not ours"},
+                headers=stage.as_(code),
+            )
+            assert refused.status_code == 404, refused.text[:300]
+            assert refused.json()["parameter"] == "report_id"
+        after = stage.sql(
+            "SELECT (SELECT status FROM report WHERE id = %s), "
+            "(SELECT count(*) FROM report_step WHERE report_id = %s)",
+            (theirs, theirs),
+        )
+        assert after == before
+        opened = opened[opened["id"] != rid]
+
+
+def test_a_department_users_account_page_names_their_department(stage: Stage) -> None:
+    page = stage.client.get("/account", params={"lang": "en"}, headers=stage.as_("town_water"))
+    assert page.status_code == 200
+    assert "<code>town_water</code>" in page.text and "镇水利站" in page.text
+
+
+def test_a_department_makes_no_report(stage: Stage) -> None:
+    body = {
+        "client_id": str(uuid.uuid4()),
+        "category": "help",
+        "note": "x",
+        "reported_at": datetime.now(UTC).isoformat(),
+        "lon": 120.34,
+        "lat": 29.86,
+    }
+    reply = stage.client.post(
+        "/api/v1/reports",
+        data={"report": orjson.dumps(body).decode()},
+        headers=stage.as_("response_team"),
+    )
+    assert reply.status_code == 403
+    assert "department response_team" in reply.json()["areas"]
+
+
+# ------------------------------------------------------------------- nothing else of the station
+
+
+def test_a_department_reads_no_incident_person_or_layer(stage: Stage) -> None:
+    person, grid = stage.sql(
+        """SELECT (SELECT code FROM person ORDER BY code LIMIT 1),
+                  (SELECT code FROM grid ORDER BY code LIMIT 1)"""
+    )[0]
+    paths = [
+        "/api/v1/incidents/heatmap",
+        "/api/v1/incidents/hourly",
+        f"/api/v1/people/{person}/coverage",
+        f"/api/v1/areas/grid/{grid}",
+        "/api/v1/lookup?lon=120.34&lat=29.86",
+        "/api/v1/layers/person.geojson",
+        "/api/v1/layers/incident.geojson",
+        "/api/v1/me",
+        "/api/v1/overview/layers",
+        "/ogc/collections",
+        "/api/v1/stream",
+        "/maps/overview",
+    ]
+    for code in stage.departments:
+        for path in paths:
+            reply = stage.client.get(path, headers=stage.as_(code))
+            assert reply.status_code == 403, (code, path, reply.status_code)
+            assert f"department {code}" in reply.json()["areas"], reply.json()
+
+
+def _service_url(url: str) -> str:
+    params = conninfo_to_dict(url)
+    params["user"] = "geo_service_app"
+    params.pop("password", None)
+    return make_conninfo("", **params)
+
+
+def test_row_level_security_gives_a_department_its_reports_only(stage: Stage) -> None:
+    """As the service's role, signed in by app_enter with the department user's token: every
+    table and view of the station is empty but the department's reports, their steps and
+    photos, and the departments and categories (the choices of a form)."""
+    expected = routed(stage)
+    code = "town_water"
+    token = stage.departments[code]
+    with psycopg.connect(_service_url(stage.url)) as conn:
+        entered = conn.execute(
+            "SELECT role, scope, areas FROM app_enter('token', %s, '1 hour', '1 day')",
+            (secret_hash(token),),
+        ).fetchone()
+        assert entered is not None
+        role, scope, areas = entered
+        assert (role, scope) == ("department", "areas")
+        assert [(a["kind"], a["code"]) for a in areas] == [("department", code)]
+        tables = [
+            t
+            for (t,) in conn.execute(
+                "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace "
+                "AND c.relkind IN ('r', 'v') AND has_table_privilege(c.oid, 'SELECT')"
+            ).fetchall()
+        ]
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        seen = {r[0] for r in conn.execute("SELECT id FROM report")}
+        photos = {r[0] for r in conn.execute("SELECT report_id FROM report_photo")}
+        conn.rollback()
+    assert len(counts) >= 30
+    assert {t for t, n in counts.items() if n} - ALWAYS <= THEIRS
+    theirs = expected[expected["department"] == code]
+    assert seen == set(theirs["id"])
+    assert photos == set(theirs.loc[theirs["photos"] > 0, "id"])
+
+
+# ----------------------------------------------------------------------------- making accounts
+
+
+def run(url: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), env={"DATABASE_URL": url})
+
+
+def test_the_command_line_needs_a_known_department(stage: Stage) -> None:
+    codes = [r[0] for r in stage.sql("SELECT code FROM department ORDER BY id")]
+    missing = run(stage.url, "user", "add", "d_cli", "--role", "department")
+    assert missing.exit_code == 1
+    assert missing.stderr == (
+        f"error: A department account needs --department (a department code: {', '.join(codes)})\n"
+    )
+    unknown = run(stage.url, "user", "add", "d_cli", "--role", "department", "--department", "x")
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("error: No department with code 'x'; the departments are")
+    wrong = run(stage.url, "user", "add", "d_cli", "--role", "planner", "--department", "station")
+    assert wrong.exit_code == 1
+    assert wrong.stderr == "error: Only a department account names a department, not a planner\n"
+    assert stage.sql("SELECT 1 FROM app_user WHERE name = 'd_cli'") == []
+    added = run(
+        stage.url, "user", "add", "d_cli", "--role", "department", "--department", "town_urban"
+    )
+    assert added.exit_code == 0, added.output
+    assert "department town_urban" in added.stdout
+    stored = stage.sql(
+        "SELECT u.role, d.code, u.person_id FROM app_user u "
+        "JOIN department d ON d.id = u.department_id WHERE u.name = 'd_cli'"
+    )
+    assert stored == [("department", "town_urban", None)]
+    listed = run(stage.url, "user", "list")
+    line = next(x for x in listed.stdout.splitlines() if x.startswith("d_cli "))
+    assert "department town_urban" in line
+
+
+def test_the_database_refuses_a_department_user_without_a_department(stage: Stage) -> None:
+    with psycopg.connect(stage.url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO app_user (name, role, password_hash) VALUES ('d_sql', 'department', 'x')"
+        )
+
+
+def test_the_admin_api_needs_a_known_department(stage: Stage) -> None:
+    admin = bearer(stage.admin)
+    missing = stage.client.post(
+        "/api/v1/users", json={"name": "d_api", "role": "department"}, headers=admin
+    )
+    assert missing.status_code == 422 and missing.json()["parameter"] == "department"
+    assert "town_water" in missing.json()["detail"]
+    unknown = stage.client.post(
+        "/api/v1/users",
+        json={"name": "d_api", "role": "department", "department": "nowhere"},
+        headers=admin,
+    )
+    assert unknown.status_code == 404 and unknown.json()["parameter"] == "department"
+    added = stage.client.post(
+        "/api/v1/users",
+        json={"name": "d_api", "role": "department", "department": "town_safety"},
+        headers=admin,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["department"] == "town_safety" and added.json()["password"]
+    users = stage.client.get("/api/v1/users", headers=admin).json()
+    assert [u["department"] for u in users if u["name"] == "d_api"] == ["town_safety"]
+    assert all(u["department"] is None for u in users if u["role"] != "department")
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def test_the_department_page_in_english_and_only_for_departments(stage: Stage) -> None:
+    page = stage.client.get("/department", params={"lang": "en"}, headers=stage.as_("town_water"))
+    assert page.status_code == 200
+    assert "To accept" in page.text and "镇水利站" in page.text
+    assert stage.client.get("/department", headers=stage.as_("town_water")).text.count("待签收")
+    refused = stage.client.get("/department", headers=bearer(stage.leader))
+    assert refused.status_code == 403
+
+
+def _open_of(stage: Stage, code: str) -> set[int]:
+    expected = routed(stage)
+    return set(
+        expected.loc[(expected["department"] == code) & (expected["status"] == "open"), "id"]
+    )
+
+
+def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: Browser) -> None:
+    """At a phone's size, with every other host unreachable: the department's open reports;
+    with no network the page opens again from what it kept, an acceptance waits in the outbox
+    across a reload, and lands once the network returns, with the department user as actor."""
+    code = "town_safety"
+    member = Member(Role.department, stage.names[code], stage.departments[code], None)
+    with tempfile.TemporaryFile() as log, served(stage.url, log) as base:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                      locale="zh-CN")  # fmt: skip
+        outside: list[str] = []
+        errors: list[str] = []
+        host = urlparse(base).netloc
+
+        def route(r: Any) -> None:
+            if urlparse(r.request.url).netloc == host:
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(page, base, member, "/department")
+        page.wait_for_selector("body[data-kept='1']", timeout=30_000)
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
+        assert page.evaluate("document.body.dataset.loaded") == "fresh"
+        wanted = _open_of(stage, code)
+        assert wanted
+        shown = {int(x) for x in page.locator("#open-list li[data-id]").evaluate_all(
+            "(items) => items.map((i) => i.dataset.id)")}  # fmt: skip
+        assert shown == wanted
+        assert page.get_attribute("#open-count", "data-count") == str(len(wanted))
+        assert "镇应急管理办" in page.inner_text("#department")
+        assert not_blank(shoot(page, "department_online"))
+
+        # no network: accept the first open report; it waits, across a reload
+        context.set_offline(True)
+        first = page.locator("#open-list li[data-id]").first
+        rid = int(first.get_attribute("data-id") or 0)
+        first.locator("button.accept").click()
+        page.wait_for_selector("#outbox[data-count='1']")
+        page.reload()
+        page.wait_for_selector("body[data-loaded='kept']", timeout=30_000)
+        page.wait_for_selector("#outbox[data-count='1']")
+        assert page.locator(f"#accepted-list li.pending[data-id='{rid}']").count() == 1
+        assert not_blank(shoot(page, "department_offline"))
+        assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("open",)]
+
+        # the network returns: the acceptance lands once, by the department's user
+        context.set_offline(False)
+        page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
+        page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
+        assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("accepted",)]
+        steps = stage.sql(
+            "SELECT kind, actor FROM report_step WHERE report_id = %s AND kind <> 'route'",
+            (rid,),
+        )
+        assert steps == [("accept", member.name)]
+        assert page.locator(f"#accepted-list li[data-id='{rid}']").count() == 1
+        context.close()
+    assert outside == []
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []

@@ -1,0 +1,221 @@
+// The department's page (/department, 部门报到): the reports routed to the signed-in department
+// user's department, open and accepted, with buttons to accept and close them. What it last
+// read is kept (the Cache API, served back by /sw.js), so that it opens again with no network;
+// an answer given offline waits in an outbox in IndexedDB with the time it was given, and is
+// sent when the network returns (an answer the report has already had is a 409: done).
+"use strict";
+(function () {
+  const W = JSON.parse(document.getElementById("department-words").textContent);
+  const CONFIG = JSON.parse(document.getElementById("department-config").textContent);
+  const DATA_CACHE = "me-data"; // emptied by the service worker at sign-out
+  const LISTS = ["open", "accepted"];
+  const url = (status) => `/api/v1/reports?status=${status}&limit=500`;
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  };
+  const when = (iso) => (iso ? new Date(iso).toLocaleString(CONFIG.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "");
+  let reports = []; // the open and accepted reports last read
+  let closing = null; // the report the close dialog is for
+
+  // ------------------------------------------------------------------ the outbox (IndexedDB)
+  function openDb() {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.open("geo-department", 1);
+      req.onupgradeneeded = () => req.result.createObjectStore("outbox", { keyPath: "id" });
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  }
+  async function outbox(mode, fn) {
+    const db = await openDb();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction("outbox", mode);
+      const result = fn(tx.objectStore("outbox"));
+      tx.oncomplete = () => { db.close(); resolve(result && "result" in result ? result.result : undefined); };
+      tx.onerror = () => { db.close(); reject(tx.error); };
+    });
+  }
+  const queued = async () => ((await outbox("readonly", (s) => s.getAll())) || []).sort((a, b) => a.seq - b.seq);
+  const enqueue = (entry) => outbox("readwrite", (s) => s.put(entry));
+  const dequeue = (id) => outbox("readwrite", (s) => s.delete(id));
+
+  let flushing = false;
+  async function flush() {
+    if (flushing || !navigator.onLine) return;
+    flushing = true;
+    let sent = 0;
+    try {
+      for (const entry of await queued()) {
+        if (entry.failed) continue;
+        let response;
+        try {
+          response = await fetch(`/api/v1/reports/${entry.report_id}/steps`, {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json", Accept: "application/json" },
+            body: JSON.stringify({ kind: entry.kind, note: entry.note || null, at: entry.at }),
+          });
+        } catch (e) {
+          break; // no network: again when it returns
+        }
+        if (response.ok || response.status === 409) {
+          await dequeue(entry.id); // 409: the report has had this answer already
+          sent += 1;
+        } else if (response.status === 401 || response.status === 408 || response.status === 429 || response.status >= 500) {
+          break;
+        } else {
+          let detail = `${response.status}`;
+          try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+          entry.failed = true;
+          entry.error = detail;
+          await enqueue(entry);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+    if (sent) await load();
+    else await draw();
+  }
+
+  // ------------------------------------------------------------------ the reports, kept offline
+  async function fetchKept(address) {
+    const cache = await caches.open(DATA_CACHE);
+    try {
+      if (!navigator.onLine) throw new Error("offline");
+      const response = await fetch(address, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok && response.headers.get("X-Kept")) {
+        return { body: await response.json(), fresh: false, kept: response.headers.get("date") };
+      }
+      if (response.ok) {
+        await cache.put(address, response.clone());
+        return { body: await response.json(), fresh: true };
+      }
+      if (response.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`; }
+    } catch (e) { /* no network: what was kept */ }
+    const kept = await cache.match(address);
+    return kept ? { body: await kept.json(), fresh: false, kept: kept.headers.get("date") } : null;
+  }
+
+  async function keepPage() {
+    if (!navigator.onLine) return;
+    try {
+      const cache = await caches.open(DATA_CACHE);
+      const page = location.pathname + location.search;
+      const response = await fetch(page, { credentials: "same-origin" });
+      if (response.ok && !response.redirected) await cache.put(page, response);
+    } catch (e) { /* offline: the kept one stays */ }
+  }
+
+  async function load() {
+    const answers = await Promise.all(LISTS.map((s) => fetchKept(url(s))));
+    if (answers.some((a) => !a)) {
+      $("open-list").replaceChildren(el("li", { class: "error" }, W.no_data));
+      document.body.dataset.loaded = "none";
+      return;
+    }
+    reports = answers.flatMap((a) => a.body);
+    const fresh = answers.every((a) => a.fresh);
+    document.body.dataset.loaded = fresh ? "fresh" : "kept";
+    const kept = answers.find((a) => !a.fresh);
+    $("updated").textContent = fresh ? `${W.updated} ${when(new Date().toISOString())}` : `${W.kept} ${when(kept && kept.kept ? new Date(kept.kept).toISOString() : "")}`;
+    await draw();
+  }
+
+  // ------------------------------------------------------------------ drawing
+  async function draw() {
+    const entries = await queued();
+    const status = new Map(reports.map((r) => [r.id, r.status]));
+    const pending = new Map();
+    for (const e of entries) {
+      if (e.failed) continue;
+      if (e.kind === "accept" && status.get(e.report_id) === "open") status.set(e.report_id, "accepted");
+      if (e.kind === "close") status.set(e.report_id, "closed");
+      pending.set(e.report_id, true);
+    }
+    for (const list of LISTS) {
+      const mine = reports.filter((r) => status.get(r.id) === list);
+      const badge = $(`${list}-count`);
+      badge.textContent = String(mine.length);
+      badge.dataset.count = String(mine.length);
+      badge.className = "badge" + (list === "open" && mine.length ? " urgent" : "");
+      $(`${list}-list`).replaceChildren(...(mine.length ? mine.map((r) => item(r, list, pending.has(r.id))) : [el("li", { class: "none" }, W.none)]));
+    }
+    const failed = entries.filter((e) => e.failed);
+    const box = $("outbox");
+    box.hidden = entries.length === 0;
+    box.className = "outbox" + (failed.length ? " failed" : "");
+    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${failed[0].error}` : "");
+    box.dataset.count = String(entries.length);
+  }
+
+  function item(r, list, pending) {
+    const category = CONFIG.lang === "zh" ? r.category_name : r.category_name_en;
+    const photos = (r.photos || []).map((p) => el("a", { href: p.url, target: "_blank", rel: "noopener" }, `${W.photo} ${p.n}`));
+    const buttons = pending ? null : el(
+      "div",
+      { class: "buttons" },
+      list === "open" ? el("button", { type: "button", class: "accept", "data-id": r.id, onclick: () => answer(r, "accept", null) }, W.accept) : null,
+      el("button", { type: "button", class: list === "open" ? "close secondary" : "close", "data-id": r.id, onclick: () => openClose(r) }, W.close),
+    );
+    return el(
+      "li",
+      { "data-id": r.id, class: pending ? "pending" : null, "data-pending": pending ? W.queued : null },
+      el("div", { class: "what" }, el("strong", {}, `${category} · #${r.id}`), el("small", {}, [`${W.reported_at} ${when(r.reported_at)}`, r.grid ? `${W.grid} ${r.grid}` : null, `${W.reported_by} ${r.reporter}`].filter(Boolean).join(" · "))),
+      el("p", { class: "note" }, r.note),
+      photos.length ? el("div", { class: "photos" }, photos) : null,
+      buttons,
+    );
+  }
+
+  function openClose(r) {
+    closing = r;
+    $("close-title").textContent = `${W.close} #${r.id}`;
+    $("close-form").reset();
+    $("close-dialog").showModal();
+  }
+
+  async function answer(r, kind, note) {
+    const id = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+    await enqueue({ id, seq: Date.now() + Math.random(), report_id: r.id, kind, note, at: new Date().toISOString() });
+    await draw();
+    flush();
+  }
+
+  // ------------------------------------------------------------------ start
+  $("close-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const note = new FormData($("close-form")).get("note");
+    $("close-dialog").close();
+    if (closing) answer(closing, "close", String(note || "").trim() || null);
+    closing = null;
+  });
+  $("close-cancel").addEventListener("click", () => $("close-dialog").close());
+  function showNet() {
+    const net = $("net");
+    net.textContent = navigator.onLine ? W.online : W.offline;
+    net.className = "net" + (navigator.onLine ? "" : " offline");
+  }
+  window.addEventListener("online", () => { showNet(); flush(); });
+  window.addEventListener("offline", showNet);
+  showNet();
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  }
+  (async () => {
+    await load();
+    await keepPage();
+    document.body.dataset.kept = "1";
+    flush();
+    setInterval(() => { if (navigator.onLine) flush(); }, 30000);
+  })();
+})();
