@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -105,3 +105,14 @@ PUT_THE_COPY_BACK = """() => new Promise((resolve, reject) => {
         tx.onerror = () => reject(tx.error);
     };
 })"""
+
+
+def sends(page: Page, path: str, action: Callable[[], object]) -> int:
+    """Do ``action`` and wait until the page has posted to ``path`` and the outbox is empty:
+    the answer's status."""
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith(path), timeout=30_000
+    ) as answer:
+        action()
+    page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
+    return answer.value.status

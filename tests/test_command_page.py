@@ -186,3 +186,43 @@ def test_covering_people_show_their_roles_in_words(
         assert not_blank(shoot(page, f"command_roles_{lang}"))
         assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
         page.close()
+
+
+def test_the_timeline_marks_automatic_arrivals_in_words(
+    browser: Browser,
+    live_service: str,
+    live_database: str,
+    leader: Member,
+    sample_grids: gpd.GeoDataFrame,
+) -> None:
+    """The open call's timeline: an arrival stamped from the unit's fix is marked 自动
+    (?lang=en automatic), not the English "(auto)" on a Chinese page."""
+    rng = random.Random(35)
+    api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
+    grid = sample_grids.iloc[rng.randrange(len(sample_grids))]
+    at = random_point_in(grid.geometry, rng)
+    call_no = f"W{rng.randrange(10**9):09d}"
+    r = api.post(
+        "/api/v1/incidents",
+        json={"call_no": call_no, "lon": at.x, "lat": at.y, "category": "theft"},
+    )
+    assert r.status_code == 201, r.text
+    start_shift(live_database, "WORDS1")
+    steps = f"/api/v1/incidents/{call_no}/events"
+    assert api.post(steps, json={"kind": "dispatch", "call_sign": "WORDS1"}).status_code == 200
+    fix = {"call_sign": "WORDS1", "at": datetime.now(UTC).isoformat(), "lon": at.x, "lat": at.y}
+    assert api.post("/api/v1/positions", json={"fixes": [fix]}).status_code in (200, 201)
+    timeline = api.get(f"/api/v1/incidents/{call_no}").json()["timeline"]
+    assert [s["source"] for s in timeline if s["kind"] == "arrive"] == ["automatic"]
+    for lang in ("zh", "en"):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        visit = Visit(page, live_service)
+        sign_in(page, live_service, leader, "/command" + ("?lang=en" if lang == "en" else ""))
+        page.wait_for_selector("#stream-state.ok", timeout=20_000)
+        page.click(f'#incident-list li[data-call="{call_no}"]')
+        auto = "自动" if lang == "zh" else "automatic"
+        page.locator("#detail-body ol li", has_text=f"({auto})").wait_for(timeout=20_000)
+        assert "(auto)" not in page.inner_text("#detail-body ol")
+        assert not_blank(shoot(page, f"command_timeline_{lang}"))
+        assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+        page.close()

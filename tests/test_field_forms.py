@@ -8,7 +8,6 @@ water patrolled that evening. Screenshots in var/screenshots/forms_*.png."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,14 @@ from geo_service.accounts.roles import Role
 from tests.browser import not_blank, shoot, sign_in
 from tests.cast import Member, areas_of
 from tests.fieldpage_fixtures import MeWorld, areas_expected
-from tests.phone import KEEP_A_COPY, PUT_THE_COPY_BACK, Phone, outbox_entries, photo_jpeg
+from tests.phone import (
+    KEEP_A_COPY,
+    PUT_THE_COPY_BACK,
+    Phone,
+    outbox_entries,
+    photo_jpeg,
+    sends,
+)
 
 pytest_plugins = ["tests.fieldpage_fixtures", "tests.phone"]
 STATION = ZoneInfo("Asia/Shanghai")
@@ -58,17 +64,6 @@ def _buttons_fit(page: Page) -> None:
         "document.querySelector('#form-dialog').scrollWidth"
         " <= document.querySelector('#form-dialog').clientWidth"
     )
-
-
-def _sends(page: Page, path: str, action: Callable[[], object]) -> int:
-    """Do ``action`` and wait until the page has posted to ``path`` and the outbox is empty:
-    the answer's status."""
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and r.url.endswith(path), timeout=30_000
-    ) as answer:
-        action()
-    page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
-    return answer.value.status
 
 
 # ---------------------------------------------------------------------- reports (网格吹哨)
@@ -178,7 +173,7 @@ def test_a_grid_worker_blows_the_whistle_online_and_offline(
     assert page.inner_text("#form-title") == "网格吹哨（上报问题）"
     _buttons_fit(page)
     assert not_blank(shoot(page, "forms_report_filled"))
-    assert _sends(page, "/api/v1/reports", lambda: page.click("#form-save")) == 201
+    assert sends(page, "/api/v1/reports", lambda: page.click("#form-save")) == 201
     page.wait_for_selector("#updated[data-sent='1']", timeout=30_000)
     assert page.inner_text("#updated").startswith("已发送 1 · 更新于")
     (entry_id,) = [
@@ -223,7 +218,7 @@ def test_a_grid_worker_blows_the_whistle_online_and_offline(
     assert entry["body"]["note"] == note and entry["body"]["category"] == "water_hazard"
     assert _rows(me_world, "SELECT 1 FROM report WHERE note = %s", (note,)) == []
     page.evaluate(KEEP_A_COPY)
-    assert _sends(page, "/api/v1/reports", lambda: phone.context.set_offline(False)) == 201
+    assert sends(page, "/api/v1/reports", lambda: phone.context.set_offline(False)) == 201
     page.wait_for_selector("#updated[data-sent='1']", timeout=30_000)
     assert page.inner_text("#updated").startswith("Sent 1 · Updated")
     page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
@@ -243,7 +238,7 @@ def test_a_grid_worker_blows_the_whistle_online_and_offline(
     assert not_blank(shoot(page, "forms_report_offline_sent"))
     page.evaluate(PUT_THE_COPY_BACK)
     again = lambda: page.evaluate("window.dispatchEvent(new Event('online'))")  # noqa: E731
-    assert _sends(page, "/api/v1/reports", again) == 200  # sent before: as stored
+    assert sends(page, "/api/v1/reports", again) == 200  # sent before: as stored
     assert len(_stored_report(me_world, entry["id"])) == 1
 
     phone.close()
@@ -420,7 +415,7 @@ def test_a_volunteer_checks_in_at_dusk_online_and_offline(
     assert water in waters and set(waters) <= _waters_of(me_world, member), waters
     _buttons_fit(page)
     assert not_blank(shoot(page, "forms_checkin_filled"))
-    assert _sends(page, "/api/v1/inspections", lambda: page.click("#form-save")) == 201
+    assert sends(page, "/api/v1/inspections", lambda: page.click("#form-save")) == 201
     page.wait_for_selector("#updated[data-sent='1']", timeout=30_000)
     assert page.inner_text("#updated").startswith("已发送 1")
     (client_id,) = [
@@ -473,7 +468,7 @@ def test_a_volunteer_checks_in_at_dusk_online_and_offline(
     assert entry["body"]["poles"] == [{"code": pole, "result": "ok"}]
     assert not_blank(shoot(page, "forms_checkin_offline"))
     page.evaluate(KEEP_A_COPY)
-    assert _sends(page, "/api/v1/inspections", lambda: phone.context.set_offline(False)) == 201
+    assert sends(page, "/api/v1/inspections", lambda: phone.context.set_offline(False)) == 201
     page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
     stored = _stored_check_in(me_world, entry["id"])
     assert [row[:6] + row[11:] for row in stored] == [
@@ -481,7 +476,7 @@ def test_a_volunteer_checks_in_at_dusk_online_and_offline(
     ]
     page.evaluate(PUT_THE_COPY_BACK)
     again = lambda: page.evaluate("window.dispatchEvent(new Event('online'))")  # noqa: E731
-    assert _sends(page, "/api/v1/inspections", again) == 200  # sent before: as stored
+    assert sends(page, "/api/v1/inspections", again) == 200  # sent before: as stored
     assert len(_stored_check_in(me_world, entry["id"])) == 1
     shown = _water_map_shows(page, me_url, water, later + timedelta(minutes=10))
     assert shown == [{"patrolled": True, "check_ins": walked + 1, "stroke": "#1565c0"}]

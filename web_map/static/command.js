@@ -305,8 +305,9 @@
       parts.push(el("h4", {}, W.timeline));
       parts.push(el("ol", {}, ...inc.timeline.map((s) => el("li", {},
         new Date(s.at).toLocaleTimeString(LOCALE) + " " + (W.step[s.kind] || s.kind) +
-        (s.call_sign ? " " + s.call_sign : "") + (s.result ? " · " + s.result : "") +
-        (s.source === "automatic" ? " (auto)" : "")))));
+        (s.call_sign ? " " + s.call_sign : "") +
+        (s.result ? " · " + (W.callback_answers[s.result] || s.result) : "") +
+        (s.source === "automatic" ? " (" + W.automatic + ")" : "")))));
     }
     body.replaceChildren(...parts);
   }
