@@ -14,6 +14,7 @@ import httpx
 import psycopg
 import pytest
 from playwright.sync_api import Browser, Page
+from shapely import Point
 
 from geo_service.accounts.roles import Role
 from geo_service.maps.words import person_roles
@@ -143,6 +144,31 @@ def test_replay_shows_the_board_as_it_stood(
     page.close()
 
 
+def take_call(
+    api: httpx.Client, grids: gpd.GeoDataFrame, rng: random.Random, prefix: str
+) -> tuple[str, Point, dict]:
+    """A theft call at a random point of a random grid, taken through the API: its call
+    number, point and answer."""
+    grid = grids.iloc[rng.randrange(len(grids))]
+    at = random_point_in(grid.geometry, rng)
+    call_no = f"{prefix}{rng.randrange(10**9):09d}"
+    r = api.post(
+        "/api/v1/incidents",
+        json={"call_no": call_no, "lon": at.x, "lat": at.y, "category": "theft"},
+    )
+    assert r.status_code == 201, r.text
+    return call_no, at, r.json()
+
+
+def open_command(browser: Browser, base: str, leader: Member, lang: str) -> tuple[Page, Visit]:
+    """/command signed in as the leader, in ``lang``, with its stream connected."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    visit = Visit(page, base)
+    sign_in(page, base, leader, "/command" + ("?lang=en" if lang == "en" else ""))
+    page.wait_for_selector("#stream-state.ok", timeout=20_000)
+    return page, visit
+
+
 def test_covering_people_show_their_roles_in_words(
     browser: Browser,
     live_service: str,
@@ -155,20 +181,10 @@ def test_covering_people_show_their_roles_in_words(
     rng = random.Random(33)
     api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
     for lang, title in (("zh", "综合指挥室"), ("en", "Command room")):
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        visit = Visit(page, live_service)
-        sign_in(page, live_service, leader, "/command" + ("?lang=en" if lang == "en" else ""))
-        page.wait_for_selector("#stream-state.ok", timeout=20_000)
+        page, visit = open_command(browser, live_service, leader, lang)
         assert title in page.inner_text(".gs-title")
-        grid = sample_grids.iloc[rng.randrange(len(sample_grids))]
-        at = random_point_in(grid.geometry, rng)
-        call_no = f"R{rng.randrange(10**9):09d}"
-        r = api.post(
-            "/api/v1/incidents",
-            json={"call_no": call_no, "lon": at.x, "lat": at.y, "category": "theft"},
-        )
-        assert r.status_code == 201, r.text
-        people = r.json()["lookup"]["people"]
+        call_no, _, taken = take_call(api, sample_grids, rng, "R")
+        people = taken["lookup"]["people"]
         roles = {p["role"] for p in people}
         assert "community_officer" in roles  # every beat has one
         row = f'#incident-list li[data-call="{call_no}"]'
@@ -199,14 +215,7 @@ def test_the_timeline_marks_automatic_arrivals_in_words(
     (?lang=en automatic), not the English "(auto)" on a Chinese page."""
     rng = random.Random(35)
     api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
-    grid = sample_grids.iloc[rng.randrange(len(sample_grids))]
-    at = random_point_in(grid.geometry, rng)
-    call_no = f"W{rng.randrange(10**9):09d}"
-    r = api.post(
-        "/api/v1/incidents",
-        json={"call_no": call_no, "lon": at.x, "lat": at.y, "category": "theft"},
-    )
-    assert r.status_code == 201, r.text
+    call_no, at, _ = take_call(api, sample_grids, rng, "W")
     start_shift(live_database, "WORDS1")
     steps = f"/api/v1/incidents/{call_no}/events"
     assert api.post(steps, json={"kind": "dispatch", "call_sign": "WORDS1"}).status_code == 200
@@ -215,10 +224,7 @@ def test_the_timeline_marks_automatic_arrivals_in_words(
     timeline = api.get(f"/api/v1/incidents/{call_no}").json()["timeline"]
     assert [s["source"] for s in timeline if s["kind"] == "arrive"] == ["automatic"]
     for lang in ("zh", "en"):
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        visit = Visit(page, live_service)
-        sign_in(page, live_service, leader, "/command" + ("?lang=en" if lang == "en" else ""))
-        page.wait_for_selector("#stream-state.ok", timeout=20_000)
+        page, visit = open_command(browser, live_service, leader, lang)
         page.click(f'#incident-list li[data-call="{call_no}"]')
         auto = "自动" if lang == "zh" else "automatic"
         page.locator("#detail-body ol li", has_text=f"({auto})").wait_for(timeout=20_000)
