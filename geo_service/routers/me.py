@@ -30,6 +30,7 @@ ICON_SIZES = (192, 512)
 # The phone pages' own files (web_map/static): what the service worker keeps for use with no
 # network (/me, and the department's page /department).
 PAGE_ASSETS = (
+    "/static/kept.js",
     "/static/me.js",
     "/static/me.css",
     "/static/department.js",

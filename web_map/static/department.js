@@ -7,43 +7,16 @@
 (function () {
   const W = JSON.parse(document.getElementById("department-words").textContent);
   const CONFIG = JSON.parse(document.getElementById("department-config").textContent);
-  const DATA_CACHE = "me-data"; // emptied by the service worker at sign-out
   const LISTS = ["open", "accepted"];
   const url = (status) => `/api/v1/reports?status=${status}&limit=500`;
   const $ = (id) => document.getElementById(id);
-  const el = (tag, attrs, ...children) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-    return node;
-  };
+  const el = Kept.el;
   const when = (iso) => (iso ? new Date(iso).toLocaleString(CONFIG.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "");
   let reports = []; // the open and accepted reports last read
   let closing = null; // the report the close dialog is for
 
   // ------------------------------------------------------------------ the outbox (IndexedDB)
-  function openDb() {
-    return new Promise((resolve, reject) => {
-      const req = indexedDB.open("geo-department", 1);
-      req.onupgradeneeded = () => req.result.createObjectStore("outbox", { keyPath: "id" });
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-  }
-  async function outbox(mode, fn) {
-    const db = await openDb();
-    return new Promise((resolve, reject) => {
-      const tx = db.transaction("outbox", mode);
-      const result = fn(tx.objectStore("outbox"));
-      tx.oncomplete = () => { db.close(); resolve(result && "result" in result ? result.result : undefined); };
-      tx.onerror = () => { db.close(); reject(tx.error); };
-    });
-  }
+  const outbox = Kept.outbox("geo-department");
   const queued = async () => ((await outbox("readonly", (s) => s.getAll())) || []).sort((a, b) => a.seq - b.seq);
   const enqueue = (entry) => outbox("readwrite", (s) => s.put(entry));
   const dequeue = (id) => outbox("readwrite", (s) => s.delete(id));
@@ -88,33 +61,9 @@
   }
 
   // ------------------------------------------------------------------ the reports, kept offline
-  async function fetchKept(address) {
-    const cache = await caches.open(DATA_CACHE);
-    try {
-      if (!navigator.onLine) throw new Error("offline");
-      const response = await fetch(address, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (response.ok && response.headers.get("X-Kept")) {
-        return { body: await response.json(), fresh: false, kept: response.headers.get("date") };
-      }
-      if (response.ok) {
-        await cache.put(address, response.clone());
-        return { body: await response.json(), fresh: true };
-      }
-      if (response.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`; }
-    } catch (e) { /* no network: what was kept */ }
-    const kept = await cache.match(address);
-    return kept ? { body: await kept.json(), fresh: false, kept: kept.headers.get("date") } : null;
-  }
+  const fetchKept = Kept.fetchKept;
 
-  async function keepPage() {
-    if (!navigator.onLine) return;
-    try {
-      const cache = await caches.open(DATA_CACHE);
-      const page = location.pathname + location.search;
-      const response = await fetch(page, { credentials: "same-origin" });
-      if (response.ok && !response.redirected) await cache.put(page, response);
-    } catch (e) { /* offline: the kept one stays */ }
-  }
+  const keepPage = Kept.keepPage;
 
   async function load() {
     const answers = await Promise.all(LISTS.map((s) => fetchKept(url(s))));
