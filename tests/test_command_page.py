@@ -70,13 +70,7 @@ def test_a_call_appears_live_and_its_dispatch_turns_the_unit(
     page.wait_for_selector("path.unit-PAGE1", timeout=20_000)
     assert fill_of(page, "path.unit-PAGE1") == AVAILABLE
 
-    call_at = random_point_in(grid.geometry, rng)
-    call_no = f"P{rng.randrange(10**9):09d}"
-    r = api.post(
-        "/api/v1/incidents",
-        json={"call_no": call_no, "lon": call_at.x, "lat": call_at.y, "category": "theft"},
-    )
-    assert r.status_code == 201, r.text
+    call_no, _, taken = take_call(api, sample_grids.loc[[grid.name]], rng, "P")
     row = f'#incident-list li[data-call="{call_no}"]'
     page.wait_for_selector(row, timeout=20_000)  # no reload: pushed
     page.wait_for_selector(f"path.incident-{call_no}", timeout=20_000)
@@ -86,7 +80,7 @@ def test_a_call_appears_live_and_its_dispatch_turns_the_unit(
     page.click(row)
     send = page.locator("#detail-body tr", has_text="PAGE1").locator("button")
     send.wait_for(timeout=20_000)  # recommended, with its road time
-    people = r.json()["lookup"]["people"]
+    people = taken["lookup"]["people"]
     if people:
         assert people[0]["name"] in page.inner_text("#detail-body")  # who covers it
     send.click()
@@ -147,8 +141,8 @@ def test_replay_shows_the_board_as_it_stood(
 def take_call(
     api: httpx.Client, grids: gpd.GeoDataFrame, rng: random.Random, prefix: str
 ) -> tuple[str, Point, dict]:
-    """A theft call at a random point of a random grid, taken through the API: its call
-    number, point and answer."""
+    """A theft call at a random point of one of ``grids`` (drawn at random), taken through the
+    API: its call number, point and answer."""
     grid = grids.iloc[rng.randrange(len(grids))]
     at = random_point_in(grid.geometry, rng)
     call_no = f"{prefix}{rng.randrange(10**9):09d}"
