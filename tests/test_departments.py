@@ -565,6 +565,45 @@ def test_the_department_page_in_english_and_only_for_departments(stage: Stage) -
     assert refused.status_code == 403
 
 
+WORDS = Path(__file__).parents[1] / "web_map" / "templates" / "department_words.json"
+OUTBOX_ENTRIES = """() => new Promise((resolve, reject) => {
+    const req = indexedDB.open("geo-department", 1);
+    req.onsuccess = () => {
+        const all = req.result.transaction("outbox").objectStore("outbox").getAll();
+        all.onsuccess = () => resolve(all.result);
+        all.onerror = () => reject(all.error);
+    };
+    req.onerror = () => reject(req.error);
+})"""
+PUT_BACK = """(entry) => new Promise((resolve, reject) => {
+    const req = indexedDB.open("geo-department", 1);
+    req.onsuccess = () => {
+        const tx = req.result.transaction("outbox", "readwrite");
+        tx.objectStore("outbox").put(entry);
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+    };
+    req.onerror = () => reject(req.error);
+})"""
+
+
+def test_both_phone_pages_say_a_refusal_in_both_languages() -> None:
+    """The outbox's sentence for each refused status (kept.js ``refusal``) is in the words of
+    /department and /me, in Chinese and in English, and the Chinese one is Chinese."""
+    for words_file in (WORDS, WORDS.with_name("me_words.json")):
+        words = orjson.loads(words_file.read_bytes())
+        for lang in ("zh", "en"):
+            refused = words[lang]["refused"]
+            assert set(refused) == {"403", "404", "409", "413", "422", "other"}, words_file
+            assert all(refused.values())
+        assert all(
+            any("\u4e00" <= c <= "\u9fff" for c in v) for v in words["zh"]["refused"].values()
+        )
+        assert not any(
+            any("\u4e00" <= c <= "\u9fff" for c in v) for v in words["en"]["refused"].values()
+        )
+
+
 def _open_of(stage: Stage, code: str) -> set[int]:
     expected = routed(stage)
     return set(
@@ -621,6 +660,8 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         assert page.locator(f"#accepted-list li.pending[data-id='{rid}']").count() == 1
         assert not_blank(shoot(page, "department_offline"))
         assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("open",)]
+        (entry,) = page.evaluate(OUTBOX_ENTRIES)  # kept to send again, as if the answer were lost
+        assert str(uuid.UUID(entry["client_id"])) == entry["client_id"]
 
         # the network returns: the acceptance lands once, by the department's user
         context.set_offline(False)
@@ -628,11 +669,53 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
         assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("accepted",)]
         steps = stage.sql(
-            "SELECT kind, actor FROM report_step WHERE report_id = %s AND kind <> 'route'",
+            "SELECT kind, actor, client_id::text FROM report_step "
+            "WHERE report_id = %s AND kind <> 'route'",
             (rid,),
         )
-        assert steps == [("accept", member.name)]
+        assert steps == [("accept", member.name, entry["client_id"])]
         assert page.locator(f"#accepted-list li[data-id='{rid}']").count() == 1
+
+        # its answer lost: the same acceptance sent again is 200, no error, still one step
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith(f"/reports/{rid}/steps"),
+            timeout=30_000,
+        ) as resent:
+            page.evaluate(PUT_BACK, entry)
+            page.evaluate("window.dispatchEvent(new Event('online'))")
+        assert resent.value.status == 200
+        page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
+        assert page.locator("#outbox.failed").count() == 0
+        assert stage.sql(
+            "SELECT count(*) FROM report_step WHERE report_id = %s AND kind = 'accept'", (rid,)
+        ) == [(1,)]
+
+        # a refused answer (a report that is not there) says why in the page's words, then
+        # the server's detail: Chinese on the Chinese page, English on the English one
+        assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+        errors.clear()  # the browser logs the refused request below, on purpose
+        words = orjson.loads(WORDS.read_bytes())
+        missing = int(stage.sql("SELECT max(id) + 1000 FROM report")[0][0])
+        lost = {**entry, "id": str(uuid.uuid4()), "client_id": str(uuid.uuid4()),
+                "report_id": missing, "seq": entry["seq"] + 1}  # fmt: skip
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith(f"/reports/{missing}/steps"),
+            timeout=30_000,
+        ) as refused:
+            page.evaluate(PUT_BACK, lost)
+            page.evaluate("window.dispatchEvent(new Event('online'))")
+        assert refused.value.status == 404
+        detail = refused.value.json()["detail"]
+        page.wait_for_selector("#outbox.failed", timeout=30_000)
+        shown = page.inner_text("#outbox")
+        assert (
+            f"{words['zh']['outbox_failed']} 1: {words['zh']['refused']['404']}: {detail}" in shown
+        )
+        page.goto(f"{base}/department?lang=en")
+        page.wait_for_selector("#outbox.failed", timeout=30_000)
+        assert f"{words['en']['refused']['404']}: {detail}" in page.inner_text("#outbox")
         context.close()
     assert outside == []
-    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+    assert errors == [
+        "Failed to load resource: the server responded with a status of 404 (Not Found)"
+    ]
