@@ -575,6 +575,15 @@ OUTBOX_ENTRIES = """() => new Promise((resolve, reject) => {
     };
     req.onerror = () => reject(req.error);
 })"""
+NO_RANDOM_UUID = """() => {
+    const randomUUID = Crypto.prototype.randomUUID;
+    delete Crypto.prototype.randomUUID;
+    try {
+        return crypto.randomUUID ? [] : Array.from({ length: 50 }, () => Kept.uuid());
+    } finally {
+        Crypto.prototype.randomUUID = randomUUID;
+    }
+}"""
 PUT_BACK = """(entry) => new Promise((resolve, reject) => {
     const req = indexedDB.open("geo-department", 1);
     req.onsuccess = () => {
@@ -662,6 +671,10 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("open",)]
         (entry,) = page.evaluate(OUTBOX_ENTRIES)  # kept to send again, as if the answer were lost
         assert str(uuid.UUID(entry["client_id"])) == entry["client_id"]
+        # on a plain-http address (no crypto.randomUUID) the ids are random UUIDs all the same
+        made = page.evaluate(NO_RANDOM_UUID)
+        assert len(set(made)) == len(made) == 50
+        assert {uuid.UUID(m).version for m in made} == {4}
 
         # the network returns: the acceptance lands once, by the department's user
         context.set_offline(False)
