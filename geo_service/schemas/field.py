@@ -420,7 +420,9 @@ class ReportOut(BaseModel):
     note: str
     place: Place
     grid: str | None
+    grid_name: str | None = Field(None, description="The grid's name (read as the owner)")
     village: str | None
+    village_name: str | None = Field(None, description="The village's name (read as the owner)")
     reporter: str
     reported_at: datetime
     recorded_at: datetime

@@ -26,6 +26,38 @@ COMMENT ON FUNCTION field_point_in_areas(geometry)
     IS 'Whether a point is in the areas the signed-in user reports from: their grids (grid worker), their beats'' grids (community officer), by the boundary rule; their villages (volunteer); anywhere for planner and leader.';
 REVOKE ALL ON FUNCTION field_point_in_areas(geometry) FROM PUBLIC;
 
+-- Whether a user in areas scope sees a report: one they made (a grid worker or volunteer), or one
+-- routed to their department (a department user). The one rule of it: the report's row-level
+-- security (93_access_field.sql), and field_report_step and field_report_place, which read as
+-- the owner, ask it.
+CREATE OR REPLACE FUNCTION field_sees_report(reporter text, department_id int) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT app_scope() = 'areas'
+           AND (reporter = current_setting('geo.user_name', true)
+                OR department_id = app_department())
+$$;
+COMMENT ON FUNCTION field_sees_report(text, int)
+    IS 'Whether a user in areas scope sees a report: one they made, or one routed to their department (a department user).';
+
+-- Where a report the signed-in user sees lies: the codes and names of its grid and village, read
+-- as the owner (a department user in areas scope reads no grid or village row; the names tell
+-- the department's staff where to go without widening what they read of those tables). NULL for
+-- a report the user does not see (the report table's read policy, tested here again).
+CREATE OR REPLACE FUNCTION field_report_place(report_id bigint) RETURNS json
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT json_build_object('grid', g.code, 'grid_name', g.name,
+                             'village', v.code, 'village_name', v.name)
+    FROM report r
+    LEFT JOIN grid g ON g.id = r.grid_id
+    LEFT JOIN village v ON v.id = r.village_id
+    WHERE r.id = field_report_place.report_id
+      AND (app_operator() OR app_sees_all() OR field_sees_report(r.reporter, r.department_id))
+$$;
+COMMENT ON FUNCTION field_report_place(bigint)
+    IS 'The grid and village (codes and names) of a report the signed-in user sees, read as the owner; NULL for one they do not see.';
+REVOKE ALL ON FUNCTION field_report_place(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION field_report_place(bigint) TO geo_service_app;
+
 -- One report as the API answers it, with its timeline and photos.
 CREATE OR REPLACE FUNCTION field_report_json(report_id bigint) RETURNS json
 LANGUAGE sql STABLE AS $$
@@ -36,8 +68,8 @@ LANGUAGE sql STABLE AS $$
                                         'kind', d.kind),
         'status', r.status, 'note', r.note,
         'place', json_build_object('lon', ST_X(r.geom), 'lat', ST_Y(r.geom)),
-        'grid', (SELECT g.code FROM grid g WHERE g.id = r.grid_id),
-        'village', (SELECT v.code FROM village v WHERE v.id = r.village_id),
+        'grid', w.place ->> 'grid', 'grid_name', w.place ->> 'grid_name',
+        'village', w.place ->> 'village', 'village_name', w.place ->> 'village_name',
         'reporter', r.reporter, 'reported_at', r.reported_at, 'recorded_at', r.recorded_at,
         'steps', (SELECT coalesce(json_agg(json_build_object(
                       'kind', s.kind, 'at', s.at, 'actor', s.actor, 'note', s.note,
@@ -54,10 +86,11 @@ LANGUAGE sql STABLE AS $$
     FROM report r
     JOIN report_category c ON c.code = r.category
     JOIN department d ON d.id = r.department_id
+    CROSS JOIN LATERAL (SELECT field_report_place(r.id) AS place) w
     WHERE r.id = field_report_json.report_id
 $$;
 COMMENT ON FUNCTION field_report_json(bigint)
-    IS 'One report as JSON: category, the department it is routed to, status, note, place, grid and village, reporter, its timeline of steps and its photos.';
+    IS 'One report as JSON: category, the department it is routed to, status, note, place, grid and village (codes and names, read as the owner: field_report_place), reporter, its timeline of steps and its photos.';
 
 -- Make a report with its photos, route it to its category's department (a route step) and log
 -- it for the command room. A client id stored before answers the stored report, created false.
@@ -129,18 +162,6 @@ COMMENT ON FUNCTION field_report(jsonb, text[], int[], int[], bytea[], bytea[])
 REVOKE ALL ON FUNCTION field_report(jsonb, text[], int[], int[], bytea[], bytea[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION field_report(jsonb, text[], int[], int[], bytea[], bytea[])
     TO geo_service_app;
-
--- Whether a user in areas scope sees a report: one they made (a grid worker or volunteer), or one
--- routed to their department (a department user). The one rule of it: the report's row-level
--- security (93_access_field.sql) and field_report_step, which reads as the owner, both ask it.
-CREATE OR REPLACE FUNCTION field_sees_report(reporter text, department_id int) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT app_scope() = 'areas'
-           AND (reporter = current_setting('geo.user_name', true)
-                OR department_id = app_department())
-$$;
-COMMENT ON FUNCTION field_sees_report(text, int)
-    IS 'Whether a user in areas scope sees a report: one they made, or one routed to their department (a department user).';
 
 -- A department's answer to a report (部门报到), recorded by the department's own users (reports
 -- routed to their department only: another's is no_data_found, as if it did not exist) or for it
