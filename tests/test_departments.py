@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -24,8 +25,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from shapely import wkb
+from shapely.geometry import Point
 from typer.testing import CliRunner, Result
 
 from geo_service.accounts.credentials import secret_hash
@@ -39,6 +42,7 @@ from tests.cast import Member
 from tests.conftest import loaded_database
 
 RANDOM_REPORTS = 160
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 PHONE = {"width": 360, "height": 740}
 # What a department user reads of the station's data, and nothing else (the accounts' own tables
 # are the service's, read by app_enter and the sign-in).
@@ -150,6 +154,27 @@ def routed(stage: Stage) -> pd.DataFrame:
     return reports.merge(categories, on="category").merge(departments, on="department_id")
 
 
+def places(stage: Stage, kind: str) -> list[tuple[str, str, Any]]:
+    """Every grid or village (code, name, shape), read as the owner."""
+    rows = stage.sql(f"SELECT code, name, ST_AsBinary(geom) FROM {kind} ORDER BY code")
+    return [(code, name, wkb.loads(bytes(geom))) for code, name, geom in rows]
+
+
+def place_of(stage: Stage, rids: list[int]) -> dict[int, tuple[str, str]]:
+    """The village and grid names of each report, by shapely: the grid and village whose shape
+    holds the report's point (the random reports lie inside their grid)."""
+    grids, villages = places(stage, "grid"), places(stage, "village")
+    answer = {}
+    for rid, lon, lat in stage.sql(
+        "SELECT id, ST_X(geom), ST_Y(geom) FROM report WHERE id = ANY (%s)", (rids,)
+    ):
+        point = Point(lon, lat)
+        (grid,) = [name for _, name, shape in grids if shape.covers(point)]
+        (village,) = [name for _, name, shape in villages if shape.covers(point)]
+        answer[rid] = (village, grid)
+    return answer
+
+
 def report_ids(reply: Any) -> set[int]:
     assert reply.status_code == 200, reply.text[:300]
     return {r["id"] for r in reply.json()}
@@ -210,6 +235,23 @@ def test_a_department_reads_its_reports_and_photos_not_anothers(stage: Stage) ->
 
 
 # ------------------------------------------------------------------------------------ steps
+
+
+def test_a_department_reads_where_its_reports_are(stage: Stage) -> None:
+    """A department user reads no grid or village row (row-level security test below), yet
+    each report of theirs names its grid and village (codes and names), as shapely places its
+    point among the owner's grids and villages."""
+    expected = routed(stage)
+    rng = np.random.default_rng(145)
+    for code in ("town_water", "town_safety", "response_team"):
+        theirs = expected.loc[expected["department"] == code, "id"].tolist()
+        picked = [int(x) for x in rng.choice(theirs, size=min(6, len(theirs)), replace=False)]
+        where = place_of(stage, picked)
+        for rid in picked:
+            got = stage.client.get(f"/api/v1/reports/{rid}", headers=stage.as_(code)).json()
+            assert (got["village_name"], got["grid_name"]) == where[rid], rid
+            (grid,) = [c for c, n, _ in places(stage, "grid") if n == got["grid_name"]]
+            assert got["grid"] == grid
 
 
 def test_a_department_steps_its_reports_as_itself_and_not_anothers(stage: Stage) -> None:
@@ -477,7 +519,16 @@ def test_row_level_security_gives_a_department_its_reports_only(stage: Stage) ->
         counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
         seen = {r[0] for r in conn.execute("SELECT id FROM report")}
         photos = {r[0] for r in conn.execute("SELECT report_id FROM report_photo")}
+        # the place read as the owner: only of a report they see
+        mine = int(expected.loc[expected["department"] == code, "id"].iloc[0])
+        other = int(expected.loc[expected["department"] != code, "id"].iloc[0])
+        placed = {
+            rid: conn.execute("SELECT field_report_place(%s)", (rid,)).fetchone()[0]
+            for rid in (mine, other)
+        }
         conn.rollback()
+    assert placed[mine]["grid_name"] and placed[mine]["village_name"]
+    assert placed[other] is None
     assert len(counts) >= 30
     assert {t for t, n in counts.items() if n} - ALWAYS <= THEIRS
     theirs = expected[expected["department"] == code]
@@ -559,7 +610,10 @@ def test_the_admin_api_needs_a_known_department(stage: Stage) -> None:
 def test_the_department_page_in_english_and_only_for_departments(stage: Stage) -> None:
     page = stage.client.get("/department", params={"lang": "en"}, headers=stage.as_("town_water"))
     assert page.status_code == 200
-    assert "To accept" in page.text and "镇水利站" in page.text
+    assert "To accept" in page.text
+    ((name, name_en),) = stage.sql("SELECT name, name_en FROM department WHERE code = 'town_water'")
+    assert name_en in page.text and name not in page.text
+    assert name in stage.client.get("/department", headers=stage.as_("town_water")).text
     assert stage.client.get("/department", headers=stage.as_("town_water")).text.count("待签收")
     refused = stage.client.get("/department", headers=bearer(stage.leader))
     assert refused.status_code == 403
@@ -620,6 +674,18 @@ def _open_of(stage: Stage, code: str) -> set[int]:
     )
 
 
+def _cards_say_where(stage: Stage, page: Page) -> None:
+    """Each card of the page says "village · grid" of its report, as shapely places it."""
+    texts = page.locator("ul.reports li[data-id]").evaluate_all(
+        "(items) => items.map((i) => [i.dataset.id, i.querySelector('.where').innerText])"
+    )
+    assert texts
+    where = place_of(stage, [int(rid) for rid, _ in texts])
+    for rid, text in texts:
+        village, grid = where[int(rid)]
+        assert f"{village} · {grid}" in text, (rid, text)
+
+
 def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: Browser) -> None:
     """At a phone's size, with every other host unreachable: the department's open reports;
     with no network the page opens again from what it kept, an acceptance waits in the outbox
@@ -655,6 +721,7 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         assert shown == wanted
         assert page.get_attribute("#open-count", "data-count") == str(len(wanted))
         assert "镇应急管理办" in page.inner_text("#department")
+        _cards_say_where(stage, page)
         assert not_blank(shoot(page, "department_online"))
 
         # no network: accept the first open report; it waits, across a reload
@@ -727,6 +794,13 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         page.goto(f"{base}/department?lang=en")
         page.wait_for_selector("#outbox.failed", timeout=30_000)
         assert f"{words['en']['refused']['404']}: {detail}" in page.inner_text("#outbox")
+        page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
+        ((name_en,),) = stage.sql("SELECT name_en FROM department WHERE code = %s", (code,))
+        assert page.inner_text("#department").strip() == name_en
+        categories = page.locator("ul.reports li[data-id] .category").all_inner_texts()
+        assert categories and not [c for c in categories if CJK.search(c)]
+        _cards_say_where(stage, page)
+        assert not_blank(shoot(page, "department_en"))
         context.close()
     assert outside == []
     assert errors == [

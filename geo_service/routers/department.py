@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from geo_service.accounts.access import DEPARTMENT, allow
-from geo_service.accounts.deps import Caller
+from geo_service.accounts.deps import Caller, Connection
 from geo_service.routers.params import Lang, LangQuery
 from geo_service.web.render import render_page, templates_of
 
@@ -25,10 +25,17 @@ router = APIRouter(tags=["field"])
     include_in_schema=False,
     dependencies=[allow(DEPARTMENT)],
 )
-async def department_page(request: Request, user: Caller, lang: LangQuery = "zh") -> HTMLResponse:
+async def department_page(
+    request: Request, user: Caller, conn: Connection, lang: LangQuery = "zh"
+) -> HTMLResponse:
     """The page is a shell that draws /api/v1/reports (open and accepted) and posts the
-    department's steps; the service worker keeps it and its last answers."""
+    department's steps; the service worker keeps it and its last answers. The department is
+    named in the page's language (its English name on ?lang=en, else its name)."""
     name = next((a.name for a in user.areas if a.kind == "department"), "")
+    if lang == "en":
+        cur = await conn.execute("SELECT name_en FROM department WHERE id = app_department()")
+        row = await cur.fetchone()
+        name = (row[0] if row else None) or name
     return render_page(
         request,
         "department.html",

@@ -106,7 +106,9 @@
   }
 
   function item(r, list, pending) {
-    const category = CONFIG.lang === "zh" ? r.category_name : r.category_name_en;
+    const category = (CONFIG.lang === "zh" ? null : r.category_name_en) || r.category_name;
+    const where = [r.village_name, r.grid_name].filter(Boolean).join(" · ");
+    const lonlat = r.place ? el("small", { class: "lonlat" }, `${r.place.lon.toFixed(5)}, ${r.place.lat.toFixed(5)}`) : null;
     const photos = (r.photos || []).map((p) => el("a", { href: p.url, target: "_blank", rel: "noopener" }, `${W.photo} ${p.n}`));
     const buttons = pending ? null : el(
       "div",
@@ -117,7 +119,8 @@
     return el(
       "li",
       { "data-id": r.id, class: pending ? "pending" : null, "data-pending": pending ? W.queued : null },
-      el("div", { class: "what" }, el("strong", {}, `${category} · #${r.id}`), el("small", {}, [`${W.reported_at} ${when(r.reported_at)}`, r.grid ? `${W.grid} ${r.grid}` : null, `${W.reported_by} ${r.reporter}`].filter(Boolean).join(" · "))),
+      el("div", { class: "what" }, el("strong", { class: "category" }, `${category} · #${r.id}`), el("small", {}, [`${W.reported_at} ${when(r.reported_at)}`, `${W.reported_by} ${r.reporter}`].join(" · "))),
+      el("p", { class: "where" }, el("span", { class: "place-name" }, where ? `${W.where} ${where}` : `${W.grid} ${r.grid || "—"}`), lonlat),
       el("p", { class: "note" }, r.note),
       photos.length ? el("div", { class: "photos" }, photos) : null,
       buttons,
