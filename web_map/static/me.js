@@ -55,9 +55,7 @@
         } else if (response.status === 401 || response.status === 408 || response.status === 429 || response.status >= 500) {
           break; // signed out or the service busy: keep it, try again later
         } else {
-          entry.failed = true;
-          entry.error = await refusal(response);
-          await enqueue(entry);
+          await enqueue(await Kept.refused(entry, response));
         }
       }
     } finally {
@@ -72,16 +70,14 @@
     }
   }
 
-  // What a refused record says, in the page's language: a place or thing outside the user's
-  // areas (403) names their areas as the page lists them; anything else the server's detail.
-  async function refusal(response) {
-    let detail = `${response.status}`;
-    try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-    if (response.status === 403) {
+  // What the outbox says of a refused record (Kept.refusal), but a report refused for its place
+  // (403) names the user's areas as the page lists them, all in the page's language.
+  function refusal(entry) {
+    if (entry.type === "report" && entry.status === 403) {
       const areas = ((data && data.areas) || []).map((a) => `${W[a.kind] || a.kind} ${a.name}`).join("、");
       return `${W.refused_outside}${areas}`;
     }
-    return `${W.refused}: ${detail}`;
+    return Kept.refusal(W, entry);
   }
 
   async function showOutbox() {
@@ -90,7 +86,7 @@
     const failed = entries.filter((e) => e.failed);
     box.hidden = entries.length === 0;
     box.className = "outbox" + (failed.length ? " failed" : "");
-    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${failed[0].error}` : "");
+    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${refusal(failed[0])}` : "");
     box.dataset.count = String(entries.length);
   }
 
@@ -428,10 +424,10 @@
     const where = position || {};
     if (current.type === "report") {
       const at = picked || position || (current.lon !== undefined ? { lon: current.lon, lat: current.lat } : {});
-      return { client_id: crypto.randomUUID(), category: v("category"), note, reported_at: now,
+      return { client_id: Kept.uuid(), category: v("category"), note, reported_at: now,
         lon: at.lon ?? null, lat: at.lat ?? null };
     }
-    const body = { client_id: crypto.randomUUID(), kind: current.kind, code: current.code, inspected_at: now,
+    const body = { client_id: Kept.uuid(), kind: current.kind, code: current.code, inspected_at: now,
       result: checked("result"), note, lon: where.lon ?? null, lat: where.lat ?? null, accuracy_m: where.accuracy_m ?? null };
     if (current.kind === "rental_house") {
       body.items = {};
