@@ -153,7 +153,8 @@ def expected_board(url: str, at: datetime, window: timedelta) -> tuple[set, set]
     last = {e["call_sign"]: e["payload"] for _, e in unit_events.iterrows()}
     for sign, p in last.items():
         state = p["status"] if sign in set(on_shift["call_sign"]) else "off_duty"
-        units.add((sign, state, round(p["lon"], 7), round(p["lat"], 7)))
+        lon, lat = (None, None) if p["lon"] is None else (round(p["lon"], 7), round(p["lat"], 7))
+        units.add((sign, state, lon, lat))  # a unit sent before its first fix has no place
     for _, s in on_shift.iterrows():
         if s["call_sign"] in last:
             continue
