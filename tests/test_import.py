@@ -737,6 +737,66 @@ def test_a_planner_imports_the_history_layers_over_http(db: str) -> None:
         assert conn.execute(marks).fetchall() == marks_before
 
 
+def test_a_file_that_ends_dusk_patrol_marks_ends_them(db: str) -> None:
+    """Marks in force that the file ends (same water and start, an unmarked_at) are ended as the
+    file says and counted as updated; the file's other rows are unchanged. A file that gives an
+    ended mark another end is refused naming its rows, and nothing changes."""
+    rng = np.random.default_rng(14)
+    token = make_user(db, Role.planner)
+    marks = (
+        "SELECT w.code, p.marked_at, p.unmarked_at FROM patrol_water p "
+        "JOIN water_body w ON w.id = p.water_body_id ORDER BY 1, 2"
+    )
+    with TestClient(create_app(Settings(database_url=db)), headers=bearer(token)) as client:
+
+        def send(frame: pd.DataFrame) -> dict:
+            return client.post(
+                "/api/v1/imports",
+                files={"file": ("patrol_water.csv", frame.to_csv(index=False), "text/csv")},
+                data={"layer": "patrol_water"},
+            ).json()
+
+        exported = pd.read_csv(
+            pd.io.common.BytesIO(client.get("/api/v1/layers/patrol_water.csv").content), dtype=str
+        )
+        in_force = exported.index[exported["unmarked_at"].isna()]
+        assert len(in_force) >= 6
+        ended = rng.choice(in_force, size=6, replace=False)
+        file = exported.copy()
+        starts = pd.to_datetime(file.loc[ended, "marked_at"])
+        hours = rng.integers(1, 24 * 30, size=len(ended))
+        file.loc[ended, "unmarked_at"] = [
+            (start + pd.Timedelta(hours=int(h))).isoformat()
+            for start, h in zip(starts, hours, strict=True)
+        ]
+        counts = send(file)["counts"]
+        assert counts["updated"] == len(ended), counts
+        assert counts["unchanged"] == len(file) - len(ended), counts
+        assert counts["added"] == 0, counts
+        with connect(db) as conn:
+            stored = pd.DataFrame(conn.execute(marks).fetchall(), columns=list(exported.columns))
+        expected = file.assign(
+            marked_at=pd.to_datetime(file["marked_at"], utc=True),
+            unmarked_at=pd.to_datetime(file["unmarked_at"], utc=True),
+        ).sort_values(["water_body_code", "marked_at"], ignore_index=True)
+        stored = stored.assign(
+            marked_at=pd.to_datetime(stored["marked_at"], utc=True),
+            unmarked_at=pd.to_datetime(stored["unmarked_at"], utc=True),
+        )
+        pd.testing.assert_frame_equal(stored, expected[stored.columns], check_dtype=False)
+
+        before = checksums(db)
+        moved = file.copy()
+        later = pd.to_datetime(moved.loc[ended[:2], "unmarked_at"]) + pd.Timedelta(hours=1)
+        moved.loc[ended[:2], "unmarked_at"] = [t.isoformat() for t in later]
+        answer = send(moved)
+        rows = sorted(int(n) + 1 for n in ended[:2])
+        refusal = answer["report"]["refusals"][0]
+        assert checksums(db) == before
+    assert refusal["check"] == "history" and refusal["rows"] == rows, answer
+    assert "unmarked_at" in refusal["message"]
+
+
 def test_a_published_plan_keeps_its_grids(
     template_url: str, sample_path: Path, tmp_path: Path
 ) -> None:

@@ -49,7 +49,7 @@ BEGIN
                      'field_sees_thing(kind, thing_id)', false);
     CALL app_protect('inspection_photo', 'REFERENCES', 'false',
                      'inspection_id IN (SELECT id FROM inspection)', false);
-    CALL app_protect('patrol_water', 'INSERT', 'app_writer()',
+    CALL app_protect('patrol_water', 'INSERT, UPDATE (unmarked_at)', 'app_writer()',
                      'app_sees_water_body(water_body_id)', false);
     CALL app_protect('sweep', 'INSERT', 'app_writer()', 'field_sweep_in_grids(id)', false);
     CALL app_protect('sweep_grid', 'INSERT', 'app_writer()', 'grid_id = ANY (app_grids())',

@@ -787,7 +787,11 @@ def apply_history(
     """Duty shifts, incident timelines and the field's history (patrol waters, inspections,
     sweeps and their grids, reports and their steps) are history: new rows are appended, rows
     already stored are skipped; like the loader's, they are not news to the live map
-    (geo.bulk_load)."""
+    (geo.bulk_load). A dusk patrol mark stored in force that the file ends is ended."""
+    if spec.layer == "patrol_water":
+        report.updated = end_patrol_marks(conn, report, staging)
+        if report.refused:
+            return
     stored = conn.execute(
         sql.SQL("DELETE FROM {s} s WHERE EXISTS (" + HISTORY_STORED[spec.layer] + ")").format(
             s=staging
@@ -798,7 +802,41 @@ def apply_history(
     if spec.layer == "sweep_grid":  # the new grids' targets, as when a sweep is opened
         fill_sweep_targets(conn)
     conn.execute("SELECT set_config('geo.bulk_load', 'off', true)")
-    report.unchanged = stored
+    report.unchanged = stored - report.updated
+
+
+def end_patrol_marks(
+    conn: psycopg.Connection, report: ImportReport, staging: sql.Identifier
+) -> int:
+    """End the stored marks in force that the file's rows end (the same water and start, an
+    unmarked_at given): how many. A mark that has ended keeps its end: a row giving another is
+    refused with its row number."""
+    clash = conn.execute(
+        sql.SQL(
+            """SELECT s.n FROM {s} s JOIN water_body w ON w.code = s.water_body_code
+               JOIN patrol_water p ON p.water_body_id = w.id
+                    AND p.marked_at = s.marked_at::timestamptz
+               WHERE p.unmarked_at <> nullif(s.unmarked_at, '')::timestamptz ORDER BY 1"""
+        ).format(s=staging)
+    ).fetchall()
+    if clash:
+        rows = [int(r[0]) for r in clash]
+        report.add(
+            REFUSAL,
+            "history",
+            f"a dusk patrol mark that has ended keeps its end: {rows_text(rows)} give another "
+            "unmarked_at than the one stored for the same water_body_code and marked_at",
+            rows=rows,
+        )
+        return 0
+    return conn.execute(
+        sql.SQL(
+            """UPDATE patrol_water p SET unmarked_at = s.unmarked_at::timestamptz
+               FROM {s} s JOIN water_body w ON w.code = s.water_body_code
+               WHERE p.water_body_id = w.id AND p.marked_at = s.marked_at::timestamptz
+                 AND p.unmarked_at IS NULL AND nullif(s.unmarked_at, '') IS NOT NULL"""
+        ).format(s=staging)
+    ).rowcount
 
 
 def record(conn: psycopg.Connection, report: ImportReport) -> int:
