@@ -1,12 +1,14 @@
 """The incident layer carries the caller's details (issue 12) by one rule for every role: layer
 exports in every format, OGC items and the desk's answers against the incident table read as
 the owner (pandas); tiles carry none of them; a leader's export goes through a fresh database
-unchanged, and a masked phone is refused naming its rows, the database left as it was."""
+unchanged, and a masked phone is refused naming its rows (by imports and by the loader), the
+database left as it was."""
 
 from __future__ import annotations
 
 import io
 import re
+import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from geo_service.accounts.roles import Role
 from geo_service.db import connect
 from geo_service.errors import InvalidParameter
 from geo_service.ingest.imports import import_layer
+from geo_service.ingest.load import load_jurisdiction
 from geo_service.main import create_app
 from geo_service.services.export import FORMATS, export_to_file, get_format
 from geo_service.services.layers import LAYERS, restore_column_names
@@ -297,3 +300,22 @@ def test_a_masked_export_is_refused_naming_rows_and_column(stage: Stage, tmp_pat
             "ORDER BY call_no)) FROM incident"
         ).fetchone()
     assert after == before
+
+
+def test_the_loader_refuses_a_masked_phone_and_loads_nothing(
+    sample_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "masked.gpkg"
+    shutil.copy(sample_path, path)
+    incidents = pyogrio.read_dataframe(path, layer="incident")
+    phones = incidents["caller_phone"]
+    incidents["caller_phone"] = phones.map(lambda p: masked(p) if isinstance(p, str) else p)
+    pyogrio.write_dataframe(incidents, path, layer="incident", driver="GPKG")
+    rows = (np.flatnonzero(phones.notna().to_numpy()) + 1).tolist()
+    with migrated_database("geo_inclayer_load") as fresh, connect(fresh) as conn:
+        with pytest.raises(InvalidParameter) as refused:
+            load_jurisdiction(conn, path)
+        assert conn.execute("SELECT count(*) FROM station").fetchone() == (0,)
+    assert refused.value.detail.startswith(
+        f"Layer incident: caller_phone is masked (like 138****5678) in rows {rows[0]}, {rows[1]},"
+    )
