@@ -230,6 +230,22 @@ def test_a_non_police_call_is_diverted_with_its_target(desk: Desk) -> None:
     assert police["status"] == "received" and police["diversion_due_at"] is None
 
 
+def test_the_call_taker_may_keep_a_non_police_call(desk: Desk) -> None:
+    """divert false keeps a non-police call with the police (received, no target, dispatched
+    like any call); divert true for a police category is a 422 naming divert, nothing stored."""
+    kept = desk.post_call(category="non_police", divert=False)["incident"]
+    assert kept["status"] == "received" and kept["diversion_due_at"] is None
+    assert kept["timeline"] == [] and "dispatch" in kept["next_steps"]
+    sent = desk.post_call(category="non_police", divert=True)["incident"]
+    assert sent["status"] == "diverted" and [s["kind"] for s in sent["timeline"]] == ["divert"]
+    lon, lat = desk.inside_point(random.Random(5))
+    body = {"call_no": desk.call_no("D"), "category": "theft", "lon": lon, "lat": lat}
+    reply = desk.command.post("/api/v1/incidents", json={**body, "divert": True})
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["parameter"] == "divert" and "non-police" in reply.json()["detail"]
+    assert desk.command.get(f"/api/v1/incidents/{body['call_no']}").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("role", "full"),
     [

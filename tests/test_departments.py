@@ -69,9 +69,9 @@ class Stage:
         with psycopg.connect(self.url) as conn:
             return conn.execute(query, params).fetchall()
 
-    def frame(self, query: str) -> pd.DataFrame:
+    def frame(self, query: str, params: tuple[Any, ...] | None = None) -> pd.DataFrame:
         with psycopg.connect(self.url) as conn:
-            cur = conn.execute(query)
+            cur = conn.execute(query, params)
             columns = [c.name for c in cur.description or ()]
             return pd.DataFrame(cur.fetchall(), columns=columns)
 
@@ -266,6 +266,131 @@ def test_a_department_steps_its_reports_as_itself_and_not_anothers(stage: Stage)
         opened = opened[opened["id"] != rid]
 
 
+def _step(
+    stage: Stage, code: str, rid: int, kind: str, client_id: uuid.UUID | None, note: str | None
+) -> Any:
+    body: dict[str, Any] = {"kind": kind, "note": note}
+    if client_id is not None:
+        body["client_id"] = str(client_id)
+    return stage.client.post(f"/api/v1/reports/{rid}/steps", json=body, headers=stage.as_(code))
+
+
+def _steps_of(stage: Stage, rid: int) -> pd.DataFrame:
+    return stage.frame(
+        "SELECT id, kind, note, client_id FROM report_step "
+        "WHERE report_id = %s AND kind <> 'route' ORDER BY id",
+        (rid,),
+    )
+
+
+def test_a_resent_step_is_stored_once(stage: Stage) -> None:
+    """accept, note and close each sent twice with one client_id: one step row each, the second
+    answer the report as the first left it; the accept sent again after the close still
+    answers 200 (the report as it is now, closed) and stores nothing; the audit says which
+    was stored."""
+    code = "town_water"
+    rid = min(_open_of(stage, code))
+    sent: dict[str, uuid.UUID] = {}
+    for kind, note in (("accept", None), ("note", "on the way"), ("close", "fixed the rail")):
+        sent[kind] = uuid.uuid4()
+        first = _step(stage, code, rid, kind, sent[kind], note)
+        again = _step(stage, code, rid, kind, sent[kind], note)
+        assert first.status_code == 200, first.text[:300]
+        assert again.status_code == 200, again.text[:300]
+        assert again.json() == first.json()
+        steps = _steps_of(stage, rid)
+        assert (steps["client_id"] == sent[kind]).sum() == 1, kind
+    late = _step(stage, code, rid, "accept", sent["accept"], None)
+    assert late.status_code == 200 and late.json()["status"] == "closed"
+    steps = _steps_of(stage, rid)
+    assert list(steps["kind"]) == ["accept", "note", "close"]
+    assert list(steps["client_id"]) == [sent["accept"], sent["note"], sent["close"]]
+    assert [s["kind"] for s in late.json()["steps"]] == ["route", "accept", "note", "close"]
+    # without a client_id, a step that no longer fits is refused as before
+    refused = _step(stage, code, rid, "accept", None, None)
+    assert refused.status_code == 409 and refused.json()["parameter"] == "kind"
+    audited = stage.frame(
+        "SELECT detail ->> 'step' AS step, (detail ->> 'created')::boolean AS created "
+        "FROM audit_event WHERE action = 'report_step' AND subject = %s ORDER BY seq",
+        (f"report {rid}",),
+    )
+    assert list(audited.itertuples(index=False, name=None)) == [
+        ("accept", True), ("accept", False), ("note", True), ("note", False),
+        ("close", True), ("close", False), ("accept", False),
+    ]  # fmt: skip
+
+
+def test_a_client_id_of_another_reports_step_is_refused(stage: Stage) -> None:
+    code = "station"
+    first, other = sorted(_open_of(stage, code))[:2]
+    client_id = uuid.uuid4()
+    assert _step(stage, code, first, "note", client_id, "seen").status_code == 200
+    before = _steps_of(stage, other), stage.sql("SELECT status FROM report WHERE id = %s", (other,))
+    for kind in ("accept", "note", "close"):
+        clash = _step(stage, code, other, kind, client_id, "again")
+        assert clash.status_code == 409, clash.text[:300]
+        assert clash.headers["content-type"].startswith("application/problem+json")
+        assert clash.json()["parameter"] == "client_id"
+        assert str(client_id) in clash.json()["detail"]
+    after = _steps_of(stage, other), stage.sql("SELECT status FROM report WHERE id = %s", (other,))
+    assert after[0].equals(before[0]) and after[1] == before[1]
+    assert (_steps_of(stage, first)["client_id"] == client_id).sum() == 1
+
+
+def test_steps_sent_again_at_random_are_counted_once(stage: Stage) -> None:
+    """A department's open and accepted reports, random steps with a fresh client_id and random
+    resends of earlier ones (a lost answer, in any order): every answer is the one the report's
+    state machine gives (recomputed here), and pandas recounts one stored step per client_id
+    that was accepted the first time it was sent, per report, and the reports' statuses."""
+    rng = np.random.default_rng(1414_5)
+    code = "town_urban"
+    reports = routed(stage)
+    mine = reports[(reports["department"] == code) & (reports["status"] != "closed")]
+    chosen = mine.sample(n=min(6, len(mine)), random_state=5)
+    assert len(chosen) >= 3
+    status = dict(zip(chosen["id"].astype(int), chosen["status"], strict=True))
+    before = {rid: len(_steps_of(stage, rid)) for rid in status}
+    sends: list[tuple[int, str, uuid.UUID]] = []  # (report, kind, client_id) first sent
+    stored: list[tuple[int, uuid.UUID]] = []
+    for _ in range(90):
+        if sends and rng.random() < 0.45:  # a resend of an earlier step, answer lost
+            rid, kind, client_id = sends[int(rng.integers(len(sends)))]
+        else:
+            rid = int(rng.choice(list(status)))
+            kind = str(rng.choice(["accept", "note", "close", "note"]))
+            client_id = uuid.uuid4()
+            sends.append((rid, kind, client_id))
+        was_stored = (rid, client_id) in stored
+        fits = (
+            kind == "note"
+            or (kind == "accept" and status[rid] == "open")
+            or (kind == "close" and status[rid] in ("open", "accepted"))
+        )
+        reply = _step(stage, code, rid, kind, client_id, "step")
+        if was_stored or fits:
+            assert reply.status_code == 200, reply.text[:300]
+            if not was_stored:
+                stored.append((rid, client_id))
+                status[rid] = {"accept": "accepted", "close": "closed"}.get(kind, status[rid])
+            assert reply.json()["status"] == status[rid]
+        else:
+            assert reply.status_code == 409 and reply.json()["parameter"] == "kind"
+    assert len(sends) < 90  # some were sent again
+    ids = list(status)
+    steps = stage.frame(
+        "SELECT report_id, client_id FROM report_step "
+        "WHERE report_id = ANY(%s) AND kind <> 'route'",
+        (ids,),
+    )
+    counted = steps.groupby("report_id").size().reindex(ids, fill_value=0)
+    expected = pd.Series([r for r, _ in stored]).value_counts().reindex(ids, fill_value=0)
+    assert (counted - pd.Series(before)).to_dict() == expected.to_dict()
+    assert steps["client_id"].dropna().is_unique
+    assert set(steps["client_id"].dropna()) == {c for _, c in stored}
+    now = stage.frame("SELECT id, status FROM report WHERE id = ANY(%s)", (ids,))
+    assert dict(zip(now["id"], now["status"], strict=True)) == status
+
+
 def test_a_department_users_account_page_names_their_department(stage: Stage) -> None:
     page = stage.client.get("/account", params={"lang": "en"}, headers=stage.as_("town_water"))
     assert page.status_code == 200
@@ -440,6 +565,54 @@ def test_the_department_page_in_english_and_only_for_departments(stage: Stage) -
     assert refused.status_code == 403
 
 
+WORDS = Path(__file__).parents[1] / "web_map" / "templates" / "department_words.json"
+OUTBOX_ENTRIES = """() => new Promise((resolve, reject) => {
+    const req = indexedDB.open("geo-department", 1);
+    req.onsuccess = () => {
+        const all = req.result.transaction("outbox").objectStore("outbox").getAll();
+        all.onsuccess = () => resolve(all.result);
+        all.onerror = () => reject(all.error);
+    };
+    req.onerror = () => reject(req.error);
+})"""
+NO_RANDOM_UUID = """() => {
+    const randomUUID = Crypto.prototype.randomUUID;
+    delete Crypto.prototype.randomUUID;
+    try {
+        return crypto.randomUUID ? [] : Array.from({ length: 50 }, () => Kept.uuid());
+    } finally {
+        Crypto.prototype.randomUUID = randomUUID;
+    }
+}"""
+PUT_BACK = """(entry) => new Promise((resolve, reject) => {
+    const req = indexedDB.open("geo-department", 1);
+    req.onsuccess = () => {
+        const tx = req.result.transaction("outbox", "readwrite");
+        tx.objectStore("outbox").put(entry);
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+    };
+    req.onerror = () => reject(req.error);
+})"""
+
+
+def test_both_phone_pages_say_a_refusal_in_both_languages() -> None:
+    """The outbox's sentence for each refused status (kept.js ``refusal``) is in the words of
+    /department and /me, in Chinese and in English, and the Chinese one is Chinese."""
+    for words_file in (WORDS, WORDS.with_name("me_words.json")):
+        words = orjson.loads(words_file.read_bytes())
+        for lang in ("zh", "en"):
+            refused = words[lang]["refused"]
+            assert set(refused) == {"403", "404", "409", "413", "422", "other"}, words_file
+            assert all(refused.values())
+        assert all(
+            any("\u4e00" <= c <= "\u9fff" for c in v) for v in words["zh"]["refused"].values()
+        )
+        assert not any(
+            any("\u4e00" <= c <= "\u9fff" for c in v) for v in words["en"]["refused"].values()
+        )
+
+
 def _open_of(stage: Stage, code: str) -> set[int]:
     expected = routed(stage)
     return set(
@@ -496,6 +669,12 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         assert page.locator(f"#accepted-list li.pending[data-id='{rid}']").count() == 1
         assert not_blank(shoot(page, "department_offline"))
         assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("open",)]
+        (entry,) = page.evaluate(OUTBOX_ENTRIES)  # kept to send again, as if the answer were lost
+        assert str(uuid.UUID(entry["client_id"])) == entry["client_id"]
+        # on a plain-http address (no crypto.randomUUID) the ids are random UUIDs all the same
+        made = page.evaluate(NO_RANDOM_UUID)
+        assert len(set(made)) == len(made) == 50
+        assert {uuid.UUID(m).version for m in made} == {4}
 
         # the network returns: the acceptance lands once, by the department's user
         context.set_offline(False)
@@ -503,11 +682,53 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
         assert stage.sql("SELECT status FROM report WHERE id = %s", (rid,)) == [("accepted",)]
         steps = stage.sql(
-            "SELECT kind, actor FROM report_step WHERE report_id = %s AND kind <> 'route'",
+            "SELECT kind, actor, client_id::text FROM report_step "
+            "WHERE report_id = %s AND kind <> 'route'",
             (rid,),
         )
-        assert steps == [("accept", member.name)]
+        assert steps == [("accept", member.name, entry["client_id"])]
         assert page.locator(f"#accepted-list li[data-id='{rid}']").count() == 1
+
+        # its answer lost: the same acceptance sent again is 200, no error, still one step
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith(f"/reports/{rid}/steps"),
+            timeout=30_000,
+        ) as resent:
+            page.evaluate(PUT_BACK, entry)
+            page.evaluate("window.dispatchEvent(new Event('online'))")
+        assert resent.value.status == 200
+        page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
+        assert page.locator("#outbox.failed").count() == 0
+        assert stage.sql(
+            "SELECT count(*) FROM report_step WHERE report_id = %s AND kind = 'accept'", (rid,)
+        ) == [(1,)]
+
+        # a refused answer (a report that is not there) says why in the page's words, then
+        # the server's detail: Chinese on the Chinese page, English on the English one
+        assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+        errors.clear()  # the browser logs the refused request below, on purpose
+        words = orjson.loads(WORDS.read_bytes())
+        missing = int(stage.sql("SELECT max(id) + 1000 FROM report")[0][0])
+        lost = {**entry, "id": str(uuid.uuid4()), "client_id": str(uuid.uuid4()),
+                "report_id": missing, "seq": entry["seq"] + 1}  # fmt: skip
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith(f"/reports/{missing}/steps"),
+            timeout=30_000,
+        ) as refused:
+            page.evaluate(PUT_BACK, lost)
+            page.evaluate("window.dispatchEvent(new Event('online'))")
+        assert refused.value.status == 404
+        detail = refused.value.json()["detail"]
+        page.wait_for_selector("#outbox.failed", timeout=30_000)
+        shown = page.inner_text("#outbox")
+        assert (
+            f"{words['zh']['outbox_failed']} 1: {words['zh']['refused']['404']}: {detail}" in shown
+        )
+        page.goto(f"{base}/department?lang=en")
+        page.wait_for_selector("#outbox.failed", timeout=30_000)
+        assert f"{words['en']['refused']['404']}: {detail}" in page.inner_text("#outbox")
         context.close()
     assert outside == []
-    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+    assert errors == [
+        "Failed to load resource: the server responded with a status of 404 (Not Found)"
+    ]

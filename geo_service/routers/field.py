@@ -399,7 +399,10 @@ async def get_report(conn: Connection, report_id: ReportId) -> JSONResponse:
     dependencies=[allow(REPORT_ANSWER)],
     responses={
         404: {"description": "No report of that id that you see (a department: routed to it)"},
-        409: {"description": "A step that does not follow the report's status (names `allowed`)"},
+        409: {
+            "description": "A step that does not follow the report's status (names `allowed`), "
+            "or a client_id sent before with another report's step"
+        },
         422: {"description": "A time outside the report's life (before it was made, or ahead)"},
     },
 )
@@ -408,10 +411,17 @@ async def post_report_step(
 ) -> JSONResponse:
     """Record, as the department's own user (their department's reports only: another's is 404)
     or for it, that the department accepted the report (open → accepted), closed it (→ closed,
-    with what was done) or a note; appended to its timeline and the command room's log."""
-    answer = await report_step(conn, report_id=report_id, step=step, at=datetime.now(UTC))
+    with what was done) or a note; appended to its timeline and the command room's log. The
+    same ``client_id`` again stores nothing and answers the report as it is (200 even when the
+    step no longer fits its status)."""
+    created, answer = await report_step(conn, report_id=report_id, step=step, at=datetime.now(UTC))
     audit.record(
-        request, "report_step", f"report {report_id}", step=step.kind, status=answer["status"]
+        request,
+        "report_step",
+        f"report {report_id}",
+        step=step.kind,
+        status=answer["status"],
+        created=created,
     )
     return JSONResponse(answer)
 

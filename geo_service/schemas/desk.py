@@ -52,6 +52,14 @@ class CallIn(Strict):
     crs: CrsField = InputCRS.WGS84
     category: Category
     description: str | None = Field(default=None, max_length=4000, pattern=TEXT)
+    divert: bool | None = Field(
+        default=None,
+        description=(
+            "Whether a non_police call goes to the response team (民情110) at intake; default "
+            "true for non_police; false keeps it with the police (dispatched like any call); "
+            "true for another category is refused. Read when the call is first stored."
+        ),
+    )
 
 
 class Where(Strict):

@@ -374,6 +374,11 @@ class StepIn(BaseModel):
     kind: Literal["accept", "close", "note"]
     note: str | None = Field(default=None, max_length=4000)
     at: AwareDatetime | None = Field(default=None, description="Default: now")
+    client_id: UUID | None = Field(
+        default=None,
+        description="Made by the client, one per step: sending it again stores the step once "
+        "(the report as it is then answers); one used for another report's step is a 409",
+    )
 
 
 class DepartmentRef(BaseModel):

@@ -32,7 +32,7 @@ TAKE_SQL = (
     "%(call_no)s, %(received_at)s, %(category)s, %(caller_phone)s, %(address)s, "
     "%(description)s, %(lon)s, %(lat)s, %(h3_r7)s, %(h3_r8)s, %(h3_r9)s, %(h3)s, "
     "%(repeat_days)s, %(repeat_metres)s, %(diversion_minutes)s, %(marker_radius_m)s, "
-    "%(water_radius_m)s)"
+    "%(water_radius_m)s, %(divert)s)"
 )
 STEP_SQL = (
     "SELECT convert_to(desk_step(%(call_no)s, %(kind)s, %(at)s, %(call_sign)s, %(result)s, "
@@ -61,9 +61,10 @@ def cells_of(lon: float, lat: float) -> dict[str, int]:
 
 async def take_call(conn: psycopg.AsyncConnection, *, call: CallIn, settings: Settings) -> Taken:
     """Store a call stamped with its areas, H3 cells and repeat links (diverted when not a
-    police matter) and answer it with the lookup's answer; the same call again answers the
-    stored one; other content under its number is a Conflict; a point outside the
-    jurisdiction is OutsideJurisdiction naming the nearest village (nothing stored)."""
+    police matter, unless the call-taker keeps it) and answer it with the lookup's answer;
+    the same call again answers the stored one; other content under its number is a Conflict;
+    a point outside the jurisdiction is OutsideJurisdiction naming the nearest village
+    (nothing stored)."""
     x, y = to_wgs84(call.lon, call.lat, call.crs)
     received = parse_moment(call.received_at, parameter="received_at") if call.received_at else None
     cur = await conn.execute(
@@ -83,6 +84,7 @@ async def take_call(conn: psycopg.AsyncConnection, *, call: CallIn, settings: Se
             "diversion_minutes": settings.diversion_target_minutes,
             "marker_radius_m": settings.rescue_marker_radius_m,
             "water_radius_m": settings.water_body_radius_m,
+            "divert": call.divert,
         },
         prepare=True,
         binary=True,

@@ -154,15 +154,22 @@ async def make_report(
 
 async def report_step(
     conn: psycopg.AsyncConnection, *, report_id: int, step: StepIn, at: datetime
-) -> dict[str, Any]:
-    """Record a department's answer to a report; the report as it is then."""
-    answer: dict[str, Any] = await _json(
-        conn,
-        "SELECT field_report_step(%(id)s, %(kind)s, %(note)s, %(at)s)::text",
-        {"id": report_id, "kind": step.kind, "note": step.note, "at": step.at or at},
-        "field_report_step",
+) -> tuple[bool, dict[str, Any]]:
+    """Record a department's answer to a report: (whether this call stored it, the report as it
+    is then); a client_id sent before with this report's step stores nothing."""
+    cur = await conn.execute(
+        "SELECT created, answer::text "
+        "FROM field_report_step(%(id)s, %(kind)s, %(note)s, %(at)s, %(client_id)s)",
+        {
+            "id": report_id,
+            "kind": step.kind,
+            "note": step.note,
+            "at": step.at or at,
+            "client_id": step.client_id,
+        },
     )
-    return answer
+    created, answer = one(await cur.fetchone(), "field_report_step")
+    return bool(created), orjson.loads(answer)
 
 
 async def reports(

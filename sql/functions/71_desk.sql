@@ -120,17 +120,21 @@ COMMENT ON FUNCTION desk_incident(text)
     IS 'An incident by call number with its whole timeline (desk_incident_json); no_data_found (HINT call_no) when there is none the user sees.';
 
 -- Take a call: store it stamped with its areas (plan in force at received_at) and H3 cells,
--- link its repeats, divert it when it is not a police matter, and answer with the lookup's
--- answer for the point. The same call number again with the same content (received_at
+-- link its repeats, divert it when it is not a police matter (unless the call-taker keeps it:
+-- divert false; read when the call is first stored, not compared on a retry), and answer with
+-- the lookup's answer for the point. The same call number again with the same content (received_at
 -- compared when given) answers the stored incident (created false); with other content GS409.
 -- A point outside the jurisdiction stores nothing and answers inside false with the lookup's
 -- outside answer.
+DROP FUNCTION IF EXISTS desk_take_call(text, timestamptz, text, text, text, text, float8, float8,
+                                        bigint, bigint, bigint, bigint, int, float8, int, float8,
+                                        float8);
 CREATE OR REPLACE FUNCTION desk_take_call(
     call_no text, received_at timestamptz, category text, caller_phone text, address text,
     description text, lon float8, lat float8,
     h3_r7 bigint, h3_r8 bigint, h3_r9 bigint, h3_r10 bigint,
     repeat_days int, repeat_metres float8, diversion_minutes int,
-    marker_radius_m float8, water_radius_m float8,
+    marker_radius_m float8, water_radius_m float8, divert boolean,
     OUT inside boolean, OUT created boolean, OUT answer json
 )
 LANGUAGE plpgsql VOLATILE AS $$
@@ -145,7 +149,14 @@ DECLARE
     old record;
     differs text[] := '{}';
     repeats bigint[];
+    -- a non-police call goes to the response team unless the call-taker keeps it (divert false)
+    diverted boolean := category = 'non_police' AND coalesce(divert, true);
 BEGIN
+    IF divert AND category <> 'non_police' THEN
+        RAISE EXCEPTION 'Only a non-police call is diverted to the response team at intake '
+                        '(category %): leave divert out or false', category
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'divert';
+    END IF;
     -- a retry: the stored incident, or a clash naming what differs
     SELECT i.id, i.received_at, i.category, i.caller_phone, i.address, i.description, i.geom
     INTO old FROM incident i WHERE i.call_no = desk_take_call.call_no;
@@ -182,15 +193,14 @@ BEGIN
             diversion_due_at)
         VALUES (
             call_no, t, category,
-            CASE WHEN category = 'non_police' THEN 'diverted' ELSE 'received' END,
+            CASE WHEN diverted THEN 'diverted' ELSE 'received' END,
             p, a.village_id, a.grid_id, a.beat_id,
             h3_r10, h3_r9, h3_r8, h3_r7, caller_phone, address, description, actor, repeats,
-            CASE WHEN category = 'non_police'
-                 THEN t + make_interval(mins => diversion_minutes) END)
+            CASE WHEN diverted THEN t + make_interval(mins => diversion_minutes) END)
         ON CONFLICT ON CONSTRAINT incident_call_no_key DO NOTHING
         RETURNING i.id INTO new_id;
         IF new_id IS NOT NULL THEN
-            IF category = 'non_police' THEN  -- to the response team (民情110) at intake
+            IF diverted THEN  -- to the response team (民情110) at intake
                 INSERT INTO incident_step (incident_id, kind, at, actor, note)
                 VALUES (new_id, 'divert', t, actor, 'non-police call: to the response team');
             END IF;
@@ -230,8 +240,8 @@ BEGIN
                                 'lookup', lookup);
 END;
 $$;
-COMMENT ON FUNCTION desk_take_call(text, timestamptz, text, text, text, text, float8, float8, bigint, bigint, bigint, bigint, int, float8, int, float8, float8)
-    IS 'Take a call (110接警): stored stamped with village, grid, beat (plan in force at received_at, default now) and the H3 cells given, linked to earlier incidents of the same caller phone or within repeat_metres with the same category in the previous repeat_days, diverted at once when non_police (due diversion_minutes later); answers the incident and the lookup''s answer. The same call number with the same content answers the stored one (created false); other content raises GS409 naming what differs. Outside the jurisdiction: inside false, nothing stored.';
+COMMENT ON FUNCTION desk_take_call(text, timestamptz, text, text, text, text, float8, float8, bigint, bigint, bigint, bigint, int, float8, int, float8, float8, boolean)
+    IS 'Take a call (110接警): stored stamped with village, grid, beat (plan in force at received_at, default now) and the H3 cells given, linked to earlier incidents of the same caller phone or within repeat_metres with the same category in the previous repeat_days, diverted at once when non_police unless divert is false (due diversion_minutes later; divert true for a police category is refused, HINT divert); answers the incident and the lookup''s answer. The same call number with the same content answers the stored one (created false); other content raises GS409 naming what differs. Outside the jurisdiction: inside false, nothing stored.';
 
 -- Free the units of an incident that is closed or cancelled.
 CREATE OR REPLACE FUNCTION desk_free_units(incident_id bigint) RETURNS void

@@ -146,13 +146,20 @@ COMMENT ON FUNCTION field_sees_report(text, int)
 -- routed to their department only: another's is no_data_found, as if it did not exist) or for it
 -- by those who read every report: accept (an open report), close (an open or accepted one, with
 -- what was done), or a note. A step that does not fit the report's status is refused (GS409,
--- HINT kind).
-CREATE OR REPLACE FUNCTION field_report_step(report_id bigint, kind text, note text,
-                                             at timestamptz) RETURNS json
+-- HINT kind). A client id stored before for a step of this report answers the report as it is,
+-- created false, whatever its status now (a resend after a lost answer); one stored for a step
+-- of another report is refused (GS409, HINT client_id).
+DROP FUNCTION IF EXISTS field_report_step(bigint, text, text, timestamptz);
+CREATE OR REPLACE FUNCTION field_report_step(
+    report_id bigint, kind text, note text, at timestamptz, client_id uuid,
+    OUT created boolean, OUT answer json
+)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     r report;
     next_status text;
+    stored_for bigint;
+    new_id bigint;
 BEGIN
     IF app_role() IS NULL OR app_role() NOT IN ('command_room', 'leader', 'community_officer',
                                                 'planner', 'department') THEN
@@ -165,6 +172,18 @@ BEGIN
     THEN
         RAISE EXCEPTION 'no report with id % that you can see', field_report_step.report_id
             USING ERRCODE = 'no_data_found', HINT = 'report_id';
+    END IF;
+    -- a step sent before: the report as it is now (the lock above orders the sends of one report)
+    SELECT s.report_id INTO stored_for FROM report_step s
+    WHERE s.client_id = field_report_step.client_id;
+    IF stored_for = r.id THEN
+        created := false;
+        answer := field_report_json(r.id);
+        RETURN;
+    ELSIF stored_for IS NOT NULL THEN
+        RAISE EXCEPTION 'client_id % was sent before with a step of another report; '
+                        'make a new one for each step', field_report_step.client_id
+            USING ERRCODE = 'GS409', HINT = 'client_id';
     END IF;
     next_status := CASE
         WHEN kind = 'accept' AND r.status = 'open' THEN 'accepted'
@@ -182,18 +201,28 @@ BEGIN
         RAISE EXCEPTION 'a step''s time % must lie between the report (%) and now', at,
             r.reported_at USING ERRCODE = 'invalid_parameter_value', HINT = 'at';
     END IF;
-    INSERT INTO report_step (report_id, kind, at, actor, department_id, note)
-    VALUES (r.id, kind, at, current_setting('geo.user_name', true), r.department_id, note);
+    INSERT INTO report_step (report_id, kind, at, actor, department_id, note, client_id)
+    VALUES (r.id, kind, at, current_setting('geo.user_name', true), r.department_id, note,
+            field_report_step.client_id)
+    ON CONFLICT ON CONSTRAINT report_step_client_id_key DO NOTHING
+    RETURNING id INTO new_id;
+    IF new_id IS NULL THEN  -- the same id stored meanwhile by a step of another report
+        RAISE EXCEPTION 'client_id % was sent before with a step of another report; '
+                        'make a new one for each step', field_report_step.client_id
+            USING ERRCODE = 'GS409', HINT = 'client_id';
+    END IF;
     IF next_status <> r.status THEN
         UPDATE report x SET status = next_status WHERE x.id = r.id;
     END IF;
-    RETURN field_report_json(r.id);
+    created := true;
+    answer := field_report_json(r.id);
 END;
 $$;
-COMMENT ON FUNCTION field_report_step(bigint, text, text, timestamptz)
-    IS 'Records a department''s answer to a report (by its department user, or by those who read every report; the actor is the signed-in user): accept (open to accepted), close (to closed) or note, at a moment between the report and now; refuses a step that does not fit its status (HINT kind).';
-REVOKE ALL ON FUNCTION field_report_step(bigint, text, text, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION field_report_step(bigint, text, text, timestamptz) TO geo_service_app;
+COMMENT ON FUNCTION field_report_step(bigint, text, text, timestamptz, uuid)
+    IS 'Records a department''s answer to a report (by its department user, or by those who read every report; the actor is the signed-in user): accept (open to accepted), close (to closed) or note, at a moment between the report and now; refuses a step that does not fit its status (HINT kind). A client_id sent before with a step of this report answers the report as it is, created false (the step stored once); one sent with a step of another report is refused (HINT client_id).';
+REVOKE ALL ON FUNCTION field_report_step(bigint, text, text, timestamptz, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION field_report_step(bigint, text, text, timestamptz, uuid)
+    TO geo_service_app;
 
 -- Reports as the user sees them (their own for a grid worker or volunteer, their department's
 -- for a department user), newest first.

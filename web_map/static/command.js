@@ -334,8 +334,18 @@
   function setUpIntake() {
     const form = document.getElementById("intake");
     if (!form) return;
-    const fresh = () => { form.call_no.value = "110" + new Date().toISOString().replace(/\D/g, "").slice(2, 14); };
+    // a number to the millisecond with two random digits: two call-takers taking calls in the
+    // same second do not clash (the 110 system's own number may be typed over it)
+    const fresh = () => {
+      const stamp = new Date().toISOString().replace(/\D/g, "").slice(2, 17);
+      form.call_no.value = "110" + stamp + String(Math.floor(Math.random() * 100)).padStart(2, "0");
+    };
     fresh();
+    // a non-police call goes to the response team unless the call-taker keeps it
+    const divertRow = document.getElementById("divert-row");
+    const showDivert = () => { divertRow.hidden = form.category.value !== "non_police"; };
+    form.category.addEventListener("change", showDivert);
+    showDivert();
     map.on("click", (e) => {
       form.lon.value = e.latlng.lng.toFixed(6);
       form.lat.value = e.latlng.lat.toFixed(6);
@@ -348,11 +358,14 @@
         category: form.category.value,
       };
       for (const k of ["caller_phone", "address", "description"]) if (form[k].value) body[k] = form[k].value;
+      if (body.category === "non_police") body.divert = form.divert.checked;
       try {
         const taken = await postJSON("/api/v1/incidents", body);
         answer.className = "answer";
         answer.textContent = W.taken + ": " + body.call_no;
+        form.reset();  // the next call starts empty (and diverted unless kept again)
         fresh();
+        showDivert();
         if (taken.incident) select(taken.incident.call_no);
       } catch (err) {
         answer.className = "answer error";

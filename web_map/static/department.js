@@ -1,8 +1,10 @@
 // The department's page (/department, 部门报到): the reports routed to the signed-in department
 // user's department, open and accepted, with buttons to accept and close them. What it last
 // read is kept (the Cache API, served back by /sw.js), so that it opens again with no network;
-// an answer given offline waits in an outbox in IndexedDB with the time it was given, and is
-// sent when the network returns (an answer the report has already had is a 409: done).
+// an answer given offline waits in an outbox in IndexedDB with the time it was given and a
+// client-made id, and is sent when the network returns (sent again after a lost answer, the
+// same id is stored once and answers the report as it is; a refusal is shown in the page's
+// words).
 "use strict";
 (function () {
   const W = JSON.parse(document.getElementById("department-words").textContent);
@@ -35,22 +37,18 @@
             method: "POST",
             credentials: "same-origin",
             headers: { "Content-Type": "application/json", Accept: "application/json" },
-            body: JSON.stringify({ kind: entry.kind, note: entry.note || null, at: entry.at }),
+            body: JSON.stringify({ kind: entry.kind, note: entry.note || null, at: entry.at, client_id: entry.client_id }),
           });
         } catch (e) {
           break; // no network: again when it returns
         }
-        if (response.ok || response.status === 409) {
-          await dequeue(entry.id); // 409: the report has had this answer already
+        if (response.ok || (response.status === 409 && !entry.client_id)) {
+          await dequeue(entry.id); // an older page's entry had no id: its 409 meant done
           sent += 1;
         } else if (response.status === 401 || response.status === 408 || response.status === 429 || response.status >= 500) {
           break;
         } else {
-          let detail = `${response.status}`;
-          try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-          entry.failed = true;
-          entry.error = detail;
-          await enqueue(entry);
+          await enqueue(await Kept.refused(entry, response));
         }
       }
     } finally {
@@ -103,7 +101,7 @@
     const box = $("outbox");
     box.hidden = entries.length === 0;
     box.className = "outbox" + (failed.length ? " failed" : "");
-    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${failed[0].error}` : "");
+    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${Kept.refusal(W, failed[0])}` : "");
     box.dataset.count = String(entries.length);
   }
 
@@ -134,8 +132,9 @@
   }
 
   async function answer(r, kind, note) {
-    const id = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
-    await enqueue({ id, seq: Date.now() + Math.random(), report_id: r.id, kind, note, at: new Date().toISOString() });
+    // the id goes with the step each time it is sent: the service stores it once
+    const id = Kept.uuid();
+    await enqueue({ id, client_id: id, seq: Date.now() + Math.random(), report_id: r.id, kind, note, at: new Date().toISOString() });
     await draw();
     flush();
   }

@@ -1,6 +1,6 @@
-// What the phone pages (/me, /department) share: building elements, an outbox in IndexedDB,
-// and answers kept in the Cache API so that the pages open again with no network (served back
-// by /sw.js, which empties the kept answers at sign-out).
+// What the phone pages (/me, /department) share: building elements, an outbox in IndexedDB
+// and what it says of a refused write, and answers kept in the Cache API so that the pages open
+// again with no network (served back by /sw.js, which empties the kept answers at sign-out).
 "use strict";
 window.Kept = (function () {
   const DATA_CACHE = "me-data";
@@ -70,5 +70,33 @@ window.Kept = (function () {
     } catch (e) { /* offline: the kept one stays */ }
   }
 
-  return { el, outbox, fetchKept, keepPage };
+  // What the outbox says of a write the service refused, in the page's language: the page's own
+  // sentence for the status (W.refused: 403, 404, 409, 413, 422, else "other"), then the
+  // server's detail (which may be English) after it. An entry of an older page kept only its
+  // detail (entry.error).
+  function refusal(W, entry) {
+    if (!entry.status) return entry.error || "";
+    const said = W.refused[String(entry.status)] || `${W.refused.other} (${entry.status})`;
+    return entry.detail ? `${said}: ${entry.detail}` : said;
+  }
+
+  // The failed entry of a refused answer: its status and the server's detail (problem+json).
+  async function refused(entry, response) {
+    let detail = null;
+    try { detail = (await response.json()).detail || null; } catch (e) { /* not JSON */ }
+    return { ...entry, failed: true, status: response.status, detail };
+  }
+
+  // A client-made id (a random UUID) for a write: crypto.randomUUID where the page is a secure
+  // context, else the same from crypto.getRandomValues (a plain-http intranet address).
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // the RFC 4122 variant
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  return { el, outbox, fetchKept, keepPage, refusal, refused, uuid };
 })();

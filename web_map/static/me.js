@@ -49,11 +49,7 @@
         } else if (response.status === 401 || response.status === 408 || response.status === 429 || response.status >= 500) {
           break; // signed out or the service busy: keep it, try again later
         } else {
-          let detail = `${response.status}`;
-          try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-          entry.failed = true;
-          entry.error = detail;
-          await enqueue(entry);
+          await enqueue(await Kept.refused(entry, response));
         }
       }
     } finally {
@@ -74,7 +70,7 @@
     const failed = entries.filter((e) => e.failed);
     box.hidden = entries.length === 0;
     box.className = "outbox" + (failed.length ? " failed" : "");
-    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${failed[0].error}` : "");
+    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${Kept.refusal(W, failed[0])}` : "");
     box.dataset.count = String(entries.length);
   }
 
@@ -299,10 +295,10 @@
     const where = position || {};
     if (current.type === "report") {
       const at = position || (current.lon !== undefined ? { lon: current.lon, lat: current.lat } : {});
-      return { client_id: crypto.randomUUID(), category: v("category"), note, reported_at: now,
+      return { client_id: Kept.uuid(), category: v("category"), note, reported_at: now,
         lon: at.lon ?? null, lat: at.lat ?? null };
     }
-    const body = { client_id: crypto.randomUUID(), kind: current.kind, code: current.code, inspected_at: now,
+    const body = { client_id: Kept.uuid(), kind: current.kind, code: current.code, inspected_at: now,
       result: checked("result"), note, lon: where.lon ?? null, lat: where.lat ?? null, accuracy_m: where.accuracy_m ?? null };
     if (current.kind === "rental_house") {
       body.items = {};
