@@ -797,6 +797,43 @@ def test_a_file_that_ends_dusk_patrol_marks_ends_them(db: str) -> None:
     assert "unmarked_at" in refusal["message"]
 
 
+def test_report_steps_keep_their_client_ids_out_and_back(db: str) -> None:
+    """A department step's client id (the page's, issue 14 §6) is exported with the step and
+    comes back with it when the step is imported again, so a resend after a restore is still
+    the same step."""
+    rng = np.random.default_rng(23)
+    token = make_user(db, Role.planner)
+    steps = (
+        "SELECT r.client_id::text, s.kind, s.at, s.client_id::text FROM report_step s "
+        "JOIN report r ON r.id = s.report_id WHERE s.client_id IS NOT NULL ORDER BY 1, 2, 3"
+    )
+    with connect(db) as conn:  # as the owner: some steps as the department's page sent them
+        ids = conn.execute("SELECT id FROM report_step ORDER BY id").fetchall()
+        chosen = rng.choice([r[0] for r in ids], size=min(12, len(ids)), replace=False)
+        for step_id in chosen:
+            conn.execute(
+                "UPDATE report_step SET client_id = gen_random_uuid() WHERE id = %s",
+                (int(step_id),),
+            )
+        before = conn.execute(steps).fetchall()
+    assert len(before) == len(chosen) > 0
+    with TestClient(create_app(Settings(database_url=db)), headers=bearer(token)) as client:
+        exported = client.get("/api/v1/layers/report_step.csv").content
+        frame = pd.read_csv(pd.io.common.BytesIO(exported), dtype=str)
+        assert set(frame["client_id"].dropna()) == {row[3] for row in before}
+        with connect(db) as conn:
+            conn.execute("DELETE FROM report_step WHERE client_id IS NOT NULL")
+        reply = client.post(
+            "/api/v1/imports",
+            files={"file": ("report_step.csv", exported, "text/csv")},
+            data={"layer": "report_step"},
+        )
+        assert reply.status_code == 201, reply.text[:500]
+        assert reply.json()["counts"]["added"] == len(before)
+    with connect(db) as conn:
+        assert conn.execute(steps).fetchall() == before
+
+
 def test_a_published_plan_keeps_its_grids(
     template_url: str, sample_path: Path, tmp_path: Path
 ) -> None:

@@ -281,13 +281,14 @@ FIELD_LAYERS: tuple[LayerLoad, ...] = (
     ),
     LayerLoad(
         "report_step",
-        ("report_client_id", "kind", "at", "actor", "department", "note"),
-        """INSERT INTO report_step (report_id, kind, at, actor, department_id, note)
+        ("report_client_id", "kind", "at", "actor", "department", "note", "client_id"),
+        """INSERT INTO report_step (report_id, kind, at, actor, department_id, note, client_id)
            SELECT r.id, s.kind, s.at::timestamptz, s.actor, coalesce(d.id, r.department_id),
-                  nullif(s.note, '')
+                  nullif(s.note, ''), nullif(s.client_id, '')::uuid
            FROM {s} s
            JOIN report r ON r.client_id = s.report_client_id::uuid
            LEFT JOIN department d ON d.code = nullif(s.department, '')""",
+        optional=("client_id",),  # the id the department's page sent (migration 023)
     ),
 )
 

@@ -43,7 +43,7 @@ LEFT JOIN person pe ON pe.id = r.person_id;
 
 CREATE VIEW layer_report_step AS
 SELECT r.client_id::text AS report_client_id, s.kind, station_iso(s.at) AS at, s.actor,
-       d.code AS department, s.note, s.id AS _id, s.at AS _time
+       d.code AS department, s.note, s.client_id::text AS client_id, s.id AS _id, s.at AS _time
 FROM report_step s
 JOIN report r ON r.id = s.report_id
 LEFT JOIN department d ON d.id = s.department_id;

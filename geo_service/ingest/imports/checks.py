@@ -71,7 +71,7 @@ RULES: dict[str, LayerRules] = {
     "sweep": LayerRules(None, ("name",), frozenset({"opened_by", "opened_at", "note"})),
     "sweep_grid": LayerRules(None, ("sweep_name", "grid_code")),
     "report": LayerRules(None, ("client_id",), frozenset({"status", "reporter", "person_code"})),
-    "report_step": LayerRules(None, (), frozenset({"department", "note"})),
+    "report_step": LayerRules(None, (), frozenset({"department", "note", "client_id"})),
 }
 # Phones of a layer, with the (fewest, most) digits, + and - their table's CHECK allows (None: no
 # CHECK). A masked number (138****5678, as an export for a role that may not see it in full
