@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     arrival_radius_m: float = Field(default=50.0, gt=0, le=1000)
     # The live map: the board shows incidents of the last this many hours that are not closed
     board_window_hours: int = Field(default=24, ge=1)
+    # ... and the police incidents closed in the last this many days still awaiting their callback
+    callback_window_days: int = Field(default=3, ge=1, le=90)
     # The live stream: a comment line this often keeps proxies from closing an idle stream; the
     # stream's credential is checked again this often (a disabled account's stream ends); a
     # stream that asks to replay more than this many events is told to reload the board; a

@@ -153,7 +153,8 @@ def expected_board(url: str, at: datetime, window: timedelta) -> tuple[set, set]
     last = {e["call_sign"]: e["payload"] for _, e in unit_events.iterrows()}
     for sign, p in last.items():
         state = p["status"] if sign in set(on_shift["call_sign"]) else "off_duty"
-        units.add((sign, state, round(p["lon"], 7), round(p["lat"], 7)))
+        lon, lat = (None, None) if p["lon"] is None else (round(p["lon"], 7), round(p["lat"], 7))
+        units.add((sign, state, lon, lat))  # a unit sent before its first fix has no place
     for _, s in on_shift.iterrows():
         if s["call_sign"] in last:
             continue
@@ -259,3 +260,113 @@ def test_the_page_speaks_chinese_then_english_and_names_no_outside_host(
     assert "Call intake (110)" in en.text  # the command room takes calls
     for page in (zh.text, en.text):
         assert "http://" not in page and "https://" not in page and "//cdn" not in page
+
+
+# ---------------------------------------------------------------- awaiting the callback (回访)
+
+
+@pytest.fixture(scope="module")
+def closings(live_database: str, sample_grids: gpd.GeoDataFrame) -> datetime:
+    """Calls received and closed at random times of the last five days (some non-police), half of
+    them called back up to 30 hours after the close; the moment after."""
+    rng = random.Random(101)
+    for _ in range(24):
+        category = "non_police" if rng.random() < 0.2 else "theft"
+        call = write_incident(live_database, sample_grids, rng, category=category).call_no
+        received = timedelta(hours=rng.uniform(1, 5 * 24))
+        closed = received - timedelta(minutes=rng.uniform(10, 90))
+        with psycopg.connect(live_database) as conn:
+            conn.execute(
+                "UPDATE incident SET received_at = now() - %s, status = 'closed' "
+                "WHERE call_no = %s",
+                (received, call),
+            )
+            write_at(conn, call, "close", closed, result="settled")
+            if rng.random() < 0.5:
+                callback = closed - timedelta(hours=rng.uniform(0, 30))
+                answer = rng.choice(["satisfied", "basically_satisfied", "unsatisfied"])
+                write_at(conn, call, "callback", max(callback, timedelta(0)), result=answer)
+    return clock(live_database)
+
+
+def write_at(
+    conn: psycopg.Connection, call_no: str, kind: str, ago: timedelta, *, result: str
+) -> None:
+    """A step of an incident's timeline this long ago."""
+    conn.execute(
+        """INSERT INTO incident_step (incident_id, kind, at, actor, result)
+           SELECT id, %s, now() - %s, 'test', %s FROM incident WHERE call_no = %s""",
+        (kind, ago, result, call_no),
+    )
+
+
+def expected_awaiting(url: str, at: datetime, days: int) -> list[tuple[str, datetime]]:
+    """Police incidents closed in the ``days`` before the moment with no callback by then, with
+    pandas over the incident and step tables: (call_no, closed_at), the oldest close first."""
+    with psycopg.connect(url) as conn:
+        incidents = pd.read_sql("SELECT id, call_no, category FROM incident", conn)
+        steps = pd.read_sql("SELECT incident_id, kind, at FROM incident_step", conn)
+    until = steps[steps["at"] <= at]
+    closes = until[(until["kind"] == "close") & (until["at"] > at - timedelta(days=days))]
+    closed_at = closes.groupby("incident_id")["at"].min()
+    called = set(until.loc[until["kind"] == "callback", "incident_id"])
+    police = incidents[incidents["category"] != "non_police"].set_index("id")
+    rows = [
+        (police.at[i, "call_no"], t)
+        for i, t in closed_at.items()
+        if i in police.index and i not in called
+    ]
+    return sorted(rows, key=lambda r: (r[1], r[0]))
+
+
+def test_awaiting_callback_matches_the_timelines(
+    app_settings: Settings, leader_client: TestClient, live_database: str, closings: datetime
+) -> None:
+    """The board's calls awaiting their callback, now and at moments of the sample's history
+    (loaded in bulk), with the default window (3 days) and a window of 1 day set by
+    CALLBACK_WINDOW_DAYS: the incidents and steps tables, recomputed with pandas."""
+    end = datetime.fromisoformat("2026-11-01T00:00:00+08:00")  # the sample's END_OF_DATA
+    checked = 0
+    short = Settings(database_url=live_database, callback_window_days=1)
+    with TestClient(create_app(short), headers=leader_client.headers) as short_client:
+        for days, client in ((Settings().callback_window_days, leader_client), (1, short_client)):
+            for at in (closings, closings - timedelta(days=2), end, end - timedelta(days=40)):
+                r = client.get("/api/v1/command/board", params={"at": at.isoformat()})
+                assert r.status_code == 200, r.text
+                got = r.json()["awaiting_callback"]
+                want = expected_awaiting(live_database, at, days)
+                assert [(a["call_no"], datetime.fromisoformat(a["closed_at"])) for a in got] == want
+                for a in got:
+                    waited = (at - datetime.fromisoformat(a["closed_at"])).total_seconds()
+                    assert abs(a["waiting_seconds"] - waited) <= 1
+                    assert a["category"] != "non_police"
+                checked += len(got)
+        now = leader_client.get("/api/v1/command/board").json()["awaiting_callback"]
+        assert {a["call_no"] for a in now} == {
+            c for c, _ in expected_awaiting(live_database, clock(live_database), 3)
+        }
+    assert checked > 0
+    assert expected_awaiting(live_database, end, 3)  # the sample's history has some
+
+
+def test_a_grid_workers_awaiting_list_holds_their_grids_only(
+    app_settings: Settings, live_database: str, closings: datetime
+) -> None:
+    worker = make_member(live_database, Role.grid_worker)
+    assert worker.person
+    grids = set(areas_of(live_database, worker.person, "grid"))
+    end = datetime.fromisoformat("2026-11-01T00:00:00+08:00")
+    with TestClient(create_app(app_settings), headers=worker.headers) as client:
+        for at in (closings, end):
+            r = client.get("/api/v1/command/board", params={"at": at.isoformat()})
+            assert r.status_code == 200, r.text
+            got = r.json()["awaiting_callback"]
+            with psycopg.connect(live_database) as conn:
+                rows = conn.execute(
+                    "SELECT i.call_no FROM incident i JOIN grid g ON g.id = i.grid_id "
+                    "WHERE g.code = ANY (%s)",
+                    (sorted(grids),),
+                ).fetchall()
+            theirs = {row[0] for row in rows}
+            want = [c for c, _ in expected_awaiting(live_database, at, 3) if c in theirs]
+            assert [a["call_no"] for a in got] == want

@@ -1,9 +1,11 @@
 """The command room's live map (/command) in headless Chromium with every outside host blocked:
 a call stored while the page is open appears on it without a reload, its dispatch turns the
-unit's colour, and the replay (?at=) shows the board as it stood then."""
+unit's colour, its close and callback go through their forms (and the awaiting-callback list
+follows), and the replay (?at=) shows the board as it stood then."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,7 @@ pytest_plugins = ("tests.live_fixtures",)
 
 AVAILABLE = "#2a9d3f"  # the page's colours of a unit's status (web_map/static/command.js)
 DISPATCHED = "#f08c00"
+WORDS = Path(__file__).parent.parent / "web_map" / "templates" / "command_words.json"
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +229,88 @@ def test_the_timeline_marks_automatic_arrivals_in_words(
         assert not_blank(shoot(page, f"command_timeline_{lang}"))
         assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
         page.close()
+
+
+def test_close_and_callback_through_their_forms(
+    browser: Browser,
+    live_service: str,
+    live_database: str,
+    leader: Member,
+    sample_grids: gpd.GeoDataFrame,
+) -> None:
+    """A call on scene is closed through the detail's form with a typed result: it leaves the
+    open incidents and appears under 待回访 without a reload; its callback, 不满意 with a typed
+    note, is recorded through the callback form and it leaves the list. The stored timeline has
+    the result, the answer and the note as typed."""
+    rng = random.Random(36)
+    api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
+    page, visit = open_command(browser, live_service, leader, "zh")
+    call_no, _, _ = take_call(api, sample_grids, rng, "C")
+    start_shift(live_database, "CALLB1")
+    steps = f"/api/v1/incidents/{call_no}/events"
+    for body in ({"kind": "dispatch", "call_sign": "CALLB1"}, {"kind": "arrive"}):
+        assert api.post(steps, json={**body}).status_code == 200
+    row = f'#incident-list li[data-call="{call_no}"]'
+    page.wait_for_selector(f'{row}[data-status="arrived"]', timeout=20_000)
+    page.click(row)
+
+    page.click('#detail-body button[data-step="close"]', timeout=20_000)
+    form = page.locator('#detail-body form[data-step="close"]')
+    form.locator("button[type=submit]").click()  # nothing typed: refused on the page
+    assert form.locator(".answer.error").inner_text() == "请填写办结结果"
+    result = f"现场调解，双方和解 {rng.randrange(1000)}"
+    form.locator("textarea[name=result]").fill(result)
+    form.locator("button[type=submit]").click()
+    waiting = f'#awaiting-list li[data-call="{call_no}"]'
+    page.wait_for_selector(waiting, timeout=20_000)  # pushed: no reload
+    page.wait_for_selector(row, state="detached", timeout=20_000)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    shown = page.inner_text(waiting)
+    assert "盗窃" in shown and "分钟" in shown  # its category and how long it has waited
+
+    page.click(waiting)
+    page.click('#detail-body button[data-step="callback"]', timeout=20_000)
+    form = page.locator('#detail-body form[data-step="callback"]')
+    answers = [t.strip() for t in form.locator("fieldset label").all_inner_texts()]
+    assert answers == ["满意", "基本满意", "不满意"]  # nothing chosen for the officer
+    assert form.locator("input[name=result]:checked").count() == 0
+    form.locator('input[name=result][value="unsatisfied"]').check()
+    note = f"民警到场较慢，已向报警人解释 {rng.randrange(1000)}"
+    form.locator("textarea[name=note]").fill(note)
+    form.scroll_into_view_if_needed()
+    assert not_blank(shoot(page, "command_callback_form"))
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(waiting, state="detached", timeout=20_000)
+    page.locator("#detail-body ol li", has_text="不满意").wait_for(timeout=20_000)
+    assert note in page.inner_text("#detail-body ol")
+    assert page.locator('#detail-body button[data-step="callback"]').count() == 0
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+    timeline = api.get(f"/api/v1/incidents/{call_no}").json()["timeline"]
+    closes = [s for s in timeline if s["kind"] == "close"]
+    callbacks = [s for s in timeline if s["kind"] == "callback"]
+    assert [s["result"] for s in closes] == [result]
+    assert [(s["result"], s["note"]) for s in callbacks] == [("unsatisfied", note)]
+    assert not_blank(shoot(page, "command_callback"))
+    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+    page.close()
+
+
+def test_the_english_board_capitalises_its_labels(
+    browser: Browser, live_service: str, leader: Member
+) -> None:
+    """?lang=en: the detail's labels, the legend's statuses, the awaiting list's heading and the
+    callback answers start with a capital (no lowercase "received" among them)."""
+    words = json.loads(WORDS.read_text(encoding="utf-8"))["en"]
+    lowercase_on_purpose = {"automatic", "list_sep", "waited_dh", "waited_hm", "waited_m", "fields"}
+    for key, value in words.items():
+        if key in lowercase_on_purpose:
+            continue
+        for text in value.values() if isinstance(value, dict) else [value]:
+            assert text[0] == text[0].upper(), (key, text)
+    page, visit = open_command(browser, live_service, leader, "en")
+    assert "Awaiting callback" in page.inner_text("#awaiting h3")
+    legend = page.inner_text("#legend")
+    assert "Received" in legend and "received" not in legend
+    assert not visit.outside and not visit.errors, (visit.outside, visit.errors)
+    page.close()

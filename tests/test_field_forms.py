@@ -8,9 +8,13 @@ water patrolled that evening. Screenshots in var/screenshots/forms_*.png."""
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+import numpy as np
+import pandas as pd
 import psycopg
 import pytest
 import shapely
@@ -402,6 +406,7 @@ def test_a_volunteer_checks_in_at_dusk_online_and_offline(
     photo = photo_jpeg()
     _fill_check_in(page, water, pole, "损坏", photo)
     assert page.inner_text("#form-title") == "傍晚巡河签到"
+    assert page.is_hidden("#form-pick")  # a check-in is where the phone is
     assert name in page.inner_text("#record-form select[name=water_body]")
     # every marker of the water in the volunteer's villages is offered, and only those
     offered = page.eval_on_selector_all(
@@ -443,6 +448,14 @@ def test_a_volunteer_checks_in_at_dusk_online_and_offline(
             [f"{pole}:damaged"],
         )
     ]
+    # the volunteer's own map, as of ten minutes later: the water patrolled this evening
+    after = first + timedelta(minutes=10)
+    mine = _me_map_shows(page, me_url, water, after)
+    expected = _patrol_expected(me_world, [water], after)[water]
+    assert expected[:2] == (True, mine["check_ins"]) and mine["patrolled"] is True
+    assert mine["stroke"] == "#1565c0" and water in mine["legend"]["walked"]
+    page.locator("#map-section").scroll_into_view_if_needed()
+    assert not_blank(shoot(page, "forms_checkin_me_map"))
     evening_from = _evening(0)
     shown = _water_map_shows(page, me_url, water, first + timedelta(minutes=10))
     walked = _check_ins_between(me_world, water, evening_from, first + timedelta(minutes=10))
@@ -484,3 +497,348 @@ def test_a_volunteer_checks_in_at_dusk_online_and_offline(
     phone.close()
     assert not phone.outside, phone.outside
     assert not phone.errors, phone.errors
+
+
+# ----------------------------------------------- the dusk patrols on the /me map (傍晚巡河)
+
+
+def _patrol_expected(
+    world: MeWorld, codes: list[str], at: datetime
+) -> dict[str, tuple[bool, int, bool]]:
+    """Per water code, recomputed with pandas from the check-ins and the patrol marks as the
+    operator reads them: (patrolled this evening, its check-ins, marked for patrol at ``at``).
+    This evening: from 16:00 station time of the day of ``at`` until ``at``."""
+    local = at.astimezone(STATION)
+    start = datetime.combine(local.date(), datetime.min.time(), STATION) + timedelta(hours=16)
+    check_ins = pd.DataFrame(
+        _rows(
+            world,
+            "SELECT code, inspected_at FROM inspection WHERE kind = 'water_body' "
+            "AND code = ANY (%s)",
+            (codes,),
+        ),
+        columns=["code", "at"],
+    )
+    marks = pd.DataFrame(
+        _rows(
+            world,
+            """SELECT w.code, p.marked_at, p.unmarked_at FROM patrol_water p
+               JOIN water_body w ON w.id = p.water_body_id WHERE w.code = ANY (%s)""",
+            (codes,),
+        ),
+        columns=["code", "marked_at", "unmarked_at"],
+    )
+    check_ins["at"] = pd.to_datetime(check_ins["at"], utc=True)
+    for column in ("marked_at", "unmarked_at"):
+        marks[column] = pd.to_datetime(marks[column], utc=True)
+    evening = check_ins[(check_ins["at"] >= start) & (check_ins["at"] <= at)]
+    counts = evening.groupby("code").size()
+    held = marks[
+        (marks["marked_at"] <= at) & (marks["unmarked_at"].isna() | (marks["unmarked_at"] > at))
+    ]
+    marked = set(held["code"])
+    return {
+        code: (int(counts.get(code, 0)) > 0, int(counts.get(code, 0)), code in marked)
+        for code in codes
+    }
+
+
+def test_the_me_map_says_which_waters_were_patrolled_this_evening(
+    me_url: str, me_world: MeWorld
+) -> None:
+    """For several users and random moments around the sample's evening check-ins (and
+    afternoons before the evening starts), every water of /api/v1/me/map carries patrolled,
+    check_ins and marked as recomputed from the check-ins and the patrol marks."""
+    rng = np.random.default_rng(1414)
+    walks = [
+        r[0]
+        for r in _rows(
+            me_world,
+            "SELECT inspected_at FROM inspection WHERE kind = 'water_body' ORDER BY 1",
+            (),
+        )
+    ]
+    assert walks, "the sample has dusk patrol check-ins"
+    members = me_world.users[Role.volunteer] + me_world.users[Role.grid_worker][:2]
+    seen = {"walked": 0, "not_yet": 0, "other": 0}
+    for member in members:
+        for _ in range(4):
+            walk = walks[int(rng.integers(0, len(walks)))].astimezone(STATION)
+            if rng.random() < 0.25:  # that day's afternoon: the evening has not begun
+                at = datetime.combine(walk.date(), datetime.min.time(), STATION) + timedelta(
+                    hours=float(rng.uniform(9, 15.9))
+                )
+            else:
+                at = walk + timedelta(minutes=float(rng.uniform(0, 150)))
+            reply = httpx.get(
+                f"{me_url}/api/v1/me/map",
+                params={"at": at.isoformat()},
+                headers=member.headers,
+                timeout=60,
+            )
+            assert reply.status_code == 200, reply.text[:300]
+            waters = {
+                f["properties"]["code"]: f["properties"]
+                for f in reply.json()["features"]
+                if f["properties"]["layer"] == "basemap_water"
+            }
+            expected = _patrol_expected(me_world, sorted(waters), at)
+            got = {
+                code: (p["patrolled"], p["check_ins"], p["marked"]) for code, p in waters.items()
+            }
+            assert got == expected, (member.name, at)
+            for walked, _, marked in got.values():
+                seen["walked" if walked else "not_yet" if marked else "other"] += 1
+    assert all(seen.values()), seen  # each case met: walked, marked not yet, neither
+
+
+ME_MAP_WATER = """(code) => {
+    const out = [];
+    window.meMap.eachLayer((layer) => {
+        const p = layer.feature && layer.feature.properties;
+        if (p && p.layer === "basemap_water" && p.code === code) {
+            out.push({patrolled: p.patrolled, check_ins: p.check_ins, marked: p.marked,
+                      stroke: layer._path ? layer._path.getAttribute("stroke") : null});
+        }
+    });
+    return out;
+}"""
+
+
+def _me_map_shows(page: Page, base: str, water: str, at: datetime) -> dict:
+    """What /me?at= draws for a water on its map, and the waters its legend lists as walked
+    this evening and as marked but not yet walked."""
+    moment = at.isoformat().replace("+", "%2B")
+    page.goto(f"{base}/me?at={moment}")
+    page.wait_for_selector("body[data-loaded='fresh']", timeout=30_000)
+    page.wait_for_selector("#map-legend li[data-patrol]", state="attached")
+    (drawn,) = page.evaluate(ME_MAP_WATER, water)
+    legend = {
+        patrol: set(
+            (
+                page.get_attribute(f"#map-legend li[data-patrol={patrol}]", "data-waters") or ""
+            ).split()
+        )
+        for patrol in ("walked", "not_yet")
+    }
+    # the legend lists the waters as the answer of /api/v1/me/map has them
+    answer = page.evaluate("(a) => fetch(a).then((r) => r.json())", f"/api/v1/me/map?at={moment}")
+    waters = [f["properties"] for f in answer["features"]]
+    waters = [p for p in waters if p["layer"] == "basemap_water"]
+    assert legend == {
+        "walked": {p["code"] for p in waters if p["patrolled"]},
+        "not_yet": {p["code"] for p in waters if p["marked"] and not p["patrolled"]},
+    }
+    return {**drawn, "legend": legend}
+
+
+# ----------------------------------------------------- a report's place picked on the map
+
+
+def _screen_point(page: Page, lon: float, lat: float) -> tuple[float, float]:
+    """Where a place is on the screen, by the /me map's own projection."""
+    x, y = page.evaluate(
+        "([lon, lat]) => { const p = window.meMap.latLngToContainerPoint("
+        "[lat, lon]); return [p.x, p.y]; }",
+        [lon, lat],
+    )
+    box = page.locator("#me-map").bounding_box()
+    assert box
+    return box["x"] + x, box["y"] + y
+
+
+def _metres_a_pixel(page: Page, lat: float) -> float:
+    """The size of a pixel of the /me map at its zoom (Web Mercator), in metres."""
+    zoom = page.evaluate("window.meMap.getZoom()")
+    return 40_075_016.686 * math.cos(math.radians(lat)) / 2 ** (zoom + 8)
+
+
+def _metres(a: tuple[float, float], b: shapely.Point) -> float:
+    """Distance in metres between two nearby lon/lat points (local flat approximation)."""
+    dx = (a[0] - b.x) * 111_320 * math.cos(math.radians(b.y))
+    dy = (a[1] - b.y) * 110_540
+    return math.hypot(dx, dy)
+
+
+def _pick(page: Page, lon: float, lat: float) -> None:
+    """Tap the /me map at a place while picking (a click: Leaflet 1.9 takes no click from
+    Chromium's emulated touch, though a phone's tap is a click to it)."""
+    x, y = _screen_point(page, lon, lat)
+    page.mouse.click(x, y)
+
+
+def _outside_place(page: Page, areas: shapely.Geometry) -> tuple[float, float]:
+    """A place shown on the /me map at least 30 m outside the user's areas (shapely), away
+    from the zoom buttons in its top left corner."""
+    box = page.locator("#me-map").bounding_box()
+    assert box
+    for fx, fy in itertools.product((0.3, 0.5, 0.7, 0.9), (0.1, 0.3, 0.5, 0.7, 0.9)):
+        lon, lat = page.evaluate(
+            "([x, y]) => { const p = window.meMap.containerPointToLatLng([x, y]);"
+            " return [p.lng, p.lat]; }",
+            [box["width"] * fx, box["height"] * fy],
+        )
+        if areas.distance(shapely.Point(lon, lat)) > 0.0003:
+            return lon, lat
+    raise AssertionError("the map shows no place outside the areas")
+
+
+def test_a_report_placed_on_the_map_lands_there(
+    browser: Browser, me_url: str, me_world: MeWorld
+) -> None:
+    """A grid worker of two grids, standing in one, reports a hazard they see in the other by
+    tapping it on the /me map: a tap outside their grids is not taken (said in the page's
+    language), the tapped place is; the report lands at the tapped place (within a pixel), in
+    that grid, not at the phone's position. With no network (in English) the report waits in
+    the outbox with the picked place and lands there; one placed outside the grids is refused
+    by the server and the outbox says so in the page's language."""
+    member = me_world.two_grid_worker
+    _, grids = areas_expected(me_world, member)
+    ref = me_world.reference.grids.set_index("code").geometry
+    stand, seen = sorted(grids)[:2]
+    areas = shapely.union_all([ref[g] for g in grids])
+    phone_at = ref[stand].representative_point()
+    inner = ref[seen].buffer(-0.0004)
+    target = (inner if not inner.is_empty else ref[seen]).representative_point()
+    phone = Phone(browser, me_url, phone_at.x, phone_at.y)
+    page = _open_me(phone, me_url, member, "/me")
+    photo = photo_jpeg()
+
+    assert page.is_hidden("#pick-bar")
+    note = "对岸堤坝有裂缝"
+    _fill_report(page, "水域隐患", note, photo)
+    assert page.is_visible("#form-pick") and page.is_hidden("#form-phone-place")
+    assert "已定位" in page.inner_text("#form-position")  # the phone's position by default
+    page.click("#form-pick")
+    page.wait_for_selector("#pick-bar:not([hidden])")
+    assert page.locator("dialog#form-dialog[open]").count() == 0
+    outside = _outside_place(page, areas)
+    _pick(page, *outside)
+    page.wait_for_selector("#pick-text[data-inside='false']")
+    assert page.inner_text("#pick-text") == "此处不在您的区域内，请在您的区域内选点"
+    assert page.is_disabled("#pick-use")
+    _pick(page, target.x, target.y)
+    page.wait_for_selector("#pick-use:not([disabled])")
+    assert page.inner_text("#pick-text").startswith("已选 ")
+    assert not_blank(shoot(page, "forms_report_pick"))
+    page.click("#pick-use")
+    page.wait_for_selector("dialog#form-dialog[open]")
+    assert page.is_hidden("#pick-bar") and page.is_visible("#form-phone-place")
+    assert page.inner_text("#form-position").startswith("地点: 地图选点 ")
+    # what was filled in before picking is still there
+    assert page.input_value("#record-form textarea[name=note]") == note
+    _buttons_fit(page)
+    assert not_blank(shoot(page, "forms_report_picked"))
+    assert sends(page, "/api/v1/reports", lambda: page.click("#form-save")) == 201
+    ((client_id,),) = _rows(me_world, "SELECT client_id::text FROM report WHERE note = %s", (note,))
+    (got,) = _stored_report(me_world, client_id)
+    place = (got[6], got[7])
+    assert got[0] == "water_hazard" and got[8] == seen  # in the grid tapped, by grid_at
+    assert ref[seen].covers(shapely.Point(place))
+    assert _metres(place, target) <= 1.5 * _metres_a_pixel(page, target.y)
+    assert _metres(place, phone_at) > 50  # not where the phone is
+
+    # with no network, in English: queued with the place picked, sent when the network returns
+    page.goto(f"{me_url}/me?lang=en")
+    page.wait_for_selector("body[data-kept='1']", timeout=30_000)
+    phone.context.set_offline(True)
+    note = "Fallen tree across the lane"
+    _fill_report(page, "Road hazard", note, photo)
+    page.click("#form-pick")
+    page.wait_for_selector("#pick-bar:not([hidden])")
+    _pick(page, target.x, target.y)
+    # the report made above is drawn there: a tap on it picks its place too
+    page.wait_for_selector("#pick-use:not([disabled])")
+    page.wait_for_selector(".leaflet-popup", state="detached")  # not opened, or closed again
+    page.click("#pick-use")
+    page.wait_for_selector("dialog#form-dialog[open]")
+    assert page.inner_text("#form-position").startswith("Place: picked on the map ")
+    page.click("#form-save")
+    page.wait_for_selector("#outbox[data-count='1']")
+    page.reload()
+    page.wait_for_selector("body[data-loaded='kept']", timeout=30_000)
+    (entry,) = outbox_entries(page)
+    queued = (entry["body"]["lon"], entry["body"]["lat"])
+    assert _metres(queued, target) <= 1.5 * _metres_a_pixel(page, target.y)
+    assert _metres(queued, phone_at) > 50
+    page.evaluate(KEEP_A_COPY)
+    assert sends(page, "/api/v1/reports", lambda: phone.context.set_offline(False)) == 201
+    (got,) = _stored_report(me_world, entry["id"])
+    assert (got[4], got[6], got[7], got[8]) == (
+        note,
+        pytest.approx(queued[0]),
+        pytest.approx(queued[1]),
+        seen,
+    )
+
+    # a report whose place lies outside the grids (as a stale page might send): refused by
+    # the server, and the outbox says so in the page's language, naming the grids
+    page.evaluate(
+        "([lon, lat]) => { const c = window.sentCopy; c.id = c.body.client_id = "
+        "crypto.randomUUID(); c.body.lon = lon; c.body.lat = lat; }",
+        list(outside),
+    )
+    refused = page.evaluate("window.sentCopy.id")
+    page.evaluate(PUT_THE_COPY_BACK)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#outbox.failed", timeout=30_000)
+    said = page.inner_text("#outbox")
+    assert "The place is outside your areas and was not accepted. Your areas: " in said, said
+    names = me_world.reference.grids.set_index("code")["name"]
+    assert all(names[g] in said for g in grids), said
+    assert _rows(me_world, "SELECT 1 FROM report WHERE client_id = %s", (refused,)) == []
+    page.locator("#me-status").scroll_into_view_if_needed()
+    assert not_blank(shoot(page, "forms_report_refused"))
+
+    phone.close()
+    assert not phone.outside, phone.outside
+    # the browser logs the refusal's status; nothing else went wrong
+    assert [e for e in phone.errors if "status of 403" not in e] == [], phone.errors
+
+
+# ------------------------------------------------------- the water map opens on one's areas
+
+WATER_MAP_BOUNDS = """() => {
+    for (const name of Object.keys(window).filter((k) => k.startsWith("map_"))) {
+        const m = window[name];
+        if (m && typeof m.getBounds === "function") {
+            const b = m.getBounds();
+            return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+        }
+    }
+    return null;
+}"""
+
+
+def _water_map_bounds(browser: Browser, base: str, member: Member) -> shapely.Polygon:
+    """The box the water map opens on for a member, on a phone."""
+    phone = Phone(browser, base, 120.3, 29.8)
+    page = phone.page
+    sign_in(page, base, member, "/maps/water")
+    page.wait_for_selector(".leaflet-overlay-pane path", timeout=30_000)
+    bounds = page.evaluate(WATER_MAP_BOUNDS)
+    assert bounds
+    assert not_blank(shoot(page, f"forms_water_map_{member.role}"))
+    phone.close()
+    assert not phone.outside, phone.outside
+    assert not phone.errors, phone.errors
+    return shapely.box(*bounds)
+
+
+def test_the_water_map_opens_on_a_grid_workers_grid(
+    browser: Browser, me_url: str, me_world: MeWorld
+) -> None:
+    """On a phone, the water map opens on a grid worker's own grids (the whole of them in view,
+    not much more), and on the whole station for a community officer (station scope)."""
+    ref = me_world.reference.grids.set_index("code").geometry
+    station = shapely.union_all(list(ref)).envelope
+    member = me_world.users[Role.grid_worker][1]
+    _, grids = areas_expected(me_world, member)
+    mine = shapely.union_all([ref[g] for g in grids]).envelope
+    shown = _water_map_bounds(browser, me_url, member)
+    assert shown.buffer(1e-6).covers(mine), (shown.bounds, mine.bounds)
+    assert shown.area <= 8 * mine.area, (shown.bounds, mine.bounds)
+    assert shown.area < station.area / 4
+    officer = _water_map_bounds(browser, me_url, me_world.users[Role.community_officer][0])
+    assert officer.buffer(1e-6).covers(station.centroid)
+    assert officer.area > 4 * shown.area

@@ -49,6 +49,12 @@ class Principal:
             totp_enrolled=enrolled,
         )
 
+    @property
+    def maps_open_on_own_areas(self) -> bool:
+        """Whether a map page opens on the user's own areas (areas scope: a grid worker's
+        grids, a volunteer's villages) rather than on the whole station."""
+        return self.scope == "areas"
+
     def areas_text(self) -> str:
         """The user's areas in words, for a refusal: 'grid G0012 (…), grid G0013 (…)'."""
         if self.scope == "station":

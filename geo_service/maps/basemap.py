@@ -6,9 +6,10 @@
   CSS is web_map/static/map_page.css.
 - ``add_basemap(m, base, *, lang, layers=BASE_LAYERS)`` — draw a fetched ``Basemap``
   (services/maps.py) on a map, each layer in the layer control.
-- ``await base_map(conn, *, settings, lang, layers=BASE_LAYERS) -> folium.Map`` — ``new_map`` +
-  the basemap drawn plainly (call ``finish(m)`` after adding your layers). ``layers`` picks
-  from ``("villages", "water", "roads", "town")``.
+- ``await base_map(conn, *, settings, lang, layers=BASE_LAYERS, fit=None) -> folium.Map`` —
+  ``new_map`` fitted to ``fit`` (else the station) + the basemap drawn plainly (call
+  ``finish(m)`` after adding your layers). ``layers`` picks from
+  ``("villages", "water", "roads", "town")``.
 """
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ async def base_map(
     settings: Settings,
     lang: Lang,
     layers: tuple[str, ...] = BASE_LAYERS,
+    fit: tuple[float, float, float, float] | None = None,
 ) -> folium.Map:
-    """A map with the neutral basemap of the jurisdiction (call ``finish`` after your layers)."""
+    """A map with the neutral basemap of the jurisdiction, opening on ``fit`` (west, south,
+    east, north) or else on the whole station (call ``finish`` after your layers)."""
     base = await basemap(conn)
-    m = new_map(settings=settings, lang=lang, bbox=base.bbox)
+    m = new_map(settings=settings, lang=lang, bbox=fit or base.bbox)
     add_basemap(m, base, lang=lang, layers=layers)
     return m

@@ -13,6 +13,7 @@ from geo_service.maps.basemap import base_map
 from geo_service.maps.elements import add_html, add_legend, add_title, finish
 from geo_service.maps.words import Lang, add_words, words
 from geo_service.services.field import patrol_map
+from geo_service.services.maps import own_areas_bbox
 from geo_service.services.water import marker_status, shore_gaps
 from geo_service.settings import Settings
 
@@ -147,14 +148,17 @@ async def water_page(
     distance_m: float,
     due_days: int,
     links: str = "",
+    own_areas: bool = False,
 ) -> tuple[folium.Map, dict[str, Any]]:
     """The water-safety map (reach of working poles, shore gaps, markers by kind and status)
-    and the shore gaps it shows; ``links`` (trusted HTML) go into the title panel."""
+    and the shore gaps it shows; ``links`` (trusted HTML) go into the title panel. With
+    ``own_areas`` it opens on the user's own areas (when they have any), else on the station."""
     w = words(lang)
     gaps = await shore_gaps(conn, distance_m=distance_m)
     markers = await marker_status(conn, at=at, due_days=due_days)
     patrols = await patrol_map(conn, at=at)
-    m = await base_map(conn, settings=settings, lang=lang)
+    fit = await own_areas_bbox(conn) if own_areas else None
+    m = await base_map(conn, settings=settings, lang=lang, fit=fit)
     if patrols["features"]:  # dusk shore patrols (傍晚巡河): walked this evening or not yet
         folium.GeoJson(
             patrols,

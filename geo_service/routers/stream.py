@@ -182,8 +182,10 @@ async def _events(
 )
 async def board(conn: Connection, settings: AppSettings, at: AtQuery = None) -> Response:
     """Open incidents (received in the last BOARD_WINDOW_HOURS, not closed or cancelled) by
-    status and age with their targets, and units by status at their last position, as the event
-    log had them at the moment (default now); what the user's scope holds."""
+    status and age with their targets, the police incidents closed in the last
+    CALLBACK_WINDOW_DAYS awaiting their callback (longest waiting first), and units by status at
+    their last position, as the event log and the timelines had them at the moment (default
+    now); what the user's scope holds."""
     body = await board_at(conn, settings, at=parse_moment(at))
     return Response(orjson.dumps(body), media_type="application/json")
 
@@ -217,6 +219,7 @@ async def command_page(
         "at": replay.isoformat() if replay else None,
         "dispatch": user.role in DISPATCH,
         "window_hours": settings.board_window_hours,
+        "callback_days": settings.callback_window_days,
         "words": {**_command_words(templates_of(request))[lang], "roles": person_roles(lang)},
     }
     return render_page(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo_service.accounts.access import WATER, allow
-from geo_service.accounts.deps import Connection
+from geo_service.accounts.deps import Caller, Connection
 from geo_service.maps.water import water_page
 from geo_service.moments import parse_moment
 from geo_service.openapi import GeoJSONResponse
@@ -62,6 +62,7 @@ async def markers(
 @router.get("/maps/water", response_class=HTMLResponse, summary="Water-safety map")
 async def water_map(
     request: Request,
+    user: Caller,
     conn: Connection,
     settings: AppSettings,
     distance_m: Distance = None,
@@ -69,7 +70,9 @@ async def water_map(
     due_days: DueDays = None,
     lang: LangQuery = "zh",
 ) -> HTMLResponse:
-    """Markers by status and inspection age, the reach of working poles and the shore gaps."""
+    """Markers by status and inspection age, the reach of working poles, the shore gaps and
+    the dusk patrols; it opens on the user's own areas when they see only those (a grid
+    worker, a volunteer), on the whole station otherwise."""
     moment = parse_moment(at)
     return await map_page(
         request,
@@ -83,5 +86,6 @@ async def water_map(
             distance_m=distance_m or settings.shore_gap_m,
             due_days=due_days or settings.inspection_due_days,
             links=links,
+            own_areas=user.maps_open_on_own_areas,
         ),
     )

@@ -44,6 +44,21 @@ class BoardUnit(BaseModel):
     fixed_at: datetime | None
 
 
+class AwaitingCallback(BaseModel):
+    """A police incident closed in the last CALLBACK_WINDOW_DAYS with no callback (回访) yet."""
+
+    call_no: str
+    category: str
+    received_at: datetime
+    closed_at: datetime
+    waiting_seconds: float = Field(description="Seconds from the close to the board's moment")
+    call_signs: list[str] = Field(description="Units sent to it")
+    lon: float
+    lat: float
+    grid: str | None
+    beat: str | None
+
+
 class Board(BaseModel):
     """The command room's board as it stood at a moment (from the event log)."""
 
@@ -53,6 +68,10 @@ class Board(BaseModel):
         "continues the board live"
     )
     incidents: list[BoardIncident]
+    awaiting_callback: list[AwaitingCallback] = Field(
+        description="Police incidents closed in the last CALLBACK_WINDOW_DAYS (3) before the "
+        "moment with no callback by then, the longest waiting first"
+    )
     units: list[BoardUnit]
 
 

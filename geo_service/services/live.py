@@ -15,13 +15,14 @@ from geo_service.db import one
 from geo_service.services.stream import Scope, scope_of
 from geo_service.settings import Settings
 
-BOARD = "SELECT command_board(%s, %s, %s, %s, %s)"
+BOARD = "SELECT command_board(%s, %s, %s, %s, %s, %s)"
 
 
 async def board_at(
     conn: psycopg.AsyncConnection, settings: Settings, *, at: datetime
 ) -> dict[str, Any]:
-    """The board as the event log had it at this moment (sql/functions/73_live.sql)."""
+    """The board as the event log had it at this moment, with the calls awaiting their callback
+    (sql/functions/73_live.sql)."""
     cur = await conn.execute(
         BOARD,
         (
@@ -30,6 +31,7 @@ async def board_at(
             settings.on_scene_minutes_community,
             settings.on_scene_minutes_village,
             settings.diversion_target_minutes,
+            timedelta(days=settings.callback_window_days),
         ),
     )
     board: dict[str, Any] = one(await cur.fetchone(), "the board")[0]

@@ -80,6 +80,16 @@ OVERVIEW_LAYERS = (
 BBox = tuple[float, float, float, float]
 
 
+async def own_areas_bbox(conn: psycopg.AsyncConnection) -> BBox | None:
+    """The box of the signed-in user's own areas (their grids or villages), None when none."""
+    cur = await conn.execute("SELECT me_areas_bbox()")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return None
+    west, south, east, north = (float(v) for v in row[0])
+    return west, south, east, north
+
+
 def parse_layers(text: str | None) -> tuple[str, ...] | None:
     """'grids,cameras' → ('grids', 'cameras'); an unknown layer is a 422 naming it."""
     if not text or not text.strip():

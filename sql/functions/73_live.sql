@@ -54,10 +54,14 @@ COMMENT ON FUNCTION live_status_after(text)
 -- (or seen in the log) with its status at its last position. From the log: the newest incident
 -- and unit events at or before the moment. Incidents loaded in bulk are history the log does not
 -- carry: their status comes from their timeline (incident_step), and the units of a shift with
--- nothing in the log from their steps and position fixes.
+-- nothing in the log from their steps and position fixes. Beside them, the calls awaiting their
+-- callback (回访): police incidents (not non_police) closed in the callback window before the
+-- moment with no callback by then, from their timelines (loaded or logged alike).
+DROP FUNCTION IF EXISTS command_board(timestamptz, interval, int, int, int);
 CREATE OR REPLACE FUNCTION command_board(
     board_at timestamptz, board_window interval,
-    minutes_community int, minutes_village int, minutes_diversion int
+    minutes_community int, minutes_village int, minutes_diversion int,
+    callback_window interval
 ) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 WITH logged AS (
@@ -96,6 +100,19 @@ steps AS (  -- what each incident's timeline had by then: its units, its first a
     FROM incident_step s
     WHERE s.incident_id IN (SELECT incident_id FROM board_incident) AND s.at <= board_at
     GROUP BY s.incident_id
+),
+awaiting AS (  -- closed in the callback window, not called back by then
+    SELECT i.id AS incident_id, i.call_no, i.category, i.received_at, c.closed_at, i.geom,
+           g.code AS grid_code, b.code AS beat_code
+    FROM (SELECT s.incident_id, min(s.at) AS closed_at FROM incident_step s
+          WHERE s.kind = 'close' AND s.at <= board_at AND s.at > board_at - callback_window
+          GROUP BY s.incident_id) c
+    JOIN incident i ON i.id = c.incident_id
+    LEFT JOIN grid g ON g.id = i.grid_id
+    LEFT JOIN beat b ON b.id = i.beat_id
+    WHERE i.category <> 'non_police'
+      AND NOT EXISTS (SELECT 1 FROM incident_step s
+                      WHERE s.incident_id = i.id AND s.kind = 'callback' AND s.at <= board_at)
 ),
 shift AS (  -- the units on duty at the moment
     SELECT d.call_sign, d.unit_kind, d.person_id, d.starts_at, d.ends_at
@@ -160,6 +177,19 @@ SELECT jsonb_build_object(
             'lon', ST_X(b.geom), 'lat', ST_Y(b.geom),
             'grid', b.grid_code, 'beat', b.beat_code) ORDER BY b.received_at, b.call_no)
         FROM board_incident b LEFT JOIN steps st ON st.incident_id = b.incident_id), '[]'),
+    'awaiting_callback', coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+            'call_no', a.call_no, 'category', a.category, 'received_at', a.received_at,
+            'closed_at', a.closed_at,
+            'waiting_seconds', round(extract(epoch FROM board_at - a.closed_at)),
+            'call_signs', coalesce((SELECT to_jsonb(array_agg(DISTINCT s.call_sign))
+                                    FROM incident_step s
+                                    WHERE s.incident_id = a.incident_id AND s.kind = 'dispatch'
+                                      AND s.at <= board_at AND s.call_sign IS NOT NULL),
+                                   '[]'::jsonb),
+            'lon', ST_X(a.geom), 'lat', ST_Y(a.geom),
+            'grid', a.grid_code, 'beat', a.beat_code) ORDER BY a.closed_at, a.call_no)
+        FROM awaiting a), '[]'),
     'units', coalesce((
         SELECT jsonb_agg(jsonb_build_object(
             'call_sign', u.call_sign, 'status', u.status, 'unit_kind', u.unit_kind,
@@ -167,5 +197,5 @@ SELECT jsonb_build_object(
             ORDER BY u.call_sign)
         FROM board_unit u), '[]'))
 $$;
-COMMENT ON FUNCTION command_board(timestamptz, interval, int, int, int)
-    IS 'The command room''s board as it stood at board_at, from the event log (history loaded in bulk from its timeline): open incidents received in the window before it with status, age, target (on scene by village kind, or the diversion target) and units sent; units on duty (or in the log) with their status at their last position. What the caller may read only (row-level security).';
+COMMENT ON FUNCTION command_board(timestamptz, interval, int, int, int, interval)
+    IS 'The command room''s board as it stood at board_at, from the event log (history loaded in bulk from its timeline): open incidents received in the window before it with status, age, target (on scene by village kind, or the diversion target) and units sent; police incidents closed in the callback window before it with no callback by then (oldest close first); units on duty (or in the log) with their status at their last position. What the caller may read only (row-level security).';

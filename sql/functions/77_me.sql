@@ -49,6 +49,17 @@ $$;
 COMMENT ON FUNCTION me_areas()
     IS 'The signed-in user''s own areas (kind grid or village, id, outline): a grid worker''s grids, a community officer''s beats'' grids in the plan in force, a volunteer''s villages.';
 
+-- The box of the user's own areas (west, south, east, north), for a map that opens on them;
+-- NULL when they have none.
+CREATE OR REPLACE FUNCTION me_areas_bbox() RETURNS float8[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)]
+    FROM (SELECT ST_Extent(a.geom) AS e FROM me_areas() a) x
+    WHERE e IS NOT NULL
+$$;
+COMMENT ON FUNCTION me_areas_bbox()
+    IS 'The box (west, south, east, north) of the signed-in user''s own areas (me_areas), for a map that opens on them; NULL when they have none.';
+
 -- Whether a point lies in one of the areas (kind, id, outline) by the boundary rule; the caller
 -- has already found it meeting that area's outline.
 CREATE OR REPLACE FUNCTION me_holds(kind text, id int, outline geometry, p geometry)
@@ -357,14 +368,20 @@ $$;
 COMMENT ON FUNCTION my_area(timestamptz, int, int, int, int, int)
     IS 'The signed-in user''s areas, the people covering them (phones as the user may see them) and their lists (me_items) with counts, urgent counts (overdue, missing, offline) and the first list_limit items of each.';
 
+-- The water layer tells the dusk patrols (傍晚巡河) as the water map does, by the same two
+-- definitions of 78_field.sql: checked in this evening (field_patrolled_evening: from 16:00
+-- station time of the day of `at` until `at`) and marked for patrol at `at`
+-- (field_patrol_marked). PL/pgSQL, so that it may call them although that file comes later.
 DROP FUNCTION IF EXISTS my_area_map(timestamptz, int, int, int, int);
 CREATE OR REPLACE FUNCTION my_area_map(
     at timestamptz, marker_due_days int, rental_due_days int, due_within_days int,
     recent_days int
 )
 RETURNS json
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN (
     WITH area AS MATERIALIZED (SELECT * FROM me_areas()),
     -- the areas' box and 300 m around it (EPSG:4549), for the basemap drawn under them
     box AS (
@@ -377,13 +394,19 @@ SET plan_cache_mode = force_generic_plan AS $$
     -- the neutral basemap (villages, water, roads) within the box, as the user sees it,
     -- clipped to the box and simplified by 2 m
     base AS (
-        SELECT 1 AS o, 'basemap_village' AS layer, v.code, v.name, v.geom
+        SELECT 1 AS o, 'basemap_village' AS layer, v.code, v.name, v.geom,
+               '{}'::jsonb AS patrol
         FROM village v, box WHERE v.geom && box.b
         UNION ALL
-        SELECT 2, 'basemap_water', w.code, w.name, w.geom
-        FROM water_body w, box WHERE w.geom && box.b
+        SELECT 2, 'basemap_water', w.code, w.name, w.geom,
+               jsonb_build_object('marked', field_patrol_marked(w.id, my_area_map.at),
+                                  'patrolled', e.code IS NOT NULL,
+                                  'check_ins', coalesce(e.check_ins, 0), 'last_at', e.last_at)
+        FROM water_body w CROSS JOIN box
+        LEFT JOIN field_patrolled_evening(my_area_map.at) e ON e.code = w.code
+        WHERE w.geom && box.b
         UNION ALL
-        SELECT 3, 'basemap_road', r.code, r.name, r.geom
+        SELECT 3, 'basemap_road', r.code, r.name, r.geom, '{}'::jsonb
         FROM road r, box WHERE r.geom && box.b
     )
     SELECT json_build_object(
@@ -399,8 +422,9 @@ SET plan_cache_mode = force_generic_plan AS $$
                            'geometry', ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(
                                ST_Transform(ST_ClipByBox2D(b.geom, box.b), 4549), 2), 4326),
                                6)::json,
-                           'properties', json_build_object(
-                               'layer', b.layer, 'code', b.code, 'name', b.name)) AS f
+                           'properties', jsonb_build_object(
+                               'layer', b.layer, 'code', b.code, 'name', b.name)
+                               || b.patrol) AS f
                 FROM base b, box
                 WHERE NOT ST_IsEmpty(ST_ClipByBox2D(b.geom, box.b))
                 UNION ALL
@@ -433,7 +457,8 @@ SET plan_cache_mode = force_generic_plan AS $$
                                'layer', i.list, 'urgent', i.urgent))
                 FROM me_items(at, marker_due_days, rental_due_days, due_within_days,
                               recent_days) i
-            ) x (o, pos, f)), '[]'))
+            ) x (o, pos, f)), '[]')));
+END;
 $$;
 COMMENT ON FUNCTION my_area_map(timestamptz, int, int, int, int)
-    IS 'GeoJSON of the signed-in user''s areas (layer area), every water marker in them (layer water_marker, for a dusk check-in), every item of their lists (layer: the list''s name, with urgent) and under them the basemap within 300 m of the areas'' box as the user sees it (layers basemap_village, basemap_water, basemap_road), with the areas'' bbox.';
+    IS 'GeoJSON of the signed-in user''s areas (layer area), every water marker in them (layer water_marker, for a dusk check-in), every item of their lists (layer: the list''s name, with urgent) and under them the basemap within 300 m of the areas'' box as the user sees it (layers basemap_village, basemap_water, basemap_road; a water with its dusk patrol: marked for patrol at the moment, patrolled this evening (from 16:00 station time until then), check_ins, last_at), with the areas'' bbox.';

@@ -1,13 +1,18 @@
 // The phone page "my area" (/me): draws /api/v1/me and /api/v1/me/map, keeps them for use with
 // no network (the Cache API, served back by /sw.js), and records inspections, dusk check-ins and
 // reports into an outbox in IndexedDB, each with a client-made id, sent when the network returns
-// (the server stores each id once, so sending again after a lost answer is harmless).
+// (the server stores each id once, so sending again after a lost answer is harmless). The map
+// draws the waters patrolled this evening and those marked for patrol not yet walked, and a
+// report's place may be picked on it instead of the phone's position. `?at=` in the page's
+// address shows the answers as of that moment, like the API's.
 "use strict";
 (function () {
   const W = JSON.parse(document.getElementById("me-words").textContent);
   const CONFIG = JSON.parse(document.getElementById("me-config").textContent);
-  const API = "/api/v1/me";
-  const MAP_API = "/api/v1/me/map";
+  const AT = new URLSearchParams(location.search).get("at");
+  const AT_QUERY = AT ? `?at=${encodeURIComponent(AT)}` : "";
+  const API = `/api/v1/me${AT_QUERY}`;
+  const MAP_API = `/api/v1/me/map${AT_QUERY}`;
   const SEND = { inspection: "/api/v1/inspections", report: "/api/v1/reports" };
   const PART = { inspection: "inspection", report: "report" };
   const MAX_PHOTOS = 3;
@@ -19,6 +24,7 @@
   let mapData = null; // the last /api/v1/me/map answer
   let map = null;
   let itemLayer = null;
+  let pickLayer = null; // the place picked on the map for a report
 
   // ------------------------------------------------------------------ the outbox (IndexedDB)
   const outbox = Kept.outbox("geo-me");
@@ -64,13 +70,23 @@
     }
   }
 
+  // What the outbox says of a refused record (Kept.refusal), but a report refused for its place
+  // (403) names the user's areas as the page lists them, all in the page's language.
+  function refusal(entry) {
+    if (entry.type === "report" && entry.status === 403) {
+      const areas = ((data && data.areas) || []).map((a) => `${W[a.kind] || a.kind} ${a.name}`).join("、");
+      return `${W.refused_outside}${areas}`;
+    }
+    return Kept.refusal(W, entry);
+  }
+
   async function showOutbox() {
     const entries = await queued();
     const box = $("outbox");
     const failed = entries.filter((e) => e.failed);
     box.hidden = entries.length === 0;
     box.className = "outbox" + (failed.length ? " failed" : "");
-    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${Kept.refusal(W, failed[0])}` : "");
+    box.textContent = `${W.outbox} ${entries.length}` + (failed.length ? ` · ${W.outbox_failed} ${failed.length}: ${refusal(failed[0])}` : "");
     box.dataset.count = String(entries.length);
   }
 
@@ -169,6 +185,12 @@
     rentals_due: "#d9480f", markers_due: "#1971c2", markers_broken: "#a40000", cameras_out: "#7048e8", incidents_recent: "#495057",
     sweep_targets_open: "#e67700", reports_mine: "#0b7285",
   };
+  // the waters' dusk patrols, in the water map's colours (geo_service/maps/water.py)
+  const PATROL_STYLE = {
+    walked: { color: "#1565c0", weight: 3, fillColor: "#b8d8f0", fillOpacity: 1 },
+    not_yet: { color: "#ef6c00", weight: 3, dashArray: "6 4", fillColor: "#b8d8f0", fillOpacity: 1 },
+  };
+  const patrolOf = (p) => (p.layer !== "basemap_water" ? null : p.patrolled ? "walked" : p.marked ? "not_yet" : null);
   const BASE_STYLE = {
     basemap_village: { color: "#9a9a9a", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 },
     basemap_water: { color: "#7fb0d9", weight: 1, fillColor: "#b8d8f0", fillOpacity: 1 },
@@ -180,10 +202,12 @@
     if (!window.L) return;
     if (!map) {
       map = L.map("me-map", { zoomSnap: 0.25, attributionControl: false });
+      map.on("click", (e) => { if (picking) pickAt(e.latlng); });
+      window.meMap = map; // for the page's tests and for debugging in the browser
     }
     if (itemLayer) itemLayer.remove();
     itemLayer = L.geoJSON(geo, {
-      style: (f) => BASE_STYLE[f.properties.layer] || {},
+      style: (f) => PATROL_STYLE[patrolOf(f.properties)] || BASE_STYLE[f.properties.layer] || {},
       filter: (f) => f.properties.layer !== "water_marker" || !geo.features.some((g) => ["markers_due", "markers_broken", "sweep_targets_open"].some((l) => g.id === `${l}:${f.properties.code}`)),
       pointToLayer: (f, latlng) => f.properties.layer === "water_marker"
         ? L.circleMarker(latlng, { radius: 3, weight: 1, color: "#1971c2", fillColor: "#fff", fillOpacity: 1 })
@@ -194,7 +218,9 @@
       onEachFeature: (f, layer) => {
         const p = f.properties;
         if (p.layer === "area" || p.layer === "water_marker" || p.layer.startsWith("basemap_")) {
-          if (p.name) layer.bindTooltip(p.name);
+          const patrol = patrolOf(p);
+          const said = patrol ? ` · ${W[`patrol_${patrol}`]}${p.check_ins ? ` (${W.check_ins} ${p.check_ins})` : ""}` : "";
+          if (p.name) layer.bindTooltip(p.name + said);
           return;
         }
         const [title, detail] = describe(p.layer, p);
@@ -203,11 +229,111 @@
           body.append(el("br"), el("button", { type: "button", class: "secondary", onclick: () => openForm(p.kind, p) }, W.record));
         }
         layer.bindPopup(body);
+        // while a place is picked, a tap on a listed thing picks its place (its popup, which
+        // stops the tap from reaching the map, is closed again)
+        layer.on("click", (e) => { if (picking) pickAt(e.latlng); });
       },
     }).addTo(map);
     const b = geo.bbox;
     if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [8, 8] });
     else map.setView([29.84, 120.35], 12);
+    drawLegend(geo);
+  }
+
+  // Under the map: the waters patrolled this evening and those marked not yet walked, by name.
+  function drawLegend(geo) {
+    const waters = geo.features.map((f) => f.properties).filter((p) => patrolOf(p));
+    $("map-legend").replaceChildren(...["walked", "not_yet"].map((patrol) => {
+      const these = waters.filter((p) => patrolOf(p) === patrol);
+      const style = PATROL_STYLE[patrol];
+      return el("li", { "data-patrol": patrol, "data-waters": these.map((p) => p.code).join(" ") },
+        el("span", { class: `swatch ${patrol}`, style: `border-color:${style.color}` }),
+        el("span", {}, `${W[`patrol_${patrol}`]} `, el("span", { class: "badge", "data-count": these.length }, String(these.length))),
+        these.length ? el("small", {}, these.map((p) => p.name).join("、")) : null);
+    }));
+  }
+
+  // ------------------------------------------------------------------ a place picked on the map
+  let picking = false;
+  let picked = null; // {lon, lat} picked for the open report, or null: the phone's position
+  let candidate = null; // tapped while picking, inside the areas
+
+  // Whether a point lies in a ring / polygon / one of the areas (ray casting on lon, lat).
+  function inRing(x, y, ring) {
+    let inside = false;
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i];
+      const [xj, yj] = ring[j];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+  const inPolygon = (x, y, rings) => inRing(x, y, rings[0]) && !rings.slice(1).some((r) => inRing(x, y, r));
+  function inMyAreas(lon, lat) {
+    const areas = ((mapData && mapData.features) || []).filter((f) => f.properties.layer === "area");
+    return areas.some((f) => {
+      const g = f.geometry;
+      const polygons = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+      return polygons.some((rings) => inPolygon(lon, lat, rings));
+    });
+  }
+
+  function startPicking() {
+    if (!map) return;
+    picking = true;
+    candidate = null;
+    $("form-dialog").close(); // the form keeps what was filled in; it opens again after
+    $("pick-bar").hidden = false;
+    $("pick-text").textContent = W.pick_hint;
+    $("pick-use").disabled = true;
+    $("me-map").classList.add("picking");
+    $("map-section").scrollIntoView({ block: "start" });
+    map.invalidateSize();
+  }
+
+  function stopPicking(use) {
+    picking = false;
+    $("pick-bar").hidden = true;
+    $("me-map").classList.remove("picking");
+    if (use && candidate) picked = candidate;
+    markPlace(picked, true); // back without using it: the place picked before, if any
+    showPlace();
+    $("form-dialog").showModal();
+  }
+
+  function pickAt(latlng) {
+    map.closePopup(); // a tap on a listed thing picks its place, it does not open it
+    const lon = Number(latlng.lng.toFixed(6));
+    const lat = Number(latlng.lat.toFixed(6));
+    const inside = inMyAreas(lon, lat);
+    markPlace({ lon, lat }, inside);
+    candidate = inside ? { lon, lat } : null;
+    $("pick-use").disabled = !inside;
+    $("pick-text").textContent = inside ? `${W.pick_at} ${lon.toFixed(5)}, ${lat.toFixed(5)}` : W.pick_outside;
+    $("pick-text").dataset.inside = String(inside);
+  }
+
+  // The marker of a place on the map (red inside the areas, grey outside), or none.
+  function markPlace(place, inside) {
+    if (pickLayer) { pickLayer.remove(); pickLayer = null; }
+    if (!place || !map) return;
+    pickLayer = L.circleMarker([place.lat, place.lon], {
+      radius: 9, weight: 3, color: inside ? "#a40000" : "#868e96", fillColor: "#fff", fillOpacity: 0.6,
+      interactive: false,
+    }).addTo(map);
+  }
+
+  // The open form's place: the one picked on the map, else the phone's position.
+  function showPlace() {
+    const report = current && current.type === "report";
+    $("form-phone-place").hidden = !(report && picked);
+    if (report && picked) {
+      $("form-position").textContent = `${W.place}: ${W.place_picked} ${picked.lon.toFixed(5)}, ${picked.lat.toFixed(5)}`;
+    } else if (position) {
+      $("form-position").textContent = `${W.position}: ${W.position_got} ${position.lon.toFixed(5)}, ${position.lat.toFixed(5)}`;
+    } else {
+      $("form-position").textContent = `${W.position}: ${W.position_none}`;
+    }
   }
 
   // ------------------------------------------------------------------ forms
@@ -267,7 +393,7 @@
     if (!navigator.geolocation) return;
     navigator.geolocation.getCurrentPosition((p) => {
       position = { lon: p.coords.longitude, lat: p.coords.latitude, accuracy_m: p.coords.accuracy };
-      $("form-position").textContent = `${W.position}: ${W.position_got} ${position.lon.toFixed(5)}, ${position.lat.toFixed(5)}`;
+      showPlace();
     }, () => {}, { enableHighAccuracy: true, timeout: 8000, maximumAge: 60000 });
   }
 
@@ -281,7 +407,10 @@
     $("record-form").reset();
     $("form-error").textContent = "";
     position = null;
-    $("form-position").textContent = `${W.position}: ${W.position_none}`;
+    picked = null;
+    markPlace(null);
+    $("form-place").hidden = type !== "report" || !map; // a report's place may be picked on the map
+    showPlace();
     locate();
     $("record-form").elements.namedItem("note").required = kind === "report"; // a report says what
     $("form-dialog").showModal();
@@ -294,7 +423,7 @@
     const now = new Date().toISOString();
     const where = position || {};
     if (current.type === "report") {
-      const at = position || (current.lon !== undefined ? { lon: current.lon, lat: current.lat } : {});
+      const at = picked || position || (current.lon !== undefined ? { lon: current.lon, lat: current.lat } : {});
       return { client_id: Kept.uuid(), category: v("category"), note, reported_at: now,
         lon: at.lon ?? null, lat: at.lat ?? null };
     }
@@ -321,7 +450,7 @@
     if (files.length > MAX_PHOTOS) { $("form-error").textContent = W.too_many_photos; return; }
     const body = formBody(form);
     if (current.type === "report" && (body.lon === null || body.lat === null)) {
-      $("form-error").textContent = W.position_needed; // a report is about a place: where the phone is
+      $("form-error").textContent = W.position_needed; // a report is about a place: the phone's or one picked
       locate();
       return;
     }
@@ -333,6 +462,7 @@
     const photos = await Promise.all(files.map(async (f) => ({ name: f.name, blob: new Blob([await f.arrayBuffer()], { type: f.type }) })));
     await enqueue({ id: body.client_id, type: current.type, body, photos, created: new Date().toISOString() });
     $("form-dialog").close();
+    markPlace(null);
     await showOutbox();
     $("updated").textContent = W.queued;
     flush();
@@ -343,6 +473,14 @@
   $("form-cancel").addEventListener("click", () => $("form-dialog").close());
   $("open-checkin").addEventListener("click", () => openForm("checkin"));
   $("open-report").addEventListener("click", () => openForm("report"));
+  $("form-pick").addEventListener("click", startPicking);
+  $("form-phone-place").addEventListener("click", () => {
+    picked = null;
+    markPlace(null);
+    showPlace();
+  });
+  $("pick-use").addEventListener("click", () => stopPicking(true));
+  $("pick-back").addEventListener("click", () => stopPicking(false));
   window.addEventListener("online", () => { showNet(); flush(); });
   window.addEventListener("offline", showNet);
   showNet();

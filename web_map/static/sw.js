@@ -4,7 +4,7 @@
 // same cache (me.js), so that they are kept even before this worker controls the page. Signing
 // out empties the kept answers. Nothing else of the app goes through it.
 "use strict";
-const SHELL_CACHE = "me-shell-v4";
+const SHELL_CACHE = "me-shell-v5";
 const DATA_CACHE = "me-data";
 const PAGE_ASSETS = /*PAGE_ASSETS*/[];
 const PAGES = ["/me", "/department"];
