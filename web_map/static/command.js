@@ -24,6 +24,7 @@
   let selected = null;
   let boardAt = config.at ? new Date(config.at) : null;
   let lastEventId = 0;
+  const recent = []; // the live events applied lately, oldest first (kept for a late board)
   let stepForm = null; // the open form of a step: { call, kind, node }
   let detailShown = 0; // the newest showDetail: an older one still answering draws nothing
   const ANSWERS = ["satisfied", "basically_satisfied", "unsatisfied"]; // a callback's, in order
@@ -144,6 +145,8 @@
     for (const i of board.incidents) incidents.set(i.call_no, i);
     for (const a of board.awaiting_callback || []) awaiting.set(a.call_no, a);
     for (const u of board.units) units.set(u.call_sign, u);
+    // a board read before events this page has applied already: those events again on top of it
+    if (!boardAt) for (const e of recent) if (e.id > board.last_event_id) apply(e, true);
     lastEventId = Math.max(lastEventId, board.last_event_id);
     redraw();
     return board;
@@ -276,9 +279,13 @@
     refetch = setTimeout(() => loadBoard().catch(() => {}), 250);
   }
 
-  function apply(event) {
+  function apply(event, again = false) {
     const p = event.payload || {};
     lastEventId = Math.max(lastEventId, event.id);
+    if (!again) {
+      recent.push(event);
+      if (recent.length > 1000) recent.shift();
+    }
     if (event.kind === "incident") {
       const known = incidents.get(p.call_no);
       if (!OPEN.has(p.status)) {
