@@ -143,6 +143,12 @@ LAYERS: tuple[LayerLoad, ...] = (
 )
 
 
+# The incident layer's columns (no geometry): the call, then the caller's details, which a file
+# may lack (a file made before them, the sample's address and description).
+CALLER_DETAILS = ("caller_phone", "address", "description")
+INCIDENT_COLUMNS = ("call_no", "received_at", "category", "status", *CALLER_DETAILS)
+
+
 # The command room's layers (issue 12), loaded after the incidents when the file has them (a
 # file written before them loads without): units' duty shifts, and the incidents' timelines
 # (history, not news: the command room's event log skips them, as it skips loaded incidents).
@@ -397,12 +403,30 @@ def _stage_and_insert(conn: psycopg.Connection, spec: LayerLoad, frame: pd.DataF
     return cur.rowcount
 
 
+def masked_rows(values: pd.Series) -> list[int]:
+    """Rows (numbered from 1) whose phone is masked (138****5678): what an export for a role
+    that may not see it in full holds, never a number to store."""
+    text = values.astype("string").fillna("")
+    return (np.flatnonzero(text.str.contains("*", regex=False).to_numpy()) + 1).tolist()
+
+
 def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> int:
-    """Stage incidents with their H3 cells (resolutions 7..10) and caller phones (when the file
-    has them: the sample's do, older files do not), then store them stamped with their areas."""
+    """Stage incidents with their H3 cells (resolutions 7..10) and the caller's details (phone,
+    address, description: when the file has them; the sample's have phones, older files none),
+    then store them stamped with their areas. A masked phone is refused naming its rows."""
     frame = pyogrio.read_dataframe(path, layer="incident")
     xy = shapely.get_coordinates(frame.geometry.values)
-    phone = frame["caller_phone"] if "caller_phone" in frame else pd.Series(None, frame.index)
+    details = {}
+    for column in CALLER_DETAILS:
+        values = frame[column] if column in frame else pd.Series(None, frame.index)
+        details[column] = values.astype(object).where(values.notna() & (values != ""), None)
+    masked = masked_rows(details["caller_phone"])
+    if masked:
+        raise InvalidParameter(
+            f"Layer incident: caller_phone is masked (like 138****5678) in rows "
+            f"{', '.join(map(str, masked[:20]))}{' ...' if len(masked) > 20 else ''}: load a "
+            "file exported by the command room, a leader or the command line"
+        )
     staged = pd.DataFrame(
         {
             "call_no": frame["call_no"].astype(str),
@@ -411,7 +435,7 @@ def _load_incidents(conn: psycopg.Connection, path: Path, *, progress: bool) -> 
             "status": frame["status"].astype(str),
             "geom": _ewkb(frame.geometry.values),
             **incident_cells(xy[:, 0], xy[:, 1]),
-            "caller_phone": phone.astype(object).where(phone.notna(), None),
+            **details,
         }
     )
     return _store_staged(conn, "incident_staging", "store_staged_incidents", staged, progress)

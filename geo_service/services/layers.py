@@ -13,12 +13,13 @@ import shapely
 from psycopg import sql
 
 from geo_service.errors import InvalidParameter, NotFound
-from geo_service.ingest.load import COMMAND_LAYERS, FIELD_LAYERS
+from geo_service.ingest.load import COMMAND_LAYERS, FIELD_LAYERS, INCIDENT_COLUMNS
 from geo_service.ingest.load import LAYERS as LOADED_LAYERS
 
-# The event layers are loaded by their own functions in load.py; their columns are these.
+# The event layers are loaded by their own functions in load.py; their columns are these
+# (an incident's caller details as app_caller_phone and app_caller_detail show them).
 _EVENT_COLUMNS = {
-    "incident": ("call_no", "received_at", "category", "status"),
+    "incident": INCIDENT_COLUMNS,
     "position_fix": ("person_code", "recorded_at"),
 }
 

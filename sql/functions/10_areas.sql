@@ -85,9 +85,11 @@ BEGIN
     -- history, not news: the command room's log (70_command.sql) skips rows stored in bulk
     PERFORM set_config('geo.bulk_load', 'on', true);
     INSERT INTO incident (call_no, received_at, category, status, geom,
-                          village_id, grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7, caller_phone)
+                          village_id, grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7, caller_phone,
+                          address, description)
     SELECT s.call_no, s.received_at, s.category, s.status, s.geom,
-           a.village_id, a.grid_id, a.beat_id, s.h3, s.h3_r9, s.h3_r8, s.h3_r7, s.caller_phone
+           a.village_id, a.grid_id, a.beat_id, s.h3, s.h3_r9, s.h3_r8, s.h3_r7, s.caller_phone,
+           s.address, s.description
     FROM incident_staging s
     LEFT JOIN LATERAL areas_at(s.geom, s.received_at) a ON true;
     GET DIAGNOSTICS moved = ROW_COUNT;
@@ -96,7 +98,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION store_staged_incidents()
-    IS 'Moves incident_staging rows (with their H3 cells at resolutions 7..10, computed by the writer, and the caller phone when the file has one) into incident, stamped with village, grid and beat (plan in force at received_at); returns the count.';
+    IS 'Moves incident_staging rows (with their H3 cells at resolutions 7..10, computed by the writer, and the caller''s phone, address and description when the file has them) into incident, stamped with village, grid and beat (plan in force at received_at); returns the count.';
 
 CREATE OR REPLACE FUNCTION store_staged_position_fixes()
 RETURNS bigint

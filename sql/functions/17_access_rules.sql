@@ -68,6 +68,38 @@ $$;
 COMMENT ON FUNCTION app_landlord_phone(geometry, text)
     IS 'A rental house''s landlord phone as this user may see it: full for leader, command_room and houses in the user''s own grids (app_own_grids), else masked as 138****5678.';
 
+-- A 110 caller's details (issue 12), the one rule for every place that shows them (the desk's
+-- answers, the incident layer's exports and OGC items): the station's police (leader, command
+-- room, planner, community officer) see the caller's address and words, and the phone in full
+-- for the command room and leaders only, masked for the others (never in full by the
+-- people's rule: a caller is nobody's own person). Who is not police (a grid worker reading
+-- their grids' incidents) sees no caller details at all.
+CREATE OR REPLACE FUNCTION app_sees_callers() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT app_operator()
+        OR coalesce(app_role() IN ('leader', 'command_room', 'planner', 'community_officer'),
+                    false)
+$$;
+COMMENT ON FUNCTION app_sees_callers()
+    IS 'Whether the user of this transaction sees a 110 caller''s details (address, description, phone at least masked): the station''s police roles and the operator; not a grid worker.';
+
+CREATE OR REPLACE FUNCTION app_caller_phone(phone text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN phone IS NULL OR NOT app_sees_callers() THEN NULL
+        WHEN app_role() IN ('command_room', 'leader') OR app_operator() THEN phone
+        ELSE app_mask_phone(phone) END
+$$;
+COMMENT ON FUNCTION app_caller_phone(text)
+    IS 'A 110 caller''s phone as this user may see it: full for command_room, leader and the operator, masked (138****5678) for the other police roles, NULL for the rest (app_sees_callers).';
+
+CREATE OR REPLACE FUNCTION app_caller_detail(detail text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN app_sees_callers() THEN detail END
+$$;
+COMMENT ON FUNCTION app_caller_detail(text)
+    IS 'A 110 caller''s address or description as this user may see it: as stored for the police roles and the operator, NULL for the rest (app_sees_callers).';
+
 -- The row tests of users in areas scope that need a look at another table. The policies call
 -- them only when the user is not in station scope (the station test comes first), so they cost
 -- the station's roles nothing. PL/pgSQL, so that their queries are planned once per connection

@@ -88,9 +88,13 @@ SELECT p.code, p.name, p.kind, p.geom FROM place p;
 CREATE OR REPLACE VIEW layer_road AS
 SELECT r.code, r.name, r.kind, r.geom FROM road r;
 
+-- The caller's details by the one rule (17_access_rules.sql): the phone in full for the command
+-- room and leaders, masked for the other police roles; nothing of them for a grid worker.
 CREATE OR REPLACE VIEW layer_incident AS
-SELECT i.call_no, station_iso(i.received_at) AS received_at, i.category, i.status, i.geom,
-       i.received_at AS _time
+SELECT i.call_no, station_iso(i.received_at) AS received_at, i.category, i.status,
+       app_caller_phone(i.caller_phone) AS caller_phone,
+       app_caller_detail(i.address) AS address, app_caller_detail(i.description) AS description,
+       i.geom, i.received_at AS _time
 FROM incident i;
 
 -- A fix is the reader's when its grid is (row-level security on position_fix); who made it only
@@ -247,8 +251,17 @@ $$;
 COMMENT ON FUNCTION layer_catalog(text[])
     IS 'Bounding box (and time interval for event layers) of each named layer, and the published beat plans with the one in force now.';
 
+-- Columns a layer's tiles never carry: a caller's details. Tiles are for drawing, kept in
+-- caches for a minute; who may read the details reads them in the items and exports.
+CREATE OR REPLACE FUNCTION layer_untiled() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['caller_phone', 'address', 'description']
+$$;
+COMMENT ON FUNCTION layer_untiled()
+    IS 'Published columns that vector tiles leave out: the caller''s phone, address and description (incidents).';
+
 -- A Mapbox vector tile of a layer: one MVT layer named after it, geometry clipped to the tile
--- (4096 units, 64 units buffer), attributes the layer's published columns.
+-- (4096 units, 64 units buffer), attributes the layer's published columns but layer_untiled().
 CREATE OR REPLACE FUNCTION layer_tile(
     layer text, z int, x int, y int,
     time_from timestamptz DEFAULT NULL,
@@ -268,7 +281,7 @@ BEGIN
     END IF;
     SELECT string_agg(format('v.%I', c), ', ' ORDER BY o) INTO props
     FROM unnest(cols) WITH ORDINALITY AS u(c, o)
-    WHERE c <> 'geom' AND left(c, 1) <> '_';
+    WHERE c <> 'geom' AND left(c, 1) <> '_' AND c <> ALL (layer_untiled());
     EXECUTE format(
         $q$
         WITH t AS (
@@ -294,4 +307,4 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION layer_tile(text, int, int, int, timestamptz, timestamptz, text[], int)
-    IS 'Mapbox vector tile z/x/y (Web Mercator) of layer_<layer> from ST_AsMVT, optionally filtered by inclusive time interval, categories and plan id; empty when nothing is in the tile, NULL if no such spatial layer.';
+    IS 'Mapbox vector tile z/x/y (Web Mercator) of layer_<layer> from ST_AsMVT (no column of layer_untiled()), optionally filtered by inclusive time interval, categories and plan id; empty when nothing is in the tile, NULL if no such spatial layer.';

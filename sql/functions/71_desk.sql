@@ -8,17 +8,9 @@
 -- fields (the steps allowed next); P0002 with HINT for an unknown call number, call sign or
 -- person; 22023 with HINT for a value out of its range. geo_service.db.translate maps them.
 
--- A caller's phone as this user may see it: full for the command room and leaders (and the
--- operator), masked as 138****5678 for everyone else.
-CREATE OR REPLACE FUNCTION desk_caller_phone(phone text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE
-        WHEN phone IS NULL THEN NULL
-        WHEN app_role() IN ('command_room', 'leader') OR app_operator() THEN phone
-        ELSE app_mask_phone(phone) END
-$$;
-COMMENT ON FUNCTION desk_caller_phone(text)
-    IS 'A caller''s phone as this user may see it: full for command_room, leader and the operator, else masked (138****5678).';
+-- A caller's details (phone, address, description) are shown by the one rule of
+-- 17_access_rules.sql: app_caller_phone and app_caller_detail.
+DROP FUNCTION IF EXISTS desk_caller_phone(text);
 
 -- The steps that may follow an incident's status (callback_done: a callback is recorded).
 CREATE OR REPLACE FUNCTION desk_next_steps(status text, callback_done boolean) RETURNS text[]
@@ -63,9 +55,9 @@ BEGIN
         'category', i.category,
         'status', i.status,
         'lon', ST_X(i.geom), 'lat', ST_Y(i.geom),
-        'caller_phone', desk_caller_phone(i.caller_phone),
-        'address', i.address,
-        'description', i.description,
+        'caller_phone', app_caller_phone(i.caller_phone),
+        'address', app_caller_detail(i.address),
+        'description', app_caller_detail(i.description),
         'taken_by', i.taken_by,
         'village', (SELECT json_build_object('code', v.code, 'name', v.name, 'kind', v.kind)
                     FROM village v WHERE v.id = i.village_id),
@@ -108,7 +100,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION desk_incident_json(bigint)
-    IS 'An incident as JSON with its areas, repeat links and count, units, arrival times (reported and automatic), the steps allowed next and its whole timeline; caller phone masked unless command_room or leader.';
+    IS 'An incident as JSON with its areas, repeat links and count, units, arrival times (reported and automatic), the steps allowed next and its whole timeline; caller details as app_caller_phone and app_caller_detail show them (phone masked unless command_room or leader; none for a grid worker).';
 
 CREATE OR REPLACE FUNCTION desk_incident(call_no text) RETURNS json
 LANGUAGE plpgsql STABLE AS $$
@@ -523,8 +515,9 @@ LANGUAGE sql STABLE AS $$
         SELECT i.received_at, i.call_no, json_build_object(
                    'call_no', i.call_no, 'received_at', i.received_at,
                    'category', i.category, 'status', i.status,
-                   'lon', ST_X(i.geom), 'lat', ST_Y(i.geom), 'address', i.address,
-                   'caller_phone', desk_caller_phone(i.caller_phone),
+                   'lon', ST_X(i.geom), 'lat', ST_Y(i.geom),
+                   'address', app_caller_detail(i.address),
+                   'caller_phone', app_caller_phone(i.caller_phone),
                    'village', v.code, 'grid', g.code, 'beat', b.code,
                    'repeat_count', cardinality(i.repeat_of),
                    'diversion_due_at', i.diversion_due_at,
@@ -541,7 +534,7 @@ LANGUAGE sql STABLE AS $$
         LIMIT lim) x
 $$;
 COMMENT ON FUNCTION desk_incidents(timestamptz, boolean, int)
-    IS 'Incidents received since a moment, open ones only (received, dispatched, arrived, diverted, accepted) or all, newest first, at most lim: the desk''s list (caller phone masked unless command_room or leader).';
+    IS 'Incidents received since a moment, open ones only (received, dispatched, arrived, diverted, accepted) or all, newest first, at most lim: the desk''s list (caller details by app_caller_phone and app_caller_detail).';
 
 -- The command room's layers as they leave the service (export, OGC API - Features), in the
 -- shape of the sample GeoPackage's layers (45_layers.sql explains the shape): duty shifts, and

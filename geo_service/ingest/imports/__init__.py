@@ -29,6 +29,7 @@ from geo_service.ingest.imports.checks import (
     check_attributes,
     check_geometry_types,
     check_tiling,
+    check_values,
     repair,
     rows_text,
 )
@@ -39,7 +40,14 @@ from geo_service.ingest.imports.read import (
     source_conversion,
 )
 from geo_service.ingest.imports.report import REFUSAL, WARNING, ImportReport, report_text
-from geo_service.ingest.load import COMMAND_LAYERS, FIELD_LAYERS, LAYERS, LayerLoad, _ewkb
+from geo_service.ingest.load import (
+    COMMAND_LAYERS,
+    FIELD_LAYERS,
+    INCIDENT_COLUMNS,
+    LAYERS,
+    LayerLoad,
+    _ewkb,
+)
 
 __all__ = ["IMPORT_LAYERS", "MODES", "ImportReport", "import_layer", "parse_mapping", "report_text"]
 
@@ -48,10 +56,11 @@ __all__ = ["IMPORT_LAYERS", "MODES", "ImportReport", "import_layer", "parse_mapp
 EVENT_SPECS = (
     LayerLoad(
         "incident",
-        ("call_no", "received_at", "category", "status", "geom", "h3", "h3_r9", "h3_r8", "h3_r7"),
-        """INSERT INTO incident_staging (call_no, received_at, category, status, geom,
-                                         h3, h3_r9, h3_r8, h3_r7)
+        (*INCIDENT_COLUMNS, "geom", "h3", "h3_r9", "h3_r8", "h3_r7"),
+        """INSERT INTO incident_staging (call_no, received_at, category, status, caller_phone,
+                                         address, description, geom, h3, h3_r9, h3_r8, h3_r7)
            SELECT s.call_no, s.received_at::timestamptz, s.category, s.status,
+                  nullif(s.caller_phone, ''), nullif(s.address, ''), nullif(s.description, ''),
                   s.geom::geometry, s.h3::bigint, s.h3_r9::bigint, s.h3_r8::bigint,
                   s.h3_r7::bigint
            FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM incident i WHERE i.call_no = s.call_no)""",
@@ -274,6 +283,7 @@ def _checked_frame(
             lon, lat = _coordinates(source.geometry)
             frame = frame.assign(lon=lon, lat=lat)
     check_attributes(report, frame, fields, rules)
+    check_values(report, frame, spec.layer)
     codes = (
         frame["code"].astype(str).to_numpy()
         if "code" in frame

@@ -13,7 +13,7 @@ from pyproj import Transformer
 
 from geo_service.ingest.imports.read import metric_transformer
 from geo_service.ingest.imports.report import REFUSAL, REPAIR, SNAPPED, WARNING, ImportReport
-from geo_service.ingest.load import FIELD_LAYERS
+from geo_service.ingest.load import CALLER_DETAILS, FIELD_LAYERS, masked_rows
 
 # Areas below this many m² are rounding noise, never reported.
 NOISE_M2 = 0.01
@@ -55,7 +55,7 @@ RULES: dict[str, LayerRules] = {
     "camera": LayerRules("point", ("code",)),
     "place": LayerRules("point", ("code",)),
     "road": LayerRules("line", ("code",)),
-    "incident": LayerRules("point", ("call_no",)),
+    "incident": LayerRules("point", ("call_no",), frozenset(CALLER_DETAILS)),
     "position_fix": LayerRules("point", ()),
     "duty_shift": LayerRules(None, ("call_sign", "starts_at")),
     "incident_step": LayerRules(
@@ -73,6 +73,16 @@ RULES: dict[str, LayerRules] = {
     "report": LayerRules(None, ("client_id",), frozenset({"status", "reporter", "person_code"})),
     "report_step": LayerRules(None, (), frozenset({"department", "note", "client_id"})),
 }
+# Phones of a layer, with the (fewest, most) digits, + and - their table's CHECK allows (None: no
+# CHECK). A masked number (138****5678, as an export for a role that may not see it in full
+# writes it) is refused by name, never stored.
+PHONES: dict[str, dict[str, tuple[int, int] | None]] = {
+    "incident": {"caller_phone": (3, 20)},
+    "person": {"phone": (5, 20)},
+    "rental_house": {"phone": None},
+}
+# Text a table holds to a length (characters).
+LENGTHS: dict[str, dict[str, int]] = {"incident": {"address": 500, "description": 4000}}
 GEOMETRY_TYPES = {
     "polygon": {"Polygon", "MultiPolygon"},
     "point": {"Point"},
@@ -171,6 +181,53 @@ def check_attributes(
                     rows=rows,
                     codes=[label],
                 )
+
+
+def check_values(report: ImportReport, frame: pd.DataFrame, layer: str) -> None:
+    """Phones (masked, or not a number) and text too long for the table, by row and column."""
+    for column, digits in PHONES.get(layer, {}).items():
+        if column not in frame.columns:
+            continue
+        text = frame[column].astype(str).str.strip()
+        masked = masked_rows(text)
+        if masked:
+            report.add(
+                REFUSAL,
+                "masked_phone",
+                f"{column} is masked (like 138****5678) in {rows_text(masked)}: a file exported "
+                "by a role that may not see phones in full holds them so; import one exported "
+                f"by the command room, a leader or the command line, or leave {column} empty",
+                rows=masked,
+                codes=[column],
+            )
+        if digits is None:
+            continue
+        pattern = rf"[0-9+\-]{{{digits[0]},{digits[1]}}}"
+        wrong = (text != "") & ~text.str.contains("*", regex=False)
+        wrong &= ~text.str.fullmatch(pattern)
+        if wrong.any():
+            rows = (np.flatnonzero(wrong.to_numpy()) + 1).tolist()
+            report.add(
+                REFUSAL,
+                "phone",
+                f"{column} is not a phone number ({digits[0]} to {digits[1]} digits, + or -) in "
+                f"{rows_text(rows)}: {', '.join(repr(v) for v in text[wrong].iloc[:3])}",
+                rows=rows,
+                codes=[column],
+            )
+    for column, most in LENGTHS.get(layer, {}).items():
+        if column not in frame.columns:
+            continue
+        long = frame[column].astype(str).str.strip().str.len() > most
+        if long.any():
+            rows = (np.flatnonzero(long.to_numpy()) + 1).tolist()
+            report.add(
+                REFUSAL,
+                "too_long",
+                f"{column} is longer than {most} characters in {rows_text(rows)}",
+                rows=rows,
+                codes=[column],
+            )
 
 
 def check_geometry_types(report: ImportReport, geoms: np.ndarray, rules: LayerRules) -> np.ndarray:
