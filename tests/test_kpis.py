@@ -472,3 +472,33 @@ def test_stamps_follow_new_steps(timelines: Timelines) -> None:
         ).fetchone()
         assert after == (None,)
         conn.rollback()  # the call too: the session's timelines stay as read
+
+
+def test_a_call_stored_before_later_ones_restamps_their_repeats(timelines: Timelines) -> None:
+    """A call stored with a time before incidents already stored (history arriving late) makes
+    the later calls from the same phone repeats at once: their gap becomes the time since it
+    when that is shorter than the one stamped before (rolled back afterwards)."""
+    rng = np.random.default_rng(12)
+    with psycopg.connect(timelines.url) as conn:
+        later = conn.execute(
+            """SELECT i.id, i.caller_phone, k.repeat_gap FROM incident i
+               JOIN incident_kpi k ON k.incident_id = i.id
+               WHERE i.caller_phone IS NOT NULL ORDER BY i.id"""
+        ).fetchall()
+        for n, (incident_id, phone, gap) in enumerate(
+            later[i] for i in rng.choice(len(later), size=8, replace=False)
+        ):
+            before = timedelta(minutes=int(rng.integers(1, 600)))
+            conn.execute(
+                """INSERT INTO incident (call_no, received_at, category, status, geom, village_id,
+                                         grid_id, beat_id, h3, h3_r9, h3_r8, h3_r7, caller_phone)
+                   SELECT %s, received_at - %s, category, 'closed', geom, village_id, grid_id,
+                          beat_id, h3, h3_r9, h3_r8, h3_r7, caller_phone
+                   FROM incident WHERE id = %s""",
+                (f"LATE{n}", before, incident_id),
+            )
+            stamped = conn.execute(
+                "SELECT repeat_gap FROM incident_kpi WHERE incident_id = %s", (incident_id,)
+            ).fetchone()
+            assert stamped == (before if gap is None else min(gap, before),), (phone, gap)
+        conn.rollback()

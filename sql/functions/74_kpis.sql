@@ -219,7 +219,11 @@ BEGIN
     IF ids IS NULL THEN
         RETURN NULL;
     END IF;
-    IF EXISTS (SELECT 1 FROM incident WHERE received_at > earliest AND id < first_new) THEN
+    -- the latest of the incidents stored before, read backwards on the received_at index: a
+    -- plan that holds for any values (an EXISTS of received_at > earliest AND id < first_new
+    -- was planned generically by id and read every incident on every call taken)
+    IF (SELECT i.received_at FROM incident i WHERE i.id < first_new
+        ORDER BY i.received_at DESC LIMIT 1) > earliest THEN
         ids := ids || incident_kpi_later((
             SELECT jsonb_agg(jsonb_build_object('received_at', received_at, 'phone', caller_phone,
                                                 'category', category, 'geom', ST_AsEWKT(geom)))
