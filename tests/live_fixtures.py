@@ -21,9 +21,23 @@ import psycopg
 import pytest
 from shapely.geometry import Point
 
+from geo_service.accounts.roles import Role
 from geo_service.cells import incident_cells
 from tests.browser import serving
+from tests.cast import Member, make_member
 from tests.conftest import loaded_database
+
+
+@pytest.fixture(scope="module")
+def sample_grids(sample_path: Path) -> gpd.GeoDataFrame:
+    """The sample's grids from its GeoPackage (the independent side)."""
+    return gpd.read_file(sample_path, layer="grid")
+
+
+@pytest.fixture(scope="module")
+def leader(live_database: str) -> Member:
+    """A leader of the live database (sees and takes every call)."""
+    return make_member(live_database, Role.leader)
 
 
 @pytest.fixture(scope="session")

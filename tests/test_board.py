@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -39,11 +38,6 @@ UNIT_AFTER = {"dispatch": "dispatched", "arrive": "on_scene", "close": "availabl
 @pytest.fixture(scope="module")
 def app_settings(live_database: str) -> Settings:
     return Settings(database_url=live_database)
-
-
-@pytest.fixture(scope="module")
-def sample_grids(sample_path: Path) -> gpd.GeoDataFrame:
-    return gpd.read_file(sample_path, layer="grid")
 
 
 def clock(url: str) -> datetime:

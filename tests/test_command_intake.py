@@ -6,29 +6,17 @@ form."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import geopandas as gpd
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from geo_service.accounts.roles import Role
 from tests.browser import Visit, not_blank, shoot, sign_in
-from tests.cast import Member, make_member
+from tests.cast import Member
 from tests.live_fixtures import random_point_in
 
 pytest_plugins = ("tests.live_fixtures",)
-
-
-@pytest.fixture(scope="module")
-def leader(live_database: str) -> Member:
-    return make_member(live_database, Role.leader)
-
-
-@pytest.fixture(scope="module")
-def sample_grids(sample_path: Path) -> gpd.GeoDataFrame:
-    return gpd.read_file(sample_path, layer="grid")
 
 
 def type_call(page: Page, grids: gpd.GeoDataFrame, rng: random.Random, category: str) -> str:

@@ -14,14 +14,12 @@ from urllib.parse import quote
 import geopandas as gpd
 import httpx
 import psycopg
-import pytest
 from playwright.sync_api import Browser, Page
 from shapely import Point
 
-from geo_service.accounts.roles import Role
 from geo_service.maps.words import person_roles
 from tests.browser import Visit, not_blank, shoot, sign_in
-from tests.cast import Member, make_member
+from tests.cast import Member
 from tests.live_fixtures import random_point_in, start_shift, write_incident, write_step
 
 pytest_plugins = ("tests.live_fixtures",)
@@ -29,16 +27,6 @@ pytest_plugins = ("tests.live_fixtures",)
 AVAILABLE = "#2a9d3f"  # the page's colours of a unit's status (web_map/static/command.js)
 DISPATCHED = "#f08c00"
 WORDS = Path(__file__).parent.parent / "web_map" / "templates" / "command_words.json"
-
-
-@pytest.fixture(scope="module")
-def leader(live_database: str) -> Member:
-    return make_member(live_database, Role.leader)
-
-
-@pytest.fixture(scope="module")
-def sample_grids(sample_path: Path) -> gpd.GeoDataFrame:
-    return gpd.read_file(sample_path, layer="grid")
 
 
 def fill_of(page: Page, selector: str) -> str | None:

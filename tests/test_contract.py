@@ -59,6 +59,7 @@ CROSS_VALUE = re.compile(
     r"|must weigh more than 0"  # workload weights (issue 13): not every part at 0
     r"|would come before the call was received"  # a timeline step against the stored call
     r"|must lie between the report"  # a report's step against the stored report's time
+    r"|Only a non-police call is diverted"  # a call's divert against its category
 )
 
 

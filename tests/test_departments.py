@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Response
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from shapely import wkb
 from shapely.geometry import Point
@@ -629,6 +629,20 @@ OUTBOX_ENTRIES = """() => new Promise((resolve, reject) => {
     };
     req.onerror = () => reject(req.error);
 })"""
+
+
+def send_again(page: Page, entry: dict) -> Response:
+    """Put an outbox entry back as the page keeps it and bring the network back: the answer
+    to the step the page then sends."""
+    path = f"/reports/{entry['report_id']}/steps"
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith(path), timeout=30_000
+    ) as sent:
+        page.evaluate(PUT_BACK, entry)
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    return sent.value
+
+
 NO_RANDOM_UUID = """() => {
     const randomUUID = Crypto.prototype.randomUUID;
     delete Crypto.prototype.randomUUID;
@@ -757,13 +771,7 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         assert page.locator(f"#accepted-list li[data-id='{rid}']").count() == 1
 
         # its answer lost: the same acceptance sent again is 200, no error, still one step
-        with page.expect_response(
-            lambda r: r.request.method == "POST" and r.url.endswith(f"/reports/{rid}/steps"),
-            timeout=30_000,
-        ) as resent:
-            page.evaluate(PUT_BACK, entry)
-            page.evaluate("window.dispatchEvent(new Event('online'))")
-        assert resent.value.status == 200
+        assert send_again(page, entry).status == 200
         page.wait_for_selector("#outbox[data-count='0']", state="attached", timeout=30_000)
         assert page.locator("#outbox.failed").count() == 0
         assert stage.sql(
@@ -778,14 +786,9 @@ def test_the_page_answers_offline_and_sends_when_online(stage: Stage, browser: B
         missing = int(stage.sql("SELECT max(id) + 1000 FROM report")[0][0])
         lost = {**entry, "id": str(uuid.uuid4()), "client_id": str(uuid.uuid4()),
                 "report_id": missing, "seq": entry["seq"] + 1}  # fmt: skip
-        with page.expect_response(
-            lambda r: r.request.method == "POST" and r.url.endswith(f"/reports/{missing}/steps"),
-            timeout=30_000,
-        ) as refused:
-            page.evaluate(PUT_BACK, lost)
-            page.evaluate("window.dispatchEvent(new Event('online'))")
-        assert refused.value.status == 404
-        detail = refused.value.json()["detail"]
+        refused = send_again(page, lost)
+        assert refused.status == 404
+        detail = refused.json()["detail"]
         page.wait_for_selector("#outbox.failed", timeout=30_000)
         shown = page.inner_text("#outbox")
         assert (

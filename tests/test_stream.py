@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import geopandas as gpd
 import httpx
@@ -51,12 +50,6 @@ def members(live_database: str) -> dict[str, Member]:
         "grid_worker_1": make_member(live_database, Role.grid_worker, person=workers[0]),
         "grid_worker_2": make_member(live_database, Role.grid_worker, person=workers[1]),
     }
-
-
-@pytest.fixture(scope="module")
-def sample_grids(sample_path: Path) -> gpd.GeoDataFrame:
-    """The sample's grids from its GeoPackage (the independent side)."""
-    return gpd.read_file(sample_path, layer="grid")
 
 
 def grids_of(live_database: str, member: Member) -> set[str] | None:

@@ -155,16 +155,9 @@ def check_attributes(
     for column in wanted:
         if column in rules.optional:
             continue
-        empty = frame[column].astype(str).str.strip() == ""
-        if empty.any() and column not in absent:
-            rows = (np.flatnonzero(empty.to_numpy()) + 1).tolist()
-            report.add(
-                REFUSAL,
-                "missing_attribute",
-                f"{column} is empty in {rows_text(rows)}",
-                rows=rows,
-                codes=[column],
-            )
+        if column not in absent:
+            empty = frame[column].astype(str).str.strip() == ""
+            refuse_rows(report, "missing_attribute", column, empty, f"{column} is empty in {{}}")
     if rules.key and not absent:
         keys = frame[list(rules.key)].astype(str)
         dup = keys.duplicated(keep=False).to_numpy()
@@ -205,29 +198,32 @@ def check_values(report: ImportReport, frame: pd.DataFrame, layer: str) -> None:
         pattern = rf"[0-9+\-]{{{digits[0]},{digits[1]}}}"
         wrong = (text != "") & ~text.str.contains("*", regex=False)
         wrong &= ~text.str.fullmatch(pattern)
-        if wrong.any():
-            rows = (np.flatnonzero(wrong.to_numpy()) + 1).tolist()
-            report.add(
-                REFUSAL,
-                "phone",
-                f"{column} is not a phone number ({digits[0]} to {digits[1]} digits, + or -) in "
-                f"{rows_text(rows)}: {', '.join(repr(v) for v in text[wrong].iloc[:3])}",
-                rows=rows,
-                codes=[column],
-            )
+        refuse_rows(
+            report,
+            "phone",
+            column,
+            wrong,
+            f"{column} is not a phone number ({digits[0]} to {digits[1]} digits, + or -) in {{}}: "
+            + ", ".join(repr(v) for v in text[wrong].iloc[:3]),
+        )
     for column, most in LENGTHS.get(layer, {}).items():
         if column not in frame.columns:
             continue
         long = frame[column].astype(str).str.strip().str.len() > most
-        if long.any():
-            rows = (np.flatnonzero(long.to_numpy()) + 1).tolist()
-            report.add(
-                REFUSAL,
-                "too_long",
-                f"{column} is longer than {most} characters in {rows_text(rows)}",
-                rows=rows,
-                codes=[column],
-            )
+        refuse_rows(
+            report, "too_long", column, long, f"{column} is longer than {most} characters in {{}}"
+        )
+
+
+def refuse_rows(
+    report: ImportReport, check: str, column: str, where: pd.Series, message: str
+) -> None:
+    """Refuse the rows (numbered from 1) where a column's test holds, if any: the first {} of
+    the message names them (the rest is kept as written, values from the file included)."""
+    if where.any():
+        rows = (np.flatnonzero(where.to_numpy()) + 1).tolist()
+        said = message.replace("{}", rows_text(rows), 1)
+        report.add(REFUSAL, check, said, rows=rows, codes=[column])
 
 
 def check_geometry_types(report: ImportReport, geoms: np.ndarray, rules: LayerRules) -> np.ndarray:
