@@ -145,6 +145,14 @@ def take_call(
     return call_no, at, r.json()
 
 
+def send_unit(api: httpx.Client, database: str, call_no: str, call_sign: str) -> str:
+    """Put a unit on duty and dispatch it to the call through the API: the call's steps path."""
+    start_shift(database, call_sign)
+    steps = f"/api/v1/incidents/{call_no}/events"
+    assert api.post(steps, json={"kind": "dispatch", "call_sign": call_sign}).status_code == 200
+    return steps
+
+
 def open_command(browser: Browser, base: str, leader: Member, lang: str) -> tuple[Page, Visit]:
     """/command signed in as the leader, in ``lang``, with its stream connected."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -201,9 +209,7 @@ def test_the_timeline_marks_automatic_arrivals_in_words(
     rng = random.Random(35)
     api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
     call_no, at, _ = take_call(api, sample_grids, rng, "W")
-    start_shift(live_database, "WORDS1")
-    steps = f"/api/v1/incidents/{call_no}/events"
-    assert api.post(steps, json={"kind": "dispatch", "call_sign": "WORDS1"}).status_code == 200
+    send_unit(api, live_database, call_no, "WORDS1")
     fix = {"call_sign": "WORDS1", "at": datetime.now(UTC).isoformat(), "lon": at.x, "lat": at.y}
     assert api.post("/api/v1/positions", json={"fixes": [fix]}).status_code in (200, 201)
     timeline = api.get(f"/api/v1/incidents/{call_no}").json()["timeline"]
@@ -234,10 +240,8 @@ def test_close_and_callback_through_their_forms(
     api = httpx.Client(base_url=live_service, headers=leader.headers, timeout=30)
     page, visit = open_command(browser, live_service, leader, "zh")
     call_no, _, _ = take_call(api, sample_grids, rng, "C")
-    start_shift(live_database, "CALLB1")
-    steps = f"/api/v1/incidents/{call_no}/events"
-    for body in ({"kind": "dispatch", "call_sign": "CALLB1"}, {"kind": "arrive"}):
-        assert api.post(steps, json={**body}).status_code == 200
+    steps = send_unit(api, live_database, call_no, "CALLB1")
+    assert api.post(steps, json={"kind": "arrive"}).status_code == 200
     row = f'#incident-list li[data-call="{call_no}"]'
     page.wait_for_selector(f'{row}[data-status="arrived"]', timeout=20_000)
     page.click(row)
