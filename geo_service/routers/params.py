@@ -49,8 +49,9 @@ FromQuery = Annotated[str | None, Query(alias="from", description=FROM_DOC)]
 ToQuery = Annotated[str | None, Query(alias="to", description=TO_DOC)]
 
 
-def settings_of(request: Request) -> Settings:
-    """The settings the app was built with (create_app passes them down)."""
+async def settings_of(request: Request) -> Settings:
+    """The settings the app was built with (create_app passes them down); async, so that
+    FastAPI calls it on the event loop instead of handing it to a worker thread."""
     settings: Settings = request.app.state.settings
     return settings
 

@@ -32,9 +32,7 @@ DECLARE
     pg geography := p::geography;
     pm geometry;  -- p in EPSG:4549, once p is known to be inside
     g record;
-    v record;
     pl record;
-    b record;
     nearest json;
     covering text[] := ARRAY['community_officer', 'auxiliary_officer', 'grid_worker',
                              'police_assistant', 'village_cadre'];  -- in the answer's order
@@ -45,7 +43,12 @@ BEGIN
         PERFORM app_require_point(p);
     END IF;
     -- grid_at and plan_at are inlined here, so each statement keeps one cached plan
-    SELECT id, code, name, village_id INTO g FROM grid_at(p);
+    -- the grid with its village, and the plan in force with the grid's beat in it: two
+    -- statements, not four (each statement of a lookup costs its own executor start)
+    SELECT ga.id, ga.code, ga.name, ga.village_id, vi.code AS village_code,
+           vi.name AS village_name, vi.kind AS village_kind
+    INTO g
+    FROM grid_at(p) ga LEFT JOIN village vi ON vi.id = ga.village_id;
 
     IF g.id IS NULL THEN
         SELECT json_build_object(
@@ -59,21 +62,23 @@ BEGIN
     END IF;
     pm := ST_Transform(p, 4549);
 
-    SELECT id, code, name, kind INTO v FROM village WHERE id = g.village_id;
-    SELECT id, code, name, effective_from INTO pl FROM plan_at(at);
-    SELECT be.id, be.code, be.name INTO b
-    FROM beat_grid bg JOIN beat be ON be.id = bg.beat_id
-    WHERE bg.plan_id = pl.id AND bg.grid_id = g.id;
+    SELECT pa.id, pa.code, pa.name, pa.effective_from, be.id AS beat_id,
+           be.code AS beat_code, be.name AS beat_name
+    INTO pl
+    FROM plan_at(at) pa
+    LEFT JOIN beat_grid bg ON bg.plan_id = pa.id AND bg.grid_id = g.id
+    LEFT JOIN beat be ON be.id = bg.beat_id;
 
     inside := true;
     answer := json_build_object(
         'outside', false,
         'point', json_build_object('lon', lon, 'lat', lat),
         'at', at,
-        'village', json_build_object('code', v.code, 'name', v.name, 'kind', v.kind),
+        'village', json_build_object('code', g.village_code, 'name', g.village_name,
+                                     'kind', g.village_kind),
         'grid', json_build_object('code', g.code, 'name', g.name),
-        'beat', CASE WHEN b.id IS NULL THEN NULL
-                     ELSE json_build_object('code', b.code, 'name', b.name) END,
+        'beat', CASE WHEN pl.beat_id IS NULL THEN NULL
+                     ELSE json_build_object('code', pl.beat_code, 'name', pl.beat_name) END,
         'plan', CASE WHEN pl.id IS NULL THEN NULL
                      ELSE json_build_object('code', pl.code, 'name', pl.name,
                                             'effective_from', pl.effective_from) END,
@@ -89,7 +94,7 @@ BEGIN
                    ORDER BY array_position(covering, a.role), pe.code)
                    FILTER (WHERE a.role = ANY (covering)), '[]')
             FROM assignment a JOIN person pe ON pe.id = a.person_id
-            WHERE (a.beat_id = b.id OR a.grid_id = g.id OR a.village_id = v.id)
+            WHERE (a.beat_id = pl.beat_id OR a.grid_id = g.id OR a.village_id = g.village_id)
               AND a.valid_from <= at AND (a.valid_to IS NULL OR a.valid_to > at)),
         'cameras', (
             SELECT coalesce(json_agg(json_build_object(
