@@ -292,11 +292,7 @@ def test_no_route_hands_its_endpoint_or_dependencies_to_a_worker_thread() -> Non
     def walk(dependant: Dependant) -> None:
         for sub in dependant.dependencies:
             call = sub.call
-            if not (
-                inspect.iscoroutinefunction(call)
-                or inspect.isasyncgenfunction(call)
-                or inspect.iscoroutinefunction(getattr(call, "__call__", None))
-            ):
+            if not (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)):
                 handed.add(getattr(call, "__qualname__", repr(call)))
             walk(sub)
 
